@@ -1,0 +1,103 @@
+// Package store is callsync's PostgreSQL adapter: the schema's row types, the
+// queue operations and the writes of normalized calls. All of callsync's SQL
+// lives here; the rules that decide what to write live in package sync.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned when a requested row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// DB is the warehouse: the calls tables and the sync queue.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Options tunes the connection pool that Open creates.
+type Options struct {
+	// MaxConns caps the pool; 0 keeps pgx's default (4 or the CPU count).
+	MaxConns int32
+	// StatementTimeout aborts any statement that runs longer; 0 means 60 s.
+	StatementTimeout time.Duration
+}
+
+// Open connects to the database at url and checks that it answers. It
+// returns an error naming the problem when the URL does not parse or the
+// server cannot be reached.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", redactURLError(err))
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	timeout := opts.StatementTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "callsync"
+	}
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s@%s:%d/%s: %w",
+			cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+// New wraps an existing pool. The caller keeps ownership: Close does not close it.
+func New(pool *pgxpool.Pool) *DB {
+	return &DB{pool: pool}
+}
+
+// Close closes the pool opened by Open.
+func (db *DB) Close() {
+	db.pool.Close()
+}
+
+// Pool returns the underlying connection pool.
+func (db *DB) Pool() *pgxpool.Pool {
+	return db.pool
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.pool.Ping(ctx)
+}
+
+// redactURLError drops the connection string from pgx's parse errors, which
+// quote it whole, password included.
+func redactURLError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New(pe.Error())
+	}
+	return err
+}
+
+// beginFunc runs fn in a transaction on the pool, committing when fn returns nil.
+func (db *DB) beginFunc(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.pool, fn)
+}

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/callsync/callsync/migrations"
+)
+
+// MigrationStatus is the state of one migration file.
+type MigrationStatus struct {
+	Version int64
+	Name    string
+	Applied bool
+}
+
+// newProvider returns a goose provider over the embedded migrations that
+// takes a Postgres session lock, so replicas starting together migrate one at
+// a time. Close the returned io.Closer when done.
+func newProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func(), error) {
+	db := stdlib.OpenDBFromPool(pool) // closing db does not close pool
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("create migration lock: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithSessionLocker(locker)}
+	if logger != nil {
+		opts = append(opts, goose.WithSlog(logger))
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, opts...)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return p, func() { _ = p.Close() }, nil
+}
+
+// Migrate applies every pending migration. It is safe to call from several
+// processes at once: they take turns on a Postgres advisory lock.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	p, closeFn, err := newProvider(pool, logger)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// MigrateDown rolls back the newest applied migration. With all set, it
+// rolls back every migration, dropping callsync's tables and their data.
+func MigrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, all bool) error {
+	p, closeFn, err := newProvider(pool, logger)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if all {
+		_, err = p.DownTo(ctx, 0)
+	} else {
+		_, err = p.Down(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("roll back migrations: %w", err)
+	}
+	return nil
+}
+
+// Migrations reports every embedded migration and whether it is applied.
+func Migrations(ctx context.Context, pool *pgxpool.Pool) ([]MigrationStatus, error) {
+	p, closeFn, err := newProvider(pool, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read migration status: %w", err)
+	}
+	out := make([]MigrationStatus, 0, len(st))
+	for _, s := range st {
+		out = append(out, MigrationStatus{
+			Version: s.Source.Version,
+			Name:    s.Source.Path,
+			Applied: s.State == goose.StateApplied,
+		})
+	}
+	return out, nil
+}
+
+// MigrationsCurrent reports whether every embedded migration is applied.
+func MigrationsCurrent(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	p, closeFn, err := newProvider(pool, nil)
+	if err != nil {
+		return false, err
+	}
+	defer closeFn()
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check migrations: %w", err)
+	}
+	return !pending, nil
+}

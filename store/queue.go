@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Queue states, the values of sync_queue.state.
+const (
+	StatePending = "pending"
+	StateRunning = "running"
+	StateDone    = "done"
+	StateFailed  = "failed"
+)
+
+// Claimed is a queue row that a worker holds under a lease.
+type Claimed struct {
+	CallID     string
+	Attempts   int
+	Polls      int
+	EnqueuedAt time.Time
+}
+
+// Lease identifies one claim: only its holder can complete or release the rows.
+type Lease struct {
+	Token int64
+	Rows  []Claimed
+}
+
+// Outcome is what became of one claimed call, applied to its queue row
+// together with the write of the call.
+type Outcome struct {
+	CallID string
+	// Call is written when non-nil.
+	Call *Call
+	// State is the row's new state: StateDone, StatePending or StateFailed.
+	State string
+	// Delay puts a pending row's next attempt at now() + Delay.
+	Delay time.Duration
+	// Attempt counts the outcome as a failed attempt of the call.
+	Attempt bool
+	// Poll counts the outcome as a re-fetch of a call whose status is not final.
+	Poll bool
+	// Error is the new last_error; empty clears it.
+	Error string
+}
+
+// EnqueueResult counts what Enqueue did.
+type EnqueueResult struct {
+	Added    int // ids new to the queue
+	Requeued int // ids already known, made pending (or flagged, when running)
+}
+
+const enqueueSQL = `
+INSERT INTO sync_queue AS q (call_id)
+SELECT DISTINCT id FROM unnest($1::text[]) AS t(id)
+ON CONFLICT (call_id) DO UPDATE SET
+    state           = CASE WHEN q.state = 'running' THEN 'running' ELSE 'pending' END,
+    requeue         = q.state = 'running',
+    attempts        = CASE WHEN q.state IN ('done', 'failed') THEN 0 ELSE q.attempts END,
+    polls           = CASE WHEN q.state IN ('done', 'failed') THEN 0 ELSE q.polls END,
+    next_attempt_at = CASE WHEN q.state = 'running' THEN q.next_attempt_at ELSE now() END,
+    enqueued_at     = now(),
+    updated_at      = now()
+RETURNING (xmax = 0) AS added`
+
+// Enqueue makes the calls pending, due now. A call already queued is made
+// pending again whatever its state (its attempts reset when it was done or
+// failed); a running one keeps running and goes back to pending when it
+// finishes. Duplicate ids count once. Ids are not validated here.
+func (db *DB) Enqueue(ctx context.Context, ids []string) (EnqueueResult, error) {
+	var res EnqueueResult
+	if len(ids) == 0 {
+		return res, nil
+	}
+	rows, err := db.pool.Query(ctx, enqueueSQL, ids)
+	if err != nil {
+		return res, fmt.Errorf("enqueue %d calls: %w", len(ids), err)
+	}
+	added, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return res, fmt.Errorf("enqueue %d calls: %w", len(ids), err)
+	}
+	for _, a := range added {
+		if a {
+			res.Added++
+		} else {
+			res.Requeued++
+		}
+	}
+	return res, nil
+}
+
+const rescueExpiredSQL = `
+UPDATE sync_queue
+SET    state = 'pending', locked_until = NULL, lease_token = NULL, requeue = false,
+       next_attempt_at = now(), updated_at = now()
+WHERE  state = 'running' AND locked_until < now()`
+
+// RescueExpired makes running rows whose lease has expired pending again,
+// due now, and returns how many there were. Their worker died or lost the
+// database; it can no longer complete them.
+func (db *DB) RescueExpired(ctx context.Context) (int, error) {
+	tag, err := db.pool.Exec(ctx, rescueExpiredSQL)
+	if err != nil {
+		return 0, fmt.Errorf("rescue expired leases: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+const claimSQL = `
+UPDATE sync_queue q
+SET    state = 'running', locked_until = now() + $2 * interval '1 millisecond',
+       lease_token = $3, requeue = false, updated_at = now()
+FROM  (SELECT call_id FROM sync_queue
+       WHERE  state = 'pending' AND next_attempt_at <= now()
+       ORDER  BY next_attempt_at
+       LIMIT  $1
+       FOR UPDATE SKIP LOCKED) due
+WHERE  q.call_id = due.call_id
+RETURNING q.call_id, q.attempts, q.polls, q.enqueued_at`
+
+// Claim takes up to limit due pending rows, oldest due first, and holds them
+// as running for the lease duration. Rows locked by another worker are
+// skipped, so concurrent workers never claim the same row. An empty lease
+// means nothing is due.
+func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease, error) {
+	token := rand.Int64()
+	rows, err := db.pool.Query(ctx, claimSQL, limit, lease.Milliseconds(), token)
+	if err != nil {
+		return Lease{}, fmt.Errorf("claim queue rows: %w", err)
+	}
+	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claimed, error) {
+		var c Claimed
+		err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt)
+		return c, err
+	})
+	if err != nil {
+		return Lease{}, fmt.Errorf("claim queue rows: %w", err)
+	}
+	return Lease{Token: token, Rows: claimed}, nil
+}
+
+const completeSQL = `
+UPDATE sync_queue q
+SET    state           = CASE WHEN q.requeue THEN 'pending' ELSE o.state END,
+       attempts        = q.attempts + o.attempt::int,
+       polls           = q.polls + o.poll::int,
+       next_attempt_at = CASE WHEN q.requeue THEN now() ELSE now() + o.delay_ms * interval '1 millisecond' END,
+       locked_until    = NULL,
+       lease_token     = NULL,
+       requeue         = false,
+       last_error      = NULLIF(o.error, ''),
+       updated_at      = now()
+FROM   unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::boolean[], $7::text[])
+           AS o(call_id, state, delay_ms, attempt, poll, error)
+WHERE  q.call_id = o.call_id AND q.state = 'running' AND q.lease_token = $1
+RETURNING q.call_id`
+
+// Complete applies outcomes of calls claimed under lease token, and writes
+// their calls, in one transaction. Rows whose lease was lost (expired and
+// claimed again, or rescued) are left alone and their calls not written:
+// their ids are returned. A call enqueued again while running goes back to
+// pending, due now, whatever its outcome.
+func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (lost []string, err error) {
+	if len(outcomes) == 0 {
+		return nil, nil
+	}
+	n := len(outcomes)
+	ids, states, delays := make([]string, n), make([]string, n), make([]int64, n)
+	attempts, polls, errs := make([]bool, n), make([]bool, n), make([]string, n)
+	for i, o := range outcomes {
+		ids[i], states[i], delays[i] = o.CallID, o.State, o.Delay.Milliseconds()
+		attempts[i], polls[i], errs[i] = o.Attempt, o.Poll, o.Error
+	}
+	err = db.beginFunc(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, completeSQL, token, ids, states, delays, attempts, polls, errs)
+		if err != nil {
+			return err
+		}
+		held, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		ok := make(map[string]bool, len(held))
+		for _, id := range held {
+			ok[id] = true
+		}
+		calls := make([]Call, 0, n)
+		for _, o := range outcomes {
+			if !ok[o.CallID] {
+				lost = append(lost, o.CallID)
+				continue
+			}
+			if o.Call != nil {
+				calls = append(calls, *o.Call)
+			}
+		}
+		return writeCalls(ctx, tx, calls)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("complete %d queue rows: %w", n, err)
+	}
+	return lost, nil
+}
+
+const releaseSQL = `
+UPDATE sync_queue
+SET    state = 'pending', locked_until = NULL, lease_token = NULL, requeue = false,
+       next_attempt_at = now(), updated_at = now()
+WHERE  call_id = ANY($2::text[]) AND state = 'running' AND lease_token = $1`
+
+// Release gives claimed rows back to the queue as pending, due now, without
+// counting an attempt: for shutdowns and errors that are not the calls' fault.
+func (db *DB) Release(ctx context.Context, token int64, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := db.pool.Exec(ctx, releaseSQL, token, ids); err != nil {
+		return fmt.Errorf("release %d queue rows: %w", len(ids), err)
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
+)
+
+func testDB(t *testing.T) *store.DB {
+	t.Helper()
+	return store.New(storetest.Pool(t))
+}
+
+type queueRow struct {
+	State    string
+	Attempts int
+	Polls    int
+	Requeue  bool
+	Due      bool
+	Error    *string
+}
+
+func readRow(t *testing.T, db *store.DB, id string) queueRow {
+	t.Helper()
+	var r queueRow
+	err := db.Pool().QueryRow(t.Context(), `SELECT state, attempts, polls, requeue, next_attempt_at <= now(), last_error
+		FROM sync_queue WHERE call_id = $1`, id).Scan(&r.State, &r.Attempts, &r.Polls, &r.Requeue, &r.Due, &r.Error)
+	if err != nil {
+		t.Fatalf("read queue row %s: %v", id, err)
+	}
+	return r
+}
+
+func claimAll(t *testing.T, db *store.DB) store.Lease {
+	t.Helper()
+	l, err := db.Claim(t.Context(), 1000, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func ids(l store.Lease) []string {
+	var out []string
+	for _, r := range l.Rows {
+		out = append(out, r.CallID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestDB_Enqueue(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	res, err := db.Enqueue(ctx, []string{"a", "b", "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 2 || res.Requeued != 0 {
+		t.Fatalf("Enqueue = %+v, want 2 added", res)
+	}
+	res, err = db.Enqueue(ctx, []string{"b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 1 || res.Requeued != 1 {
+		t.Fatalf("Enqueue = %+v, want 1 added, 1 requeued", res)
+	}
+}
+
+func TestDB_Enqueue_DoneAndFailedBecomePending(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.Enqueue(ctx, []string{"done", "failed"})
+	l := claimAll(t, db)
+	if _, err := db.Complete(ctx, l.Token, []store.Outcome{
+		{CallID: "done", State: store.StateDone, Poll: true},
+		{CallID: "failed", State: store.StateFailed, Attempt: true, Error: "boom"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRow(t, db, "failed"); got.State != "failed" || got.Attempts != 1 || *got.Error != "boom" {
+		t.Fatalf("failed row = %+v", got)
+	}
+	if _, err := db.Enqueue(ctx, []string{"done", "failed"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"done", "failed"} {
+		if got := readRow(t, db, id); got.State != "pending" || got.Attempts != 0 || got.Polls != 0 || !got.Due {
+			t.Errorf("%s after enqueue = %+v, want pending, due, counters reset", id, got)
+		}
+	}
+}
+
+func TestDB_Enqueue_WhileRunning(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.Enqueue(ctx, []string{"a"})
+	l := claimAll(t, db)
+	db.Enqueue(ctx, []string{"a"})
+	if got := readRow(t, db, "a"); got.State != "running" || !got.Requeue {
+		t.Fatalf("row = %+v, want running with requeue", got)
+	}
+	if _, err := db.Complete(ctx, l.Token, []store.Outcome{{CallID: "a", State: store.StateDone}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRow(t, db, "a"); got.State != "pending" || !got.Due || got.Requeue {
+		t.Fatalf("row = %+v, want pending and due after completion", got)
+	}
+}
+
+func TestDB_Claim(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.Enqueue(ctx, []string{"a", "b", "c"})
+	// b is retried later: not due.
+	l := claimAll(t, db)
+	db.Complete(ctx, l.Token, []store.Outcome{
+		{CallID: "a", State: store.StatePending},
+		{CallID: "b", State: store.StatePending, Delay: time.Hour},
+		{CallID: "c", State: store.StateDone},
+	})
+	l = claimAll(t, db)
+	if got := ids(l); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("claimed %v, want [a]", got)
+	}
+	if l2 := claimAll(t, db); len(l2.Rows) != 0 {
+		t.Fatalf("claimed %v again while leased", ids(l2))
+	}
+}
+
+func TestDB_Claim_Concurrent(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	var all []string
+	for i := range 500 {
+		all = append(all, "call-"+string(rune('a'+i%26))+time.Duration(i).String())
+	}
+	db.Enqueue(ctx, all)
+	results := make(chan []string, 4)
+	for range 4 {
+		go func() {
+			var got []string
+			for {
+				l, err := db.Claim(ctx, 7, time.Minute)
+				if err != nil || len(l.Rows) == 0 {
+					results <- got
+					return
+				}
+				got = append(got, ids(l)...)
+			}
+		}()
+	}
+	seen := map[string]int{}
+	for range 4 {
+		for _, id := range <-results {
+			seen[id]++
+		}
+	}
+	if len(seen) != len(all) {
+		t.Fatalf("claimed %d distinct rows, want %d", len(seen), len(all))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", id, n)
+		}
+	}
+}
+
+func TestDB_RescueExpiredAndLostLease(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.Enqueue(ctx, []string{"a"})
+	old, err := db.Claim(ctx, 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.RescueExpired(ctx); n != 0 {
+		t.Fatalf("rescued %d rows with a live lease", n)
+	}
+	expire(t, db)
+	if n, err := db.RescueExpired(ctx); err != nil || n != 1 {
+		t.Fatalf("RescueExpired = %d, %v; want 1", n, err)
+	}
+	fresh := claimAll(t, db)
+	// The first worker comes back: its completion must not apply.
+	lost, err := db.Complete(ctx, old.Token, []store.Outcome{{CallID: "a", State: store.StateDone,
+		Call: &store.Call{ID: "a", Raw: []byte(`{}`)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(lost, []string{"a"}) {
+		t.Fatalf("lost = %v, want [a]", lost)
+	}
+	var n int
+	db.Pool().QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("the stale worker wrote %d calls", n)
+	}
+	if got := readRow(t, db, "a"); got.State != "running" {
+		t.Fatalf("row = %+v, want still running for the new holder", got)
+	}
+	if lost, err := db.Complete(ctx, fresh.Token, []store.Outcome{{CallID: "a", State: store.StateDone}}); err != nil || len(lost) != 0 {
+		t.Fatalf("Complete by the holder = %v, %v", lost, err)
+	}
+}
+
+func expire(t *testing.T, db *store.DB) {
+	t.Helper()
+	if _, err := db.Pool().Exec(context.Background(), `UPDATE sync_queue SET locked_until = now() - interval '1 second' WHERE state = 'running'`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDB_Release(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.Enqueue(ctx, []string{"a", "b"})
+	l := claimAll(t, db)
+	if err := db.Release(ctx, l.Token, []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if got := readRow(t, db, id); got.State != "pending" || got.Attempts != 0 || !got.Due {
+			t.Errorf("%s = %+v, want pending, due, no attempt", id, got)
+		}
+	}
+	// A wrong token releases nothing.
+	l = claimAll(t, db)
+	db.Release(ctx, l.Token+1, []string{"a"})
+	if got := readRow(t, db, "a"); got.State != "running" {
+		t.Errorf("a = %+v, want running", got)
+	}
+}
+
+func TestDB_Status(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.Enqueue(ctx, []string{"a", "b", "c", "d"})
+	l := claimAll(t, db)
+	db.Complete(ctx, l.Token, []store.Outcome{
+		{CallID: "a", State: store.StateFailed, Error: "HTTP 404"},
+		{CallID: "b", State: store.StateFailed, Error: "HTTP 404"},
+		{CallID: "c", State: store.StateFailed, Error: "bad body"},
+		{CallID: "d", State: store.StatePending},
+	})
+	st, err := db.Status(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts["failed"] != 3 || st.Counts["pending"] != 1 || st.Due != 1 || st.OldestDue.IsZero() {
+		t.Fatalf("Status = %+v", st)
+	}
+	if len(st.Failures) != 2 || st.Failures[0].Error != "HTTP 404" || st.Failures[0].Count != 2 || st.Failures[0].Example != "a" {
+		t.Fatalf("Failures = %+v", st.Failures)
+	}
+}

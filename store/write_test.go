@@ -1,0 +1,182 @@
+package store_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
+)
+
+func fullCall(id string) store.Call {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return store.Call{
+		ID: id, ModelID: new("m1"), Status: new("completed"), EndCallReason: new("agent_goodbye"),
+		TypeOfCall: new("inbound"), CampaignType: new("live"), PhoneNumberFrom: new("+1"), PhoneNumberTo: new("+2"),
+		Name: new("Jo"), StartedAt: &start, DurationSeconds: new(int32(42)), Timezone: new("UTC"),
+		RecordingURL: new("https://rec"), ErrorMessage: new(""), ExecutedActions: []byte(`{"a":1}`),
+		PromptVariables: []byte(`{"p":"v"}`), Raw: []byte(`{"call_id":"` + id + `","judge_results":{"x":"true"}}`),
+		Transcript: []store.TranscriptLine{{LineNo: 1, Speaker: "bot", Text: "hi"}, {LineNo: 2, Speaker: "human", Text: "yo"}},
+		Variables:  []store.Variable{{AgentID: "ag", Name: "v", Value: []byte(`null`), Collected: new(true)}},
+		Telephony:  &store.Telephony{Hangup: new("caller"), DurationMS: new(int64(1000)), StartedAt: &start},
+	}
+}
+
+func TestDB_SaveCalls_Idempotent(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	calls := []store.Call{fullCall("a"), fullCall("b")}
+	if err := db.SaveCalls(ctx, calls); err != nil {
+		t.Fatal(err)
+	}
+	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
+	if err := db.SaveCalls(ctx, calls); err != nil {
+		t.Fatal(err)
+	}
+	after := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Fatalf("second save changed the tables (-first +second):\n%s", diff)
+	}
+	if n := len(after["transcript_lines"]); n != 4 {
+		t.Fatalf("%d transcript lines, want 4", n)
+	}
+}
+
+func TestDB_SaveCalls_KeepsWhatANewPayloadLacks(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	if err := db.SaveCalls(ctx, []store.Call{fullCall("a")}); err != nil {
+		t.Fatal(err)
+	}
+	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
+	// A later payload with only an id, a new status and a different raw.
+	sparse := store.Call{ID: "a", Status: new("failed"), Raw: []byte(`{"call_id":"a","status":"failed"}`),
+		Telephony: &store.Telephony{DisconnectReason: new("error")}}
+	if err := db.SaveCalls(ctx, []store.Call{sparse}); err != nil {
+		t.Fatal(err)
+	}
+	after := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
+	// Only the telephony row gains the new field.
+	before["call_telephony"] = nil
+	after["call_telephony"] = nil
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Fatalf("sparse payload erased data (-before +after):\n%s", diff)
+	}
+	var status, raw, hangup, reason string
+	db.Pool().QueryRow(ctx, `SELECT c.status, c.raw::text, t.hangup, t.disconnect_reason FROM calls c
+		JOIN call_telephony t USING (call_id)`).Scan(&status, &raw, &hangup, &reason)
+	if status != "failed" || hangup != "caller" || reason != "error" {
+		t.Errorf("status %q hangup %q reason %q", status, hangup, reason)
+	}
+	if want := `{"status": "failed", "call_id": "a", "judge_results": {"x": "true"}}`; raw != want {
+		t.Errorf("raw = %s, want merged %s", raw, want)
+	}
+}
+
+func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.SaveCalls(ctx, []store.Call{fullCall("a")})
+	c := fullCall("a")
+	c.Transcript = []store.TranscriptLine{{LineNo: 1, Speaker: "bot", Text: "only"}}
+	c.Variables = []store.Variable{{AgentID: "", Name: "w", Value: []byte(`{"k":[1]}`)}}
+	if err := db.SaveCalls(ctx, []store.Call{c}); err != nil {
+		t.Fatal(err)
+	}
+	snap := storetest.Snapshot(t, db.Pool(), []string{"transcript_lines", "collected_variables"})
+	want := map[string][]string{
+		"transcript_lines":    {`{"text": "only", "call_id": "a", "line_no": 1, "speaker": "bot"}`},
+		"collected_variables": {`{"name": "w", "value": {"k": [1]}, "call_id": "a", "agent_id": "", "collected": null}`},
+	}
+	if diff := cmp.Diff(want, snap); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.SaveCalls(ctx, []store.Call{fullCall("a")})
+	if _, err := db.Pool().Exec(ctx, `DELETE FROM calls WHERE call_id = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	for table, rows := range storetest.Snapshot(t, db.Pool(), storetest.DataTables) {
+		if len(rows) != 0 {
+			t.Errorf("%s keeps %d rows after the call was deleted", table, len(rows))
+		}
+	}
+}
+
+func TestMigrations_UpDownUp(t *testing.T) {
+	pool := storetest.Pool(t)
+	ctx := t.Context()
+	if err := store.MigrateDown(ctx, pool, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := store.MigrationsCurrent(ctx, pool); err != nil || ok {
+		t.Fatalf("MigrationsCurrent after down = %v, %v; want false", ok, err)
+	}
+	if err := store.Migrate(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Migrations(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st {
+		if !m.Applied {
+			t.Errorf("migration %d not applied", m.Version)
+		}
+	}
+	var undocumented []string
+	rows, _ := pool.Query(ctx, `
+		SELECT c.table_name || '.' || c.column_name FROM information_schema.columns c
+		JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = 'public'::regnamespace
+		WHERE c.table_schema = 'public' AND c.table_name <> 'goose_db_version'
+		  AND col_description(k.oid, c.ordinal_position) IS NULL`)
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		undocumented = append(undocumented, s)
+	}
+	if len(undocumented) > 0 {
+		t.Errorf("columns without COMMENT ON: %v", undocumented)
+	}
+}
+
+func TestMigrate_ConcurrentStarts(t *testing.T) {
+	url := storetest.NewEmptyDatabase(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			db, err := store.Open(t.Context(), url, store.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- store.Migrate(t.Context(), db.Pool(), nil)
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpen_Errors(t *testing.T) {
+	if _, err := store.Open(t.Context(), "postgres://u:secretpw@127.0.0.1:1/x?connect_timeout=1", store.Options{}); err == nil {
+		t.Fatal("Open on a closed port succeeded")
+	} else if strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("error %q shows the password", err)
+	}
+	if _, err := store.Open(t.Context(), "postgres://u:secretpw@host:notaport/x", store.Options{}); err == nil {
+		t.Fatal("Open with a bad URL succeeded")
+	} else if strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("error %q shows the password", err)
+	}
+}
