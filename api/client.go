@@ -1,0 +1,273 @@
+// Package api is a client for the parts of the Synthflow Platform API that
+// callsync reads: getting and listing calls. It decodes the API as it is, not
+// as one example shows it: fields that change type, two names for the
+// status, the list envelope around a single call. It knows nothing about
+// storage.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is Synthflow's global API host.
+const DefaultBaseURL = "https://api.synthflow.ai/v2"
+
+// DefaultMaxBodyBytes caps a response body. Real calls are a few KB to a few
+// hundred KB (executed_actions can be large).
+const DefaultMaxBodyBytes = 16 << 20
+
+// Limiter paces requests. Wait blocks until one more request may be sent, or
+// returns an error when ctx ends first. Throttled tells it the API answered
+// 429, with the delay the API asked for (zero when it sent no Retry-After):
+// a Limiter shared by every user of a key pauses them all.
+type Limiter interface {
+	Wait(ctx context.Context) error
+	Throttled(ctx context.Context, retryAfter time.Duration)
+}
+
+// Options configures a Client.
+type Options struct {
+	// BaseURL includes the version, e.g. https://api.eu.synthflow.ai/v2.
+	// Empty means DefaultBaseURL.
+	BaseURL string
+	// APIKey is sent as a bearer token.
+	APIKey string
+	// Timeout bounds each request, body included. Zero means 30 s.
+	Timeout time.Duration
+	// MaxBodyBytes caps a response body. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Limiter, when set, is waited on before every request.
+	Limiter Limiter
+	// HTTPClient replaces the default client (its Timeout is left alone).
+	HTTPClient *http.Client
+	// UserAgent is sent with every request. Empty means "callsync".
+	UserAgent string
+	// Observe, when set, is called after every request with the endpoint
+	// ("get_call", "list_calls", …), the HTTP status (0 when no answer
+	// came) and how long the request took. For metrics.
+	Observe func(endpoint string, status int, took time.Duration)
+}
+
+// Client talks to the Synthflow API. It is safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	key     string
+	http    *http.Client
+	maxBody int64
+	limiter Limiter
+	agent   string
+	observe func(string, int, time.Duration)
+}
+
+// NewClient returns a client for opts. It returns an error when the base URL
+// is not an absolute http(s) URL.
+func NewClient(opts Options) (*Client, error) {
+	raw := opts.BaseURL
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("api base url %q: want an absolute http(s) URL such as %s", raw, DefaultBaseURL)
+	}
+	c := &Client{base: base, key: opts.APIKey, http: opts.HTTPClient, maxBody: opts.MaxBodyBytes,
+		limiter: opts.Limiter, agent: opts.UserAgent, observe: opts.Observe}
+	if c.http == nil {
+		timeout := opts.Timeout
+		if timeout == 0 {
+			timeout = 30 * time.Second
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		c.http = &http.Client{Timeout: timeout, Transport: tr}
+	}
+	if c.maxBody == 0 {
+		c.maxBody = DefaultMaxBodyBytes
+	}
+	if c.agent == "" {
+		c.agent = "callsync"
+	}
+	return c, nil
+}
+
+// BaseURL returns the base URL the client sends requests to.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// GetCall fetches one call with GET /calls/{id}. It returns an error matching
+// ErrNotFound when the API does not know the call, a *StatusError for other
+// non-2xx answers (matching ErrUnauthorized, ErrRateLimited or ErrServer), a
+// *TransportError when no complete answer came, and a *DecodeError when the
+// body is not a calls envelope. A call whose fields are odd is returned with
+// the oddities listed in Call.Problems, never as an error.
+func (c *Client) GetCall(ctx context.Context, id string) (*Call, error) {
+	op := "get call " + id
+	body, err := c.get(ctx, "get_call", op, c.endpoint(nil, "calls", id))
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		Response *struct {
+			Calls []json.RawMessage `json:"calls"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
+	}
+	if env.Response == nil || env.Response.Calls == nil {
+		return nil, &DecodeError{Op: op, Err: errors.New("no response.calls array"), Body: keep(body)}
+	}
+	if len(env.Response.Calls) == 0 {
+		return nil, fmt.Errorf("%s: empty calls array: %w", op, ErrNotFound)
+	}
+	call, err := DecodeCall(env.Response.Calls[0])
+	if err != nil {
+		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
+	}
+	if call.ID == "" {
+		call.ID = id
+	} else if call.ID != id {
+		call.Problems = append(call.Problems, fmt.Sprintf("call_id: asked for %q, got %q", id, call.ID))
+		call.ID = id
+	}
+	return call, nil
+}
+
+// get sends a GET and returns the body of a 2xx answer. endpoint names the
+// operation for Observe; op names the request in errors.
+func (c *Client) get(ctx context.Context, endpoint, op string, u *url.URL) ([]byte, error) {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	status, body, err := c.do(ctx, op, u)
+	if c.observe != nil {
+		c.observe(endpoint, status, time.Since(start))
+	}
+	if se, ok := err.(*StatusError); ok && se.Code == http.StatusTooManyRequests && c.limiter != nil {
+		c.limiter.Throttled(ctx, se.RetryAfter)
+	}
+	return body, err
+}
+
+// do sends one GET and returns the status and the body of a 2xx answer.
+func (c *Client) do(ctx context.Context, op string, u *url.URL) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.agent)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		return 0, nil, &TransportError{Op: op, Err: stripURL(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return resp.StatusCode, nil, ctx.Err()
+		}
+		return resp.StatusCode, nil, &TransportError{Op: op, Err: fmt.Errorf("read body: %w", stripURL(err))}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, nil, &StatusError{Op: op, Code: resp.StatusCode, Message: errorMessage(body),
+			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	}
+	if int64(len(body)) > c.maxBody {
+		return resp.StatusCode, nil, &DecodeError{Op: op, Err: fmt.Errorf("body larger than %d bytes", c.maxBody), Body: keep(body)}
+	}
+	return resp.StatusCode, body, nil
+}
+
+// endpoint returns the base URL with path segments appended, each
+// path-escaped (a "/" in a call id stays inside its segment, and "." and ".."
+// are escaped so no server reads them as directories), and query attached.
+func (c *Client) endpoint(query url.Values, segments ...string) *url.URL {
+	u := *c.base
+	p := u.EscapedPath()
+	for _, s := range segments {
+		e := url.PathEscape(s)
+		if s == "." || s == ".." {
+			e = strings.ReplaceAll(s, ".", "%2E")
+		}
+		p += "/" + e
+	}
+	u.RawPath = p
+	u.Path, _ = url.PathUnescape(p)
+	u.RawQuery = query.Encode()
+	return &u
+}
+
+// stripURL drops the request URL from a *url.Error: the op already names
+// the request, and the message reads better without it.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func keep(body []byte) []byte {
+	if len(body) > MaxKeptBody {
+		body = body[:MaxKeptBody]
+	}
+	return bytes.Clone(body)
+}
+
+// errorMessage pulls the API's error text out of the three body shapes it
+// uses: {"detail": {"description": …}}, {"detail": "…"} and {"error", "message"}.
+// Anything else gives the start of the body. The result is one line.
+func errorMessage(body []byte) string {
+	var v struct {
+		Detail  json.RawMessage `json:"detail"`
+		Error   any             `json:"error"`
+		Message string          `json:"message"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &v) == nil {
+		var s string
+		var d struct {
+			Description string `json:"description"`
+			Status      string `json:"status"`
+		}
+		switch {
+		case json.Unmarshal(v.Detail, &s) == nil && s != "":
+			msg = s
+		case json.Unmarshal(v.Detail, &d) == nil && d.Description != "":
+			msg = d.Description
+		case v.Message != "":
+			msg = v.Message
+		case v.Error != nil:
+			msg = fmt.Sprint(v.Error)
+		}
+	}
+	if msg == "" {
+		msg = string(body)
+	}
+	return oneLine(msg, 300)
+}
+
+// oneLine folds whitespace runs into single spaces and cuts s to max bytes.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " ")
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	return s
+}

@@ -1,0 +1,271 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callsync/callsync/api"
+)
+
+const testKey = "sk-test-secret-key"
+
+// testServer serves handler at /v2 and returns a client for it.
+func testServer(t *testing.T, opts api.Options, handler http.HandlerFunc) *api.Client {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	opts.BaseURL = srv.URL + "/v2"
+	if opts.APIKey == "" {
+		opts.APIKey = testKey
+	}
+	c, err := api.NewClient(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestClient_GetCall(t *testing.T) {
+	body, err := os.ReadFile("testdata/get-call.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotPath, gotAuth string
+	c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+		gotPath, gotAuth = r.URL.EscapedPath(), r.Header.Get("Authorization")
+		w.Write(body)
+	})
+	call, err := c.GetCall(t.Context(), "1725527007259x327898249603432960")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "path", gotPath, "/v2/calls/1725527007259x327898249603432960")
+	eq(t, "Authorization", gotAuth, "Bearer "+testKey)
+	eq(t, "ID", call.ID, "1725527007259x327898249603432960")
+	eq(t, "Status", *call.Status, "completed")
+}
+
+func TestClient_GetCall_PathEscaping(t *testing.T) {
+	var got string
+	c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+		got = r.URL.EscapedPath()
+		w.WriteHeader(http.StatusNotFound)
+	})
+	for id, want := range map[string]string{
+		"a/b":   "/v2/calls/a%2Fb",
+		"..":    "/v2/calls/%2E%2E",
+		"a?b":   "/v2/calls/a%3Fb",
+		"a%20b": "/v2/calls/a%2520b",
+		"a b":   "/v2/calls/a%20b",
+	} {
+		_, _ = c.GetCall(t.Context(), id)
+		eq(t, "path for "+id, got, want)
+	}
+}
+
+func TestClient_GetCall_Errors(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		header  map[string]string
+		body    string
+		is      error
+		message string
+		retry   time.Duration
+	}{
+		{"NotFound", 404, nil, `{"detail":{"status":"error","description":"Call not found","request_id":"r","category":"important"}}`, api.ErrNotFound, "Call not found", 0},
+		{"Unauthorized", 401, nil, `{"detail":"Not authenticated"}`, api.ErrUnauthorized, "Not authenticated", 0},
+		{"Forbidden", 403, nil, `{"error":"forbidden","message":"No access to workspace"}`, api.ErrUnauthorized, "No access to workspace", 0},
+		{"RateLimitedSeconds", 429, map[string]string{"Retry-After": "7"}, ``, api.ErrRateLimited, "", 7 * time.Second},
+		{"RateLimitedNoHeader", 429, nil, `slow down`, api.ErrRateLimited, "slow down", 0},
+		{"ServerError", 503, nil, "<html>\n<body>Service\n Unavailable</body></html>", api.ErrServer, "<html> <body>Service Unavailable</body></html>", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			})
+			_, err := c.GetCall(t.Context(), "abc")
+			if !errors.Is(err, tt.is) {
+				t.Fatalf("err = %v, want %v", err, tt.is)
+			}
+			var se *api.StatusError
+			if !errors.As(err, &se) {
+				t.Fatalf("err = %T, want *api.StatusError", err)
+			}
+			eq(t, "Code", se.Code, tt.status)
+			eq(t, "Message", se.Message, tt.message)
+			eq(t, "RetryAfter", se.RetryAfter, tt.retry)
+			if !strings.Contains(err.Error(), "get call abc: HTTP") {
+				t.Errorf("err = %q, want it to name the request and status", err)
+			}
+		})
+	}
+}
+
+func TestClient_GetCall_RetryAfterDate(t *testing.T) {
+	c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", time.Now().Add(90*time.Second).UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	_, err := c.GetCall(t.Context(), "abc")
+	var se *api.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v", err)
+	}
+	if se.RetryAfter < 80*time.Second || se.RetryAfter > 91*time.Second {
+		t.Errorf("RetryAfter = %v, want about 90s", se.RetryAfter)
+	}
+}
+
+func TestClient_GetCall_EmptyCallsIsNotFound(t *testing.T) {
+	c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status":"ok","response":{"pagination":{"total_records":0},"calls":[]}}`))
+	})
+	if _, err := c.GetCall(t.Context(), "abc"); !errors.Is(err, api.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestClient_GetCall_BadBodies(t *testing.T) {
+	big := `{"response":{"calls":[{"call_id":"abc","transcript":"` + strings.Repeat("x", 2<<20) + `"}]}}`
+	for name, body := range map[string]string{
+		"NotJSON":      `<html>oops</html>`,
+		"NoCalls":      `{"status":"ok","response":{}}`,
+		"NullResponse": `{"status":"ok","response":null}`,
+		"CallNotObj":   `{"response":{"calls":["abc"]}}`,
+		"Truncated":    `{"status":"ok","response":{"calls":[{"call_id":"abc"`,
+		"TooLarge":     big,
+		"TooDeep":      `{"response":{"calls":[` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := testServer(t, api.Options{MaxBodyBytes: 1 << 20}, func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(body))
+			})
+			_, err := c.GetCall(t.Context(), "abc")
+			var de *api.DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("err = %v, want *api.DecodeError", err)
+			}
+			if len(de.Body) == 0 || len(de.Body) > api.MaxKeptBody {
+				t.Errorf("kept %d bytes of the body, want 1..%d", len(de.Body), api.MaxKeptBody)
+			}
+		})
+	}
+}
+
+func TestClient_GetCall_Transport(t *testing.T) {
+	t.Run("Timeout", func(t *testing.T) {
+		c := testServer(t, api.Options{Timeout: 50 * time.Millisecond}, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(2 * time.Second):
+			case <-r.Context().Done():
+			}
+		})
+		_, err := c.GetCall(t.Context(), "abc")
+		var te *api.TransportError
+		if !errors.As(err, &te) {
+			t.Fatalf("err = %v, want *api.TransportError", err)
+		}
+	})
+	t.Run("ShortBody", func(t *testing.T) {
+		c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "1000")
+			w.Write([]byte(`{"response":`))
+		})
+		_, err := c.GetCall(t.Context(), "abc")
+		var te *api.TransportError
+		if !errors.As(err, &te) {
+			t.Fatalf("err = %v, want *api.TransportError", err)
+		}
+	})
+	t.Run("ConnectionRefused", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		c, err := api.NewClient(api.Options{BaseURL: url + "/v2", APIKey: testKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetCall(t.Context(), "abc")
+		var te *api.TransportError
+		if !errors.As(err, &te) {
+			t.Fatalf("err = %v, want *api.TransportError", err)
+		}
+		if strings.Contains(err.Error(), testKey) {
+			t.Errorf("error %q contains the API key", err)
+		}
+	})
+	t.Run("Canceled", func(t *testing.T) {
+		c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done()
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		if _, err := c.GetCall(ctx, "abc"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+		}
+	})
+}
+
+func TestNewClient_BadURL(t *testing.T) {
+	for _, u := range []string{"api.synthflow.ai/v2", "ftp://x/v2", "http://"} {
+		if _, err := api.NewClient(api.Options{BaseURL: u}); err == nil {
+			t.Errorf("NewClient(%q) = nil error, want one", u)
+		}
+	}
+}
+
+type countLimiter struct {
+	n         int
+	throttled []time.Duration
+}
+
+func (l *countLimiter) Wait(ctx context.Context) error { l.n++; return nil }
+
+func (l *countLimiter) Throttled(ctx context.Context, d time.Duration) { l.throttled = append(l.throttled, d) }
+
+func TestClient_Limiter(t *testing.T) {
+	l := &countLimiter{}
+	c := testServer(t, api.Options{Limiter: l}, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(404)
+	})
+	for range 3 {
+		_, _ = c.GetCall(t.Context(), "abc")
+	}
+	eq(t, "limiter waits", l.n, 3)
+	if len(l.throttled) != 0 {
+		t.Errorf("Throttled called %v after 404s", l.throttled)
+	}
+}
+
+func TestClient_ThrottledAndObserve(t *testing.T) {
+	l := &countLimiter{}
+	var observed []int
+	c := testServer(t, api.Options{Limiter: l, Observe: func(ep string, code int, d time.Duration) {
+		if ep != "get_call" || d <= 0 {
+			t.Errorf("Observe(%q, %d, %v)", ep, code, d)
+		}
+		observed = append(observed, code)
+	}}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	_, _ = c.GetCall(t.Context(), "abc")
+	if len(l.throttled) != 1 || l.throttled[0] != 3*time.Second {
+		t.Errorf("Throttled calls = %v, want [3s]", l.throttled)
+	}
+	if len(observed) != 1 || observed[0] != 429 {
+		t.Errorf("observed = %v, want [429]", observed)
+	}
+}
