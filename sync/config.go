@@ -1,0 +1,100 @@
+package sync
+
+import (
+	"errors"
+	"time"
+)
+
+// Config tunes a Syncer. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// BatchSize is how many queue rows one claim takes.
+	BatchSize int
+	// Concurrency is how many API requests are in flight at once.
+	Concurrency int
+	// Lease is how long claimed rows stay reserved for this worker. Rows not
+	// finished in time are released; rows of a crashed worker are taken
+	// back after it.
+	Lease time.Duration
+	// MaxAttempts is how many failed attempts make a call failed.
+	MaxAttempts int
+	// NotFoundAttempts is how many "not found" answers make a call failed;
+	// a new call can take a while to become visible.
+	NotFoundAttempts int
+	// Retry spaces attempts after failures.
+	Retry Backoff
+	// Poll spaces re-fetches of calls whose status is not final.
+	Poll Backoff
+	// MaxPollAge is how long after its start a call with a status that is
+	// not final is fetched again; after that it is left as it is.
+	MaxPollAge time.Duration
+	// RateLimitPause is how long to pause after a 429 without Retry-After.
+	RateLimitPause time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		BatchSize:        100,
+		Concurrency:      8,
+		Lease:            5 * time.Minute,
+		MaxAttempts:      8,
+		NotFoundAttempts: 4,
+		Retry:            Backoff{Base: 30 * time.Second, Max: time.Hour},
+		Poll:             Backoff{Base: time.Minute, Max: time.Hour},
+		MaxPollAge:       24 * time.Hour,
+		RateLimitPause:   30 * time.Second,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = d.Concurrency
+	}
+	if c.Lease == 0 {
+		c.Lease = d.Lease
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = d.MaxAttempts
+	}
+	if c.NotFoundAttempts == 0 {
+		c.NotFoundAttempts = d.NotFoundAttempts
+	}
+	if c.Retry == (Backoff{}) {
+		c.Retry = d.Retry
+	}
+	if c.Poll == (Backoff{}) {
+		c.Poll = d.Poll
+	}
+	if c.MaxPollAge == 0 {
+		c.MaxPollAge = d.MaxPollAge
+	}
+	if c.RateLimitPause == 0 {
+		c.RateLimitPause = d.RateLimitPause
+	}
+	return c
+}
+
+// Validate reports the first setting that is out of range.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.BatchSize < 1 || c.BatchSize > 10000:
+		return errors.New("batch size must be between 1 and 10000")
+	case c.Concurrency < 1 || c.Concurrency > 1000:
+		return errors.New("concurrency must be between 1 and 1000")
+	case c.Lease < 10*time.Second:
+		return errors.New("lease must be at least 10s")
+	case c.MaxAttempts < 1:
+		return errors.New("max attempts must be at least 1")
+	case c.Retry.Base < 0 || c.Retry.Max < c.Retry.Base:
+		return errors.New("retry backoff: base must be ≥ 0 and ≤ max")
+	case c.Poll.Base <= 0 || c.Poll.Max < c.Poll.Base:
+		return errors.New("poll backoff: base must be > 0 and ≤ max")
+	}
+	return nil
+}

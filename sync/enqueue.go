@@ -1,0 +1,60 @@
+package sync
+
+import (
+	"context"
+
+	"github.com/callsync/callsync/store"
+)
+
+// Enqueuer adds call ids to the queue. *store.DB implements it.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, ids []string) (store.EnqueueResult, error)
+}
+
+// Rejected is a call id that Enqueue refused, with the reason.
+type Rejected struct {
+	ID     string
+	Reason error
+}
+
+// EnqueueReport says what Enqueue did with its ids.
+type EnqueueReport struct {
+	store.EnqueueResult
+	Duplicates int        // ids given more than once, counted once
+	Rejected   []Rejected // malformed ids, not queued
+}
+
+// enqueueChunk bounds one statement: big backfills enqueue in pieces.
+const enqueueChunk = 10000
+
+// Enqueue validates ids and queues the valid ones, each once. Malformed ids
+// are reported in Rejected and do not stop the others. It returns an error
+// only when the queue cannot be written; chunks written before it stay.
+func Enqueue(ctx context.Context, q Enqueuer, ids []string) (EnqueueReport, error) {
+	var rep EnqueueReport
+	seen := make(map[string]bool, len(ids))
+	valid := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if err := ValidateCallID(id); err != nil {
+			rep.Rejected = append(rep.Rejected, Rejected{ID: id, Reason: err})
+			continue
+		}
+		if seen[id] {
+			rep.Duplicates++
+			continue
+		}
+		seen[id] = true
+		valid = append(valid, id)
+	}
+	for len(valid) > 0 {
+		n := min(len(valid), enqueueChunk)
+		res, err := q.Enqueue(ctx, valid[:n])
+		rep.Added += res.Added
+		rep.Requeued += res.Requeued
+		if err != nil {
+			return rep, err
+		}
+		valid = valid[n:]
+	}
+	return rep, nil
+}

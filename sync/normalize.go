@@ -1,0 +1,137 @@
+package sync
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/store"
+)
+
+// Normalize turns a call as the API sent it into warehouse rows. It applies
+// the preservation rules: an empty transcript, an empty or null set of
+// collected variables and a missing or empty recording URL are sent to the
+// store as "keep what you have" (nil), because Synthflow deletes transcripts
+// and recordings after its retention window and the warehouse keeps history.
+// Text that Postgres would reject (NUL characters, JSON nested too deep) is
+// cleaned. notes lists what was changed or could not be read, for the log.
+// It returns an error only when raw JSON cannot be re-encoded, which the
+// decoder makes impossible for payloads it accepted.
+func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
+	notes = append(notes, c.Problems...)
+	n := normalizer{}
+	row = store.Call{
+		ID:                  n.text(c.ID),
+		ModelID:             n.ptr(c.ModelID),
+		Status:              n.ptr(c.Status),
+		EndCallReason:       n.ptr(c.EndCallReason),
+		CustomEndCallReason: n.ptr(c.CustomEndCallReason),
+		TypeOfCall:          n.ptr(c.TypeOfCall),
+		CampaignType:        n.ptr(c.CampaignType),
+		PhoneNumberFrom:     n.ptr(c.PhoneNumberFrom),
+		PhoneNumberTo:       n.ptr(c.PhoneNumberTo),
+		Name:                n.ptr(c.Name),
+		StartedAt:           c.StartTime,
+		Timezone:            n.ptr(c.Timezone),
+		RecordingURL:        nonEmpty(n.ptr(c.RecordingURL)),
+		ErrorMessage:        n.ptr(c.ErrorMessage),
+	}
+	if d := c.DurationSeconds; d != nil {
+		if *d < 0 || *d > math.MaxInt32 {
+			notes = append(notes, fmt.Sprintf("duration: %d seconds is out of range, not stored", *d))
+		} else {
+			row.DurationSeconds = new(int32(*d))
+		}
+	}
+	if row.ExecutedActions, err = n.json("executed_actions", c.ExecutedActions); err != nil {
+		return row, notes, err
+	}
+	if row.PromptVariables, err = n.json("prompt_variables", c.PromptVariables); err != nil {
+		return row, notes, err
+	}
+	if row.Raw, err = n.json("raw", c.Raw); err != nil {
+		return row, notes, err
+	}
+	if c.Transcript != nil && strings.TrimSpace(*c.Transcript) != "" {
+		row.Transcript = ParseTranscript(n.text(*c.Transcript))
+	}
+	if len(c.CollectedVariables) > 0 {
+		row.Variables = make([]store.Variable, 0, len(c.CollectedVariables))
+		for _, v := range c.CollectedVariables {
+			value, err := n.json("collected_variables", v.Value)
+			if err != nil {
+				return row, notes, err
+			}
+			row.Variables = append(row.Variables, store.Variable{
+				AgentID: n.text(v.AgentID), Name: n.text(v.Name), Value: value, Collected: v.Collected,
+			})
+		}
+	}
+	t := store.Telephony{
+		Hangup:            n.ptr(c.TelephonyHangup),
+		DisconnectReason:  n.ptr(c.TelephonyDisconnectReason),
+		DurationMS:        c.TelephonyDurationMS,
+		RingingDurationMS: c.TelephonyRingingMS,
+		StartedAt:         c.TelephonyStart,
+		EndedAt:           c.TelephonyEnd,
+	}
+	if t != (store.Telephony{}) {
+		row.Telephony = &t
+	}
+	sum := sha256.Sum256(row.Raw)
+	row.PayloadHash = sum[:]
+	return row, append(notes, n.notes()...), nil
+}
+
+// normalizer cleans values and remembers what it changed.
+type normalizer struct {
+	nulText int
+	fixed   []string
+}
+
+func (n *normalizer) text(s string) string {
+	s, fixed := cleanText(s)
+	if fixed {
+		n.nulText++
+	}
+	return s
+}
+
+func (n *normalizer) ptr(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	s := n.text(*p)
+	return &s
+}
+
+func (n *normalizer) json(field string, raw []byte) ([]byte, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	out, fixed, err := cleanJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	if fixed != "" {
+		n.fixed = append(n.fixed, field+": "+fixed)
+	}
+	return out, nil
+}
+
+func (n *normalizer) notes() []string {
+	notes := n.fixed
+	if n.nulText > 0 {
+		notes = append(notes, fmt.Sprintf("removed NUL characters from %d text fields", n.nulText))
+	}
+	return notes
+}
+
+func nonEmpty(p *string) *string {
+	if p == nil || strings.TrimSpace(*p) == "" {
+		return nil
+	}
+	return p
+}
