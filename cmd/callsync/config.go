@@ -1,0 +1,183 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lmittmann/tint"
+)
+
+// flagSet wraps a flag.FlagSet whose flags fall back to environment
+// variables: flag > environment > default. Bad environment values are
+// collected and reported by parse, naming the variable.
+type flagSet struct {
+	*flag.FlagSet
+	getenv func(string) string
+	errs   []error
+	args   []string
+}
+
+func newFlagSet(name, synopsis string, e env) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: callsync %s\n\nFlags (each can also be set by the environment variable in brackets):\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return &flagSet{FlagSet: fs, getenv: e.getenv}
+}
+
+func (f *flagSet) env(name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	v := f.getenv(name)
+	return v, v != ""
+}
+
+func (f *flagSet) usage(usage, envName string) string {
+	if envName == "" {
+		return usage
+	}
+	return usage + " [" + envName + "]"
+}
+
+func (f *flagSet) stringVar(p *string, name, envName, def, usage string) {
+	if v, ok := f.env(envName); ok {
+		def = v
+	}
+	f.StringVar(p, name, def, f.usage(usage, envName))
+}
+
+func (f *flagSet) intVar(p *int, name, envName string, def int, usage string) {
+	if v, ok := f.env(envName); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q: want a whole number", envName, v))
+		} else {
+			def = n
+		}
+	}
+	f.IntVar(p, name, def, f.usage(usage, envName))
+}
+
+func (f *flagSet) durationVar(p *time.Duration, name, envName string, def time.Duration, usage string) {
+	if v, ok := f.env(envName); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q: want a duration such as 30s or 5m", envName, v))
+		} else {
+			def = d
+		}
+	}
+	f.DurationVar(p, name, def, f.usage(usage, envName))
+}
+
+// parse parses args, flags and positional arguments in any order (a lone
+// "--" ends the flags), and reports the first bad environment value.
+// Positional arguments are then in Args.
+func (f *flagSet) parse(args []string) error {
+	var positional []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return err
+			}
+			return usagef("%s: %v", f.Name(), err)
+		}
+		rest := f.FlagSet.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	f.args = positional
+	if len(f.errs) > 0 {
+		return usagef("%s: %v", f.Name(), f.errs[0])
+	}
+	return nil
+}
+
+// Args returns the positional arguments.
+func (f *flagSet) Args() []string { return f.args }
+
+// NArg returns the number of positional arguments.
+func (f *flagSet) NArg() int { return len(f.args) }
+
+// Arg returns the i-th positional argument.
+func (f *flagSet) Arg(i int) string { return f.args[i] }
+
+// logConfig holds the logging settings every command shares.
+type logConfig struct {
+	level  string
+	format string
+	color  string
+}
+
+func (c *logConfig) register(f *flagSet, level string) {
+	f.stringVar(&c.level, "log-level", "LOG_LEVEL", level, "log level: debug, info, warn or error")
+	f.stringVar(&c.format, "log-format", "LOG_FORMAT", "text", "log format: text (for people) or json (for log collectors)")
+	f.stringVar(&c.color, "log-color", "LOG_COLOR", "auto", "colour text logs: auto (on a terminal), 1 or 0")
+}
+
+// logger builds the logger the command passes everywhere.
+func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", c.level)
+	}
+	switch c.format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+	case "text":
+	default:
+		return nil, usagef("--log-format %q: want text or json", c.format)
+	}
+	var color bool
+	switch c.color {
+	case "auto":
+		color = isTerminal(w)
+	case "1", "true", "yes":
+		color = true
+	case "0", "false", "no":
+	default:
+		return nil, usagef("--log-color %q: want auto, 1 or 0", c.color)
+	}
+	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, NoColor: !color, TimeFormat: time.DateTime})), nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// dbConfig holds the database settings.
+type dbConfig struct {
+	url string
+}
+
+func (c *dbConfig) register(f *flagSet) {
+	f.stringVar(&c.url, "database-url", "DATABASE_URL", "", "PostgreSQL connection URL, e.g. postgres://user:pass@host:5432/db")
+}
+
+func (c *dbConfig) validate() error {
+	if c.url == "" {
+		return usagef("no database: set DATABASE_URL or --database-url (e.g. postgres://postgres@127.0.0.1:5432/postgres)")
+	}
+	return nil
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/pgserver"
+	callsync "github.com/callsync/callsync/sync"
+)
+
+// demoKey is the fake API's key; it authenticates nothing real.
+const demoKey = "demo-key"
+
+func runDemo(ctx context.Context, args []string, e env) error {
+	f := newFlagSet("demo", "demo [flags]\n\nRuns the whole job end to end: a throwaway PostgreSQL (or DATABASE_URL's), a fake Synthflow\nAPI serving generated calls, enqueue, one sync pass, and what landed. It cleans up after itself.", e)
+	var lc logConfig
+	var dc dbConfig
+	var n int
+	lc.register(f, "warn")
+	dc.register(f)
+	f.IntVar(&n, "calls", 300, "how many calls the fake API serves")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if n < 1 || n > 1_000_000 {
+		return usagef("demo: --calls must be between 1 and 1000000")
+	}
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	out := e.stdout
+	fmt.Fprintln(out, "callsync demo: the whole job on an embedded default")
+
+	dbURL := dc.url
+	if dbURL == "" {
+		fmt.Fprintln(out, "• starting a throwaway PostgreSQL from the installed server binaries…")
+		srv, err := pgserver.Start(ctx, pgserver.Options{})
+		if err != nil {
+			return fmt.Errorf("demo: %w\nSet DATABASE_URL to use a running server instead", err)
+		}
+		defer func() {
+			if err := srv.Close(); err != nil {
+				fmt.Fprintln(e.stderr, "callsync: demo: stop throwaway PostgreSQL:", err)
+			}
+		}()
+		if err := createDatabase(ctx, srv.URL("postgres"), "callsync"); err != nil {
+			return err
+		}
+		dbURL = srv.URL("callsync")
+		fmt.Fprintf(out, "  PostgreSQL at 127.0.0.1:%d in %s (removed on exit)\n", srv.Port(), srv.Dir())
+	} else {
+		fmt.Fprintln(out, "• using the database in DATABASE_URL (demo calls are added to it)")
+	}
+	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintln(out, "  migrations applied")
+
+	now := time.Now().UTC()
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 42, Calls: n, From: now.Add(-7 * 24 * time.Hour), To: now})
+	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: demoKey})
+	if err != nil {
+		return err
+	}
+	defer fake.Close()
+	fmt.Fprintf(out, "• fake Synthflow API at %s serving %d generated calls of the last 7 days\n", fake.URL, n)
+
+	ids := make([]string, len(calls))
+	for i, c := range calls {
+		ids[i] = c.ID()
+	}
+	rep, err := callsync.Enqueue(ctx, db, ids)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "• enqueued %d call ids\n", rep.Added+rep.Requeued)
+
+	client, err := api.NewClient(api.Options{BaseURL: fake.URL, APIKey: demoKey})
+	if err != nil {
+		return err
+	}
+	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: callsync.DefaultConfig()}
+	start := time.Now()
+	st, err := s.RunOnce(ctx)
+	if err != nil {
+		return fmt.Errorf("demo: sync pass: %w", err)
+	}
+	took := time.Since(start)
+	fmt.Fprintf(out, "• sync pass: %d claimed, %d stored as final, %d stored and queued again (status not final yet), %d failed, in %s (%.0f calls/s)\n",
+		st.Claimed, st.Done, st.Polling, st.Failed+st.Retrying, took.Round(time.Millisecond), float64(st.Claimed)/took.Seconds())
+
+	counts, err := db.TableCounts(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nRows in the warehouse:")
+	for _, t := range []string{"calls", "transcript_lines", "collected_variables", "call_telephony", "sync_queue"} {
+		fmt.Fprintf(out, "  %-20s %8d\n", t, counts[t])
+	}
+	if err := demoSamples(ctx, out, db); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nDone. Point a BI tool at these tables; see the README for production use.")
+	return nil
+}
+
+// demoSamples prints a few rows of each table and the example BI queries.
+func demoSamples(ctx context.Context, out io.Writer, db *store.DB) error {
+	samples := []store.Report{
+		{Title: "A few calls", SQL: `SELECT call_id, model_id, status, started_at, duration_seconds, type_of_call
+FROM calls ORDER BY started_at DESC NULLS LAST LIMIT 3`},
+		{Title: "The start of one call's transcript", SQL: `SELECT line_no, speaker, text FROM transcript_lines
+WHERE call_id = (SELECT call_id FROM transcript_lines GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)
+ORDER BY line_no LIMIT 6`},
+		{Title: "Collected variables", SQL: `SELECT call_id, agent_id, name, value::text AS value, collected FROM collected_variables
+ORDER BY call_id, agent_id, name LIMIT 4`},
+		{Title: "Telephony", SQL: `SELECT call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at
+FROM call_telephony WHERE started_at IS NOT NULL ORDER BY started_at DESC LIMIT 3`},
+	}
+	for _, r := range append(samples, store.Reports...) {
+		t, err := db.Query(ctx, r.SQL)
+		if err != nil {
+			return fmt.Errorf("demo: %s: %w", r.Title, err)
+		}
+		fmt.Fprintf(out, "\n%s:\n", r.Title)
+		if isReport(r) {
+			for _, line := range strings.Split(r.SQL, "\n") {
+				fmt.Fprintln(out, "  │ "+line)
+			}
+		}
+		printTable(out, t, 48)
+	}
+	return nil
+}
+
+func isReport(r store.Report) bool {
+	for _, x := range store.Reports {
+		if x.Title == r.Title {
+			return true
+		}
+	}
+	return false
+}
+
+// printTable prints t as aligned columns, cutting cells to width runes.
+func printTable(w io.Writer, t store.Table, width int) {
+	cut := func(s string) string {
+		s = strings.ReplaceAll(s, "\n", "⏎")
+		if r := []rune(s); len(r) > width {
+			return string(r[:width-1]) + "…"
+		}
+		return s
+	}
+	widths := make([]int, len(t.Columns))
+	for i, c := range t.Columns {
+		widths[i] = len([]rune(c))
+	}
+	for _, row := range t.Rows {
+		for i, c := range row {
+			widths[i] = max(widths[i], len([]rune(cut(c))))
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		b.WriteString("  ")
+		for i, c := range cells {
+			c = cut(c)
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(t.Columns)
+	for _, row := range t.Rows {
+		line(row)
+	}
+	if len(t.Rows) == 0 {
+		fmt.Fprintln(w, "  (no rows)")
+	}
+}
+
+// createDatabase creates database name on the server at adminURL unless it exists.
+func createDatabase(ctx context.Context, adminURL, name string) error {
+	pool, err := pgxpool.New(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	_, err = pool.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr interface{ SQLState() string }
+	if errors.As(err, &pgErr) && pgErr.SQLState() == "42P04" { // duplicate_database
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}

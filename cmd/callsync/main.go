@@ -1,0 +1,100 @@
+// Command callsync keeps a PostgreSQL warehouse in sync with the calls of a
+// Synthflow workspace. See the README for the commands and their settings.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	code := exitCode(err)
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "callsync:", err)
+	}
+	os.Exit(code)
+}
+
+// exitCode maps run's error to the process's exit status: 0 for success
+// and --help, 2 for usage errors, 1 for everything else.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(*usageError)):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// usageError is a mistake in the command line or environment.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// env carries what a command reads from its process.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, e env) error
+}
+
+var commands = []command{
+	{"migrate", "apply, roll back or list database migrations", runMigrate},
+	{"enqueue", "queue call ids for syncing", runEnqueue},
+	{"once", "run one sync pass: drain what is due, then exit", runOnce},
+	{"run", "run sync passes on a schedule until stopped", runRun},
+	{"status", "show the queue: counts, oldest due call, failures", runStatus},
+	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
+}
+
+// run runs the command line args. It is main without the process: tests
+// call it with their own environment and streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM) // SIGTERM = container stop
+	defer stop()
+	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return usagef("no command given")
+		}
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], e)
+		}
+	}
+	printUsage(stderr)
+	return usagef("unknown command %q", args[0])
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "callsync keeps a PostgreSQL warehouse in sync with your Synthflow calls.")
+	fmt.Fprintln(w, "\nUsage: callsync <command> [flags]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'callsync <command> --help' for a command's flags; every flag has an environment variable.")
+}

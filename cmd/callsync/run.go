@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/lmittmann/tint"
+	"github.com/robfig/cron/v3"
+
+	callsync "github.com/callsync/callsync/sync"
+)
+
+func runRun(ctx context.Context, args []string, e env) error {
+	f := newFlagSet("run", "run [flags]\n\nRuns a sync pass at start and then on the schedule, never two at once, until SIGTERM or SIGINT.", e)
+	var lc logConfig
+	var dc dbConfig
+	var ac apiConfig
+	var wc workerConfig
+	var schedule string
+	lc.register(f, "info")
+	dc.register(f)
+	ac.register(f)
+	wc.register(f)
+	f.stringVar(&schedule, "schedule", "SYNC_SCHEDULE", "@every 1m", "when to run passes: cron syntax (*/5 * * * *) or @every DURATION")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := cron.ParseStandard(schedule); err != nil {
+		return usagef("--schedule %q: %v", schedule, err)
+	}
+	cfg, err := wc.config()
+	if err != nil {
+		return err
+	}
+	client, err := ac.client()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, dc, logger, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg}
+	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger})))
+	id, err := c.AddFunc(schedule, func() {
+		start := time.Now()
+		st, err := s.RunOnce(ctx)
+		logPass(logger, st, time.Since(start), err)
+		if errors.Is(err, callsync.ErrUnauthorized) {
+			cancel(ac.authError(err)) // a wrong key will not fix itself: stop and say so
+		}
+	})
+	if err != nil {
+		return usagef("--schedule %q: %v", schedule, err)
+	}
+	logger.Info("callsync running", "schedule", schedule, "api_url", ac.url, "batch_size", cfg.BatchSize,
+		"concurrency", cfg.Concurrency)
+	c.Start()
+	go c.Entry(id).WrappedJob.Run() // the first pass now, not a schedule period from now
+	<-ctx.Done()
+	logger.Info("shutting down; waiting for the running pass")
+	<-c.Stop().Done()
+	if cause := context.Cause(ctx); errors.Is(cause, callsync.ErrUnauthorized) {
+		return cause
+	}
+	logger.Info("callsync stopped")
+	return nil
+}
+
+// cronLogger adapts cron.Logger to slog.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) {
+	if msg == "skip" {
+		c.l.Info("sync pass still running; skipping this tick")
+		return
+	}
+	c.l.Debug("cron: "+msg, kv...)
+}
+
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, tint.Err(err))...)
+}

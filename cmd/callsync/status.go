@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/callsync/callsync/store"
+)
+
+func runStatus(ctx context.Context, args []string, e env) error {
+	f := newFlagSet("status", "status [flags]\n\nPrints queue counts by state, the oldest due call and failures grouped by error.", e)
+	var lc logConfig
+	var dc dbConfig
+	var groups int
+	lc.register(f, "info")
+	dc.register(f)
+	f.IntVar(&groups, "failures", 10, "how many failure groups to show")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, dc, logger, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.Status(ctx, groups)
+	if err != nil {
+		return err
+	}
+	w := e.stdout
+	fmt.Fprintln(w, "queue:")
+	for _, s := range []string{store.StatePending, store.StateRunning, store.StateDone, store.StateFailed} {
+		fmt.Fprintf(w, "  %-8s %d\n", s, st.Counts[s])
+	}
+	if st.Due > 0 {
+		fmt.Fprintf(w, "due now: %d, oldest due for %s\n", st.Due, time.Since(st.OldestDue).Round(time.Second))
+	} else {
+		fmt.Fprintln(w, "due now: 0")
+	}
+	if len(st.Failures) > 0 {
+		fmt.Fprintln(w, "failures by error:")
+		for _, g := range st.Failures {
+			fmt.Fprintf(w, "  %6d  latest %s  e.g. %s\n          %s\n", g.Count, g.Latest.UTC().Format(time.DateTime), g.Example, g.Error)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lmittmann/tint"
+
+	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/store"
+	callsync "github.com/callsync/callsync/sync"
+)
+
+// apiConfig holds the Synthflow API settings.
+type apiConfig struct {
+	url     string
+	key     string
+	keyFile string
+	timeout time.Duration
+}
+
+func (c *apiConfig) register(f *flagSet) {
+	f.stringVar(&c.url, "api-url", "SYNTHFLOW_API_URL", api.DefaultBaseURL,
+		"Synthflow API base URL with /v2: https://api.synthflow.ai/v2, https://api.us.synthflow.ai/v2 or https://api.eu.synthflow.ai/v2")
+	f.stringVar(&c.key, "api-key", "SYNTHFLOW_API_KEY", "", "Synthflow API key (prefer the environment or a key file to a flag)")
+	f.stringVar(&c.keyFile, "api-key-file", "SYNTHFLOW_API_KEY_FILE", "", "file holding the Synthflow API key, e.g. a mounted secret")
+	f.durationVar(&c.timeout, "api-timeout", "SYNTHFLOW_API_TIMEOUT", 30*time.Second, "timeout of one API request")
+}
+
+// client builds the API client. The key comes from the key or the key file;
+// errors name the setting, never the key.
+func (c *apiConfig) client() (*api.Client, error) {
+	key := strings.TrimSpace(c.key)
+	if c.keyFile != "" {
+		if key != "" {
+			return nil, usagef("set SYNTHFLOW_API_KEY or SYNTHFLOW_API_KEY_FILE, not both")
+		}
+		b, err := os.ReadFile(c.keyFile)
+		if err != nil {
+			return nil, usagef("read SYNTHFLOW_API_KEY_FILE: %v", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	if key == "" {
+		return nil, usagef("no API key: set SYNTHFLOW_API_KEY, or SYNTHFLOW_API_KEY_FILE to a file holding it")
+	}
+	if c.timeout <= 0 {
+		return nil, usagef("--api-timeout must be positive")
+	}
+	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: key, Timeout: c.timeout})
+	if err != nil {
+		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
+	}
+	return cl, nil
+}
+
+// authError explains a refused key: which settings to check.
+func (c *apiConfig) authError(err error) error {
+	return fmt.Errorf("%w\nThe API refused the key. Check SYNTHFLOW_API_KEY (or SYNTHFLOW_API_KEY_FILE), and that "+
+		"SYNTHFLOW_API_URL (now %s) is your workspace's region: a key used against another region's host gets 401", err, c.url)
+}
+
+// workerConfig holds the sync pass settings.
+type workerConfig struct {
+	cfg       callsync.Config
+	retryBase time.Duration
+	retryMax  time.Duration
+}
+
+func (c *workerConfig) register(f *flagSet) {
+	d := callsync.DefaultConfig()
+	f.intVar(&c.cfg.BatchSize, "batch-size", "SYNC_BATCH_SIZE", d.BatchSize, "queue rows claimed and written per transaction")
+	f.intVar(&c.cfg.Concurrency, "concurrency", "SYNC_CONCURRENCY", d.Concurrency, "API requests in flight at once")
+	f.durationVar(&c.cfg.Lease, "lease", "SYNC_LEASE", d.Lease, "how long claimed rows stay reserved; a crashed worker's rows come back after it")
+	f.intVar(&c.cfg.MaxAttempts, "max-attempts", "SYNC_MAX_ATTEMPTS", d.MaxAttempts, "failed attempts after which a call is marked failed")
+	f.durationVar(&c.retryBase, "retry-base", "SYNC_RETRY_BASE", d.Retry.Base, "first retry delay ceiling (exponential backoff with full jitter)")
+	f.durationVar(&c.retryMax, "retry-max", "SYNC_RETRY_MAX", d.Retry.Max, "largest retry delay")
+	f.durationVar(&c.cfg.MaxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", d.MaxPollAge, "how long after its start a call whose status is not final is fetched again")
+}
+
+func (c *workerConfig) config() (callsync.Config, error) {
+	cfg := c.cfg
+	for name, v := range map[string]int{"--batch-size": cfg.BatchSize, "--concurrency": cfg.Concurrency, "--max-attempts": cfg.MaxAttempts} {
+		if v < 1 {
+			return cfg, usagef("%s must be at least 1, got %d", name, v)
+		}
+	}
+	cfg.Retry = callsync.Backoff{Base: c.retryBase, Max: c.retryMax}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usagef("%v", err)
+	}
+	return cfg, nil
+}
+
+// openStore connects to the database and, with migrate, applies pending
+// migrations.
+func openStore(ctx context.Context, c dbConfig, logger *slog.Logger, migrate bool) (*store.DB, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, c.url, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := store.Migrate(ctx, db.Pool(), logger); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// logPass logs a pass summary, or its error.
+func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err error) {
+	attrs := []any{"took", took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
+		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
+		"released", st.Released, "lost", st.Lost, "rescued", st.Rescued}
+	switch {
+	case err == nil:
+		logger.Info("sync pass done", attrs...)
+	case errors.Is(err, context.Canceled):
+		logger.Info("sync pass stopped", attrs...)
+	default:
+		logger.Error("sync pass failed", append(attrs, tint.Err(err))...)
+	}
+}
