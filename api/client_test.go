@@ -233,7 +233,9 @@ type countLimiter struct {
 
 func (l *countLimiter) Wait(ctx context.Context) error { l.n++; return nil }
 
-func (l *countLimiter) Throttled(ctx context.Context, d time.Duration) { l.throttled = append(l.throttled, d) }
+func (l *countLimiter) Throttled(ctx context.Context, d time.Duration) {
+	l.throttled = append(l.throttled, d)
+}
 
 func TestClient_Limiter(t *testing.T) {
 	l := &countLimiter{}

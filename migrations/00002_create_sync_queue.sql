@@ -10,6 +10,7 @@ CREATE TABLE sync_queue (
     lease_token     bigint,
     requeue         boolean     NOT NULL DEFAULT false,
     last_error      text,
+    last_bad_body   bytea,
     enqueued_at     timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -30,6 +31,7 @@ COMMENT ON COLUMN sync_queue.locked_until IS 'End of the lease of a running row;
 COMMENT ON COLUMN sync_queue.lease_token IS 'Token of the claim that holds the lease; a worker whose lease was taken over cannot complete the row.';
 COMMENT ON COLUMN sync_queue.requeue IS 'The call was enqueued again while running: it goes back to pending when the running sync ends.';
 COMMENT ON COLUMN sync_queue.last_error IS 'The last failure, one line: what was being done, HTTP status and API message.';
+COMMENT ON COLUMN sync_queue.last_bad_body IS 'The first 64 KiB of the last response body that could not be decoded, for inspection; cleared when the call is stored.';
 COMMENT ON COLUMN sync_queue.enqueued_at IS 'When the call id was last enqueued.';
 COMMENT ON COLUMN sync_queue.updated_at IS 'When the row last changed.';
 

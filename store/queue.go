@@ -47,6 +47,17 @@ type Outcome struct {
 	Poll bool
 	// Error is the new last_error; empty clears it.
 	Error string
+	// BadBody is kept in last_bad_body (at most 64 KiB of it); nil clears it.
+	BadBody []byte
+}
+
+// CompleteResult says what Complete did besides settling rows.
+type CompleteResult struct {
+	// Lost lists calls whose lease was lost: neither settled nor written.
+	Lost []string
+	// Unchanged counts calls whose payload was the same as the stored one:
+	// only their synced_at was touched.
+	Unchanged int
 }
 
 // EnqueueResult counts what Enqueue did.
@@ -155,30 +166,38 @@ SET    state           = CASE WHEN q.requeue THEN 'pending' ELSE o.state END,
        lease_token     = NULL,
        requeue         = false,
        last_error      = NULLIF(o.error, ''),
+       last_bad_body   = o.bad_body,
        updated_at      = now()
-FROM   unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::boolean[], $7::text[])
-           AS o(call_id, state, delay_ms, attempt, poll, error)
+FROM   unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::boolean[], $7::text[], $8::bytea[])
+           AS o(call_id, state, delay_ms, attempt, poll, error, bad_body)
 WHERE  q.call_id = o.call_id AND q.state = 'running' AND q.lease_token = $1
 RETURNING q.call_id`
 
 // Complete applies outcomes of calls claimed under lease token, and writes
 // their calls, in one transaction. Rows whose lease was lost (expired and
 // claimed again, or rescued) are left alone and their calls not written:
-// their ids are returned. A call enqueued again while running goes back to
-// pending, due now, whatever its outcome.
-func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (lost []string, err error) {
+// their ids are returned in Lost. A call enqueued again while running goes
+// back to pending, due now, whatever its outcome.
+func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (CompleteResult, error) {
+	var res CompleteResult
 	if len(outcomes) == 0 {
-		return nil, nil
+		return res, nil
 	}
 	n := len(outcomes)
 	ids, states, delays := make([]string, n), make([]string, n), make([]int64, n)
-	attempts, polls, errs := make([]bool, n), make([]bool, n), make([]string, n)
+	attempts, polls, errs, bodies := make([]bool, n), make([]bool, n), make([]string, n), make([][]byte, n)
 	for i, o := range outcomes {
 		ids[i], states[i], delays[i] = o.CallID, o.State, o.Delay.Milliseconds()
 		attempts[i], polls[i], errs[i] = o.Attempt, o.Poll, o.Error
+		if len(o.BadBody) > maxBadBody {
+			bodies[i] = o.BadBody[:maxBadBody]
+		} else {
+			bodies[i] = o.BadBody
+		}
 	}
-	err = db.beginFunc(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, completeSQL, token, ids, states, delays, attempts, polls, errs)
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		res = CompleteResult{}
+		rows, err := tx.Query(ctx, completeSQL, token, ids, states, delays, attempts, polls, errs, bodies)
 		if err != nil {
 			return err
 		}
@@ -193,20 +212,24 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (lo
 		calls := make([]Call, 0, n)
 		for _, o := range outcomes {
 			if !ok[o.CallID] {
-				lost = append(lost, o.CallID)
+				res.Lost = append(res.Lost, o.CallID)
 				continue
 			}
 			if o.Call != nil {
 				calls = append(calls, *o.Call)
 			}
 		}
-		return writeCalls(ctx, tx, calls)
+		res.Unchanged, err = writeCalls(ctx, tx, calls)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("complete %d queue rows: %w", n, err)
+		return CompleteResult{}, fmt.Errorf("complete %d queue rows: %w", n, err)
 	}
-	return lost, nil
+	return res, nil
 }
+
+// maxBadBody bounds the undecodable body kept on a queue row.
+const maxBadBody = 64 << 10
 
 const releaseSQL = `
 UPDATE sync_queue

@@ -188,13 +188,13 @@ func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 	}
 	fresh := claimAll(t, db)
 	// The first worker comes back: its completion must not apply.
-	lost, err := db.Complete(ctx, old.Token, []store.Outcome{{CallID: "a", State: store.StateDone,
+	res, err := db.Complete(ctx, old.Token, []store.Outcome{{CallID: "a", State: store.StateDone,
 		Call: &store.Call{ID: "a", Raw: []byte(`{}`)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(lost, []string{"a"}) {
-		t.Fatalf("lost = %v, want [a]", lost)
+	if !slices.Equal(res.Lost, []string{"a"}) {
+		t.Fatalf("lost = %v, want [a]", res.Lost)
 	}
 	var n int
 	db.Pool().QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n)
@@ -204,8 +204,8 @@ func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 	if got := readRow(t, db, "a"); got.State != "running" {
 		t.Fatalf("row = %+v, want still running for the new holder", got)
 	}
-	if lost, err := db.Complete(ctx, fresh.Token, []store.Outcome{{CallID: "a", State: store.StateDone}}); err != nil || len(lost) != 0 {
-		t.Fatalf("Complete by the holder = %v, %v", lost, err)
+	if res, err := db.Complete(ctx, fresh.Token, []store.Outcome{{CallID: "a", State: store.StateDone}}); err != nil || len(res.Lost) != 0 {
+		t.Fatalf("Complete by the holder = %v, %v", res, err)
 	}
 }
 

@@ -59,32 +59,34 @@ ON CONFLICT (call_id) DO UPDATE SET
     started_at          = COALESCE(EXCLUDED.started_at, call_telephony.started_at),
     ended_at            = COALESCE(EXCLUDED.ended_at, call_telephony.ended_at)`
 
-// SaveCalls writes calls in one transaction, without touching the queue.
-// Backfills use it to store calls read from list pages.
-func (db *DB) SaveCalls(ctx context.Context, calls []Call) error {
+// SaveCalls writes calls in one transaction, without touching the queue,
+// and returns how many were unchanged (same payload hash as stored: only
+// synced_at touched). Backfills use it to store calls read from list pages.
+func (db *DB) SaveCalls(ctx context.Context, calls []Call) (unchanged int, err error) {
 	if len(calls) == 0 {
-		return nil
+		return 0, nil
 	}
-	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
-		return writeCalls(ctx, tx, calls)
+	err = db.beginFunc(ctx, func(tx pgx.Tx) error {
+		unchanged, err = writeCalls(ctx, tx, calls)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("save %d calls: %w", len(calls), err)
+		return 0, fmt.Errorf("save %d calls: %w", len(calls), err)
 	}
-	return nil
+	return unchanged, nil
 }
 
-// writeCalls queues the statements that store calls in one batch on tx and
-// runs it. Duplicate ids in calls are written in order, the last one winning.
-func writeCalls(ctx context.Context, tx pgx.Tx, calls []Call) error {
+// writeCalls stores calls on tx and returns how many were unchanged.
+// Duplicate ids in calls are written in order, the last one winning.
+func writeCalls(ctx context.Context, tx pgx.Tx, calls []Call) (unchanged int, err error) {
 	b := &pgx.Batch{}
 	for i := range calls {
 		queueCall(b, &calls[i])
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return err
+		return 0, err
 	}
-	return nil
+	return 0, nil
 }
 
 func queueCall(b *pgx.Batch, c *Call) {

@@ -29,11 +29,11 @@ func TestDB_SaveCalls_Idempotent(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
 	calls := []store.Call{fullCall("a"), fullCall("b")}
-	if err := db.SaveCalls(ctx, calls); err != nil {
+	if _, err := db.SaveCalls(ctx, calls); err != nil {
 		t.Fatal(err)
 	}
 	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
-	if err := db.SaveCalls(ctx, calls); err != nil {
+	if _, err := db.SaveCalls(ctx, calls); err != nil {
 		t.Fatal(err)
 	}
 	after := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
@@ -48,14 +48,14 @@ func TestDB_SaveCalls_Idempotent(t *testing.T) {
 func TestDB_SaveCalls_KeepsWhatANewPayloadLacks(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	if err := db.SaveCalls(ctx, []store.Call{fullCall("a")}); err != nil {
+	if _, err := db.SaveCalls(ctx, []store.Call{fullCall("a")}); err != nil {
 		t.Fatal(err)
 	}
 	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
 	// A later payload with only an id, a new status and a different raw.
 	sparse := store.Call{ID: "a", Status: new("failed"), Raw: []byte(`{"call_id":"a","status":"failed"}`),
 		Telephony: &store.Telephony{DisconnectReason: new("error")}}
-	if err := db.SaveCalls(ctx, []store.Call{sparse}); err != nil {
+	if _, err := db.SaveCalls(ctx, []store.Call{sparse}); err != nil {
 		t.Fatal(err)
 	}
 	after := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
@@ -79,11 +79,11 @@ func TestDB_SaveCalls_KeepsWhatANewPayloadLacks(t *testing.T) {
 func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.SaveCalls(ctx, []store.Call{fullCall("a")})
+	_, _ = db.SaveCalls(ctx, []store.Call{fullCall("a")})
 	c := fullCall("a")
 	c.Transcript = []store.TranscriptLine{{LineNo: 1, Speaker: "bot", Text: "only"}}
 	c.Variables = []store.Variable{{AgentID: "", Name: "w", Value: []byte(`{"k":[1]}`)}}
-	if err := db.SaveCalls(ctx, []store.Call{c}); err != nil {
+	if _, err := db.SaveCalls(ctx, []store.Call{c}); err != nil {
 		t.Fatal(err)
 	}
 	snap := storetest.Snapshot(t, db.Pool(), []string{"transcript_lines", "collected_variables"})
@@ -99,7 +99,7 @@ func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.SaveCalls(ctx, []store.Call{fullCall("a")})
+	_, _ = db.SaveCalls(ctx, []store.Call{fullCall("a")})
 	if _, err := db.Pool().Exec(ctx, `DELETE FROM calls WHERE call_id = 'a'`); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ type Fetcher interface {
 type Queue interface {
 	RescueExpired(ctx context.Context) (int, error)
 	Claim(ctx context.Context, limit int, lease time.Duration) (store.Lease, error)
-	Complete(ctx context.Context, token int64, outcomes []store.Outcome) (lost []string, err error)
+	Complete(ctx context.Context, token int64, outcomes []store.Outcome) (store.CompleteResult, error)
 	Release(ctx context.Context, token int64, ids []string) error
 }
 
@@ -43,6 +43,9 @@ type Syncer struct {
 	Config Config
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// ObserveWrite, when set, is called after each batch is settled with how
+	// long the write took and how many queue rows it settled. For metrics.
+	ObserveWrite func(took time.Duration, rows int)
 
 	pauseMu    sync.Mutex
 	pauseUntil time.Time
@@ -53,6 +56,7 @@ type Stats struct {
 	Rescued     int // expired leases taken back before the pass
 	Claimed     int // rows claimed
 	Done        int // calls stored with a final status
+	Unchanged   int // of the calls stored, those whose payload had not changed
 	Polling     int // calls stored with a status that is not final, to fetch again
 	Retrying    int // failures that will be tried again
 	Failed      int // failures that gave up
@@ -148,12 +152,17 @@ dispatch:
 	}
 	settleCtx, done := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer done()
-	lost, err := s.Queue.Complete(settleCtx, lease.Token, outcomes)
+	writeStart := time.Now()
+	res, err := s.Queue.Complete(settleCtx, lease.Token, outcomes)
 	if err != nil {
 		return err
 	}
-	lostSet := make(map[string]bool, len(lost))
-	for _, id := range lost {
+	if s.ObserveWrite != nil {
+		s.ObserveWrite(time.Since(writeStart), len(outcomes))
+	}
+	st.Unchanged += res.Unchanged
+	lostSet := make(map[string]bool, len(res.Lost))
+	for _, id := range res.Lost {
 		lostSet[id] = true
 		s.Logger.Warn("lease lost before the call was stored; another worker has it", "call_id", id)
 	}

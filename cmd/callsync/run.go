@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -18,12 +19,13 @@ func runRun(ctx context.Context, args []string, e env) error {
 	var dc dbConfig
 	var ac apiConfig
 	var wc workerConfig
-	var schedule string
+	var schedule, httpAddr string
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
 	wc.register(f)
 	f.stringVar(&schedule, "schedule", "SYNC_SCHEDULE", "@every 1m", "when to run passes: cron syntax (*/5 * * * *) or @every DURATION")
+	f.stringVar(&httpAddr, "http-addr", "HTTP_ADDR", "", "serve HTTP endpoints on this address, e.g. :8080 (empty: no HTTP)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -62,6 +64,20 @@ func runRun(ctx context.Context, args []string, e env) error {
 	})
 	if err != nil {
 		return usagef("--schedule %q: %v", schedule, err)
+	}
+	mux := http.NewServeMux()
+	if httpAddr != "" {
+		hs, err := listenHTTP(httpAddr, mux, logger)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer done()
+			if err := hs.shutdown(ctx); err != nil {
+				logger.Warn("http shutdown", tint.Err(err))
+			}
+		}()
 	}
 	logger.Info("callsync running", "schedule", schedule, "api_url", ac.url, "batch_size", cfg.BatchSize,
 		"concurrency", cfg.Concurrency)
