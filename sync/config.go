@@ -29,6 +29,9 @@ type Config struct {
 	MaxPollAge time.Duration
 	// RateLimitPause is how long to pause after a 429 without Retry-After.
 	RateLimitPause time.Duration
+	// ShutdownGrace is how long calls being fetched when a pass is asked
+	// to stop may take to finish; the rest go back to the queue.
+	ShutdownGrace time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -42,7 +45,8 @@ func DefaultConfig() Config {
 		Retry:            Backoff{Base: 30 * time.Second, Max: time.Hour},
 		Poll:             Backoff{Base: time.Minute, Max: time.Hour},
 		MaxPollAge:       24 * time.Hour,
-		RateLimitPause:   30 * time.Second,
+		RateLimitPause:   10 * time.Second,
+		ShutdownGrace:    20 * time.Second,
 	}
 }
 
@@ -75,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateLimitPause == 0 {
 		c.RateLimitPause = d.RateLimitPause
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = d.ShutdownGrace
 	}
 	return c
 }

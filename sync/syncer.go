@@ -65,129 +65,36 @@ type Stats struct {
 	Lost        int // rows whose lease another worker took over
 }
 
-// settleTimeout bounds the writes that settle a batch after the pass's
-// context ended, so that fetched calls are not thrown away on shutdown.
-const settleTimeout = 30 * time.Second
+// maxRateLimitRetries is how often one call is asked for again, after the
+// pause, when the API answers 429; then it goes back to the queue.
+const maxRateLimitRetries = 3
 
-// RunOnce drains the queue: it claims and processes batches until no row is
-// due, ctx ends, or the API refuses the key (ErrUnauthorized). A per-call
-// failure is recorded on its row and the pass goes on. A database error
-// ends the pass and is returned; rows already claimed come back when their
-// lease expires.
-func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
-	cfg := s.Config.withDefaults()
-	var st Stats
-	n, err := s.Queue.RescueExpired(ctx)
-	if err != nil {
-		return st, err
-	}
-	st.Rescued = n
-	for {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		lease, err := s.Queue.Claim(ctx, cfg.BatchSize, cfg.Lease)
-		if err != nil {
-			return st, err
-		}
-		if len(lease.Rows) == 0 {
-			return st, nil
-		}
-		st.Claimed += len(lease.Rows)
-		if err := s.runBatch(ctx, cfg, lease, &st); err != nil {
-			return st, err
-		}
-	}
-}
-
-// result is what became of one claimed row; a row without an outcome
-// (skipped, or interrupted) is released.
-type result struct {
-	outcome *store.Outcome
-	kind    *int // the Stats counter the outcome adds to
-}
-
-// runBatch fetches the leased calls, Concurrency at a time, and settles
-// their rows in one transaction.
-func (s *Syncer) runBatch(ctx context.Context, cfg Config, lease store.Lease, st *Stats) error {
-	stopAt := s.now().Add(cfg.Lease * 8 / 10) // leave time to write before the lease ends
-	fetchCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
-	rows := lease.Rows
-	results := make([]result, len(rows))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(cfg.Concurrency, len(rows)) {
-		wg.Go(func() {
-			for i := range jobs {
-				results[i] = s.syncOne(fetchCtx, cancel, cfg, rows[i], st)
-			}
-		})
-	}
-dispatch:
-	for i := range rows {
-		if s.now().After(stopAt) || s.waitPause(fetchCtx) != nil {
+// syncOne fetches the i-th call of b and decides its outcome. On a refused
+// key it cancels the pass through stop.
+func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg Config, b *batch, i int, st *Stats) result {
+	row := b.lease.Rows[i]
+	log := s.Logger.With("call_id", row.CallID)
+	var call *api.Call
+	var err error
+	for try := 0; ; try++ {
+		call, err = s.API.GetCall(ctx, row.CallID)
+		if err == nil || !errors.Is(err, api.ErrRateLimited) || ctx.Err() != nil {
 			break
 		}
-		select {
-		case jobs <- i:
-		case <-fetchCtx.Done():
-			break dispatch
+		// A 429 is never the call's fault: pause every request (the API
+		// client's limiter does so for all processes sharing the key), then
+		// ask again, or give the row back if that would outlast the batch.
+		pause := cfg.RateLimitPause
+		var se *api.StatusError
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			pause = se.RetryAfter
+		}
+		s.pause(pause)
+		if try == maxRateLimitRetries || s.now().Add(pause).After(b.stopAt) || s.waitPause(ctx) != nil {
+			return result{&store.Outcome{CallID: row.CallID, State: store.StatePending, Delay: pause,
+				Error: oneLine(err.Error())}, &st.RateLimited}
 		}
 	}
-	close(jobs)
-	wg.Wait()
-
-	var outcomes []store.Outcome
-	var kinds []*int
-	var release []string
-	for i, r := range results {
-		if r.outcome == nil {
-			release = append(release, rows[i].CallID)
-			continue
-		}
-		outcomes = append(outcomes, *r.outcome)
-		kinds = append(kinds, r.kind)
-	}
-	settleCtx, done := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer done()
-	writeStart := time.Now()
-	res, err := s.Queue.Complete(settleCtx, lease.Token, outcomes)
-	if err != nil {
-		return err
-	}
-	if s.ObserveWrite != nil {
-		s.ObserveWrite(time.Since(writeStart), len(outcomes))
-	}
-	st.Unchanged += res.Unchanged
-	lostSet := make(map[string]bool, len(res.Lost))
-	for _, id := range res.Lost {
-		lostSet[id] = true
-		s.Logger.Warn("lease lost before the call was stored; another worker has it", "call_id", id)
-	}
-	for i, o := range outcomes {
-		if lostSet[o.CallID] {
-			st.Lost++
-			continue
-		}
-		*kinds[i]++
-	}
-	if err := s.Queue.Release(settleCtx, lease.Token, release); err != nil {
-		return err
-	}
-	st.Released += len(release)
-	if cause := context.Cause(fetchCtx); errors.Is(cause, ErrUnauthorized) {
-		return cause
-	}
-	return nil
-}
-
-// syncOne fetches one call and decides its outcome. On a refused key it
-// cancels the batch through stop.
-func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg Config, row store.Claimed, st *Stats) result {
-	log := s.Logger.With("call_id", row.CallID)
-	call, err := s.API.GetCall(ctx, row.CallID)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -195,23 +102,13 @@ func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg 
 	case errors.Is(err, api.ErrUnauthorized):
 		stop(fmt.Errorf("%w: %w", ErrUnauthorized, err))
 		return result{}
-	case errors.Is(err, api.ErrRateLimited):
-		pause := cfg.RateLimitPause
-		var se *api.StatusError
-		if errors.As(err, &se) && se.RetryAfter > 0 {
-			pause = se.RetryAfter
-		}
-		s.pause(pause)
-		log.Warn("rate limited by the API; pausing requests", "pause", pause)
-		return result{&store.Outcome{CallID: row.CallID, State: store.StatePending, Delay: pause,
-			Error: oneLine(err.Error())}, &st.RateLimited}
 	default:
-		return s.failure(log, cfg, row, err, errors.Is(err, api.ErrNotFound), st)
+		return s.failure(log, cfg, row, err, st)
 	}
 
 	c, notes, err := Normalize(call)
 	if err != nil {
-		return s.failure(log, cfg, row, fmt.Errorf("normalize call %s: %w", row.CallID, err), false, st)
+		return s.failure(log, cfg, row, fmt.Errorf("normalize call %s: %w", row.CallID, err), st)
 	}
 	if len(notes) > 0 {
 		log.Warn("call stored with changes", "notes", strings.Join(notes, "; "))
@@ -241,20 +138,25 @@ func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg 
 
 // failure records a failed attempt: retried after a backoff, or failed once
 // the call has used its attempts.
-func (s *Syncer) failure(log *slog.Logger, cfg Config, row store.Claimed, err error, notFound bool, st *Stats) result {
+func (s *Syncer) failure(log *slog.Logger, cfg Config, row store.Claimed, err error, st *Stats) result {
 	attempt, limit := row.Attempts+1, cfg.MaxAttempts
-	if notFound {
+	if errors.Is(err, api.ErrNotFound) {
 		limit = min(limit, cfg.NotFoundAttempts)
+	}
+	var body []byte
+	if de := (*api.DecodeError)(nil); errors.As(err, &de) {
+		body = de.Body
 	}
 	msg := oneLine(fmt.Sprintf("attempt %d of %d: %v", attempt, limit, err))
 	if attempt >= limit {
 		log.Warn("call sync failed; giving up", "attempt", attempt, tint.Err(err))
-		return result{&store.Outcome{CallID: row.CallID, State: store.StateFailed, Attempt: true, Error: msg}, &st.Failed}
+		return result{&store.Outcome{CallID: row.CallID, State: store.StateFailed, Attempt: true, Error: msg,
+			BadBody: body}, &st.Failed}
 	}
 	delay := max(cfg.Retry.Delay(attempt), time.Second)
 	log.Warn("call sync failed; will retry", "attempt", attempt, "retry_in", delay.Round(time.Second), tint.Err(err))
 	return result{&store.Outcome{CallID: row.CallID, State: store.StatePending, Delay: delay, Attempt: true,
-		Error: msg}, &st.Retrying}
+		Error: msg, BadBody: body}, &st.Retrying}
 }
 
 // pause holds back every request of this Syncer for d.

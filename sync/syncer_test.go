@@ -24,6 +24,7 @@ import (
 var _ callsync.Queue = (*store.DB)(nil)
 var _ callsync.Fetcher = (*api.Client)(nil)
 var _ callsync.Enqueuer = (*store.DB)(nil)
+var _ callsync.Buckets = (*store.DB)(nil)
 
 const testKey = "test-key-do-not-log"
 
@@ -322,18 +323,45 @@ func TestSyncer_Failures(t *testing.T) {
 	}
 }
 
-func TestSyncer_RateLimitedCountsNoAttempt(t *testing.T) {
-	calls := apitest.Generate(apitest.GenerateOptions{Seed: 3, Calls: 1})
-	h := newHarness(t, calls)
-	h.api.Script(calls[0].ID(), apitest.Step{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}})
-	h.enqueue(calls[0].ID())
-	st := h.runOnce(callsync.Config{})
-	if st.RateLimited != 1 {
-		t.Fatalf("Stats = %+v, want 1 rate limited", st)
-	}
-	if r := h.queue()[calls[0].ID()]; r.State != "pending" || r.Attempts != 0 {
-		t.Fatalf("row = %+v, want pending with no attempt", r)
-	}
+func TestSyncer_RateLimited(t *testing.T) {
+	t.Run("RetriedAfterThePause", func(t *testing.T) {
+		calls := apitest.Generate(apitest.GenerateOptions{Seed: 3, Calls: 1})
+		h := newHarness(t, calls)
+		h.api.Script(calls[0].ID(), apitest.Step{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}})
+		h.enqueue(calls[0].ID())
+		st := h.runOnce(callsync.Config{})
+		if st.Done != 1 || st.RateLimited != 0 {
+			t.Fatalf("Stats = %+v, want the call done after the pause", st)
+		}
+		if r := h.queue()[calls[0].ID()]; r.Attempts != 0 {
+			t.Fatalf("row = %+v, want no attempt counted", r)
+		}
+		arrivals := h.api.Counters().Arrivals()
+		if len(arrivals) != 2 || arrivals[1].Sub(arrivals[0]) < 900*time.Millisecond {
+			t.Fatalf("arrivals = %v, want a second request after the 1 s Retry-After", arrivals)
+		}
+	})
+	t.Run("GivenBackWhenItPersists", func(t *testing.T) {
+		calls := apitest.Generate(apitest.GenerateOptions{Seed: 3, Calls: 1})
+		h := newHarness(t, calls)
+		steps := make([]apitest.Step, 10)
+		for i := range steps {
+			steps[i] = apitest.Step{Status: http.StatusTooManyRequests}
+		}
+		h.api.Script(calls[0].ID(), steps...)
+		h.enqueue(calls[0].ID())
+		st := h.runOnce(callsync.Config{RateLimitPause: 20 * time.Millisecond})
+		if st.RateLimited != 1 {
+			t.Fatalf("Stats = %+v, want 1 rate limited", st)
+		}
+		r := h.queue()[calls[0].ID()]
+		if r.State != "pending" || r.Attempts != 0 || !strings.Contains(r.Error, "HTTP 429") {
+			t.Fatalf("row = %+v, want pending with no attempt and the 429 as last error", r)
+		}
+		if n := h.api.Counters().Total(); n != 4 {
+			t.Errorf("%d requests, want 4 (the first and 3 retries)", n)
+		}
+	})
 }
 
 func TestSyncer_UnauthorizedReleasesEverything(t *testing.T) {
@@ -446,5 +474,51 @@ func TestSyncer_ShutdownReleasesUnfetched(t *testing.T) {
 	}
 	if pending == 0 || pending+done != len(calls) || st.Released != pending {
 		t.Errorf("pending %d, done %d, stats %+v", pending, done, st)
+	}
+}
+
+func TestSyncer_ShutdownGraceEnds(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 5, Calls: 4})
+	h := newHarness(t, calls)
+	h.api.SetFaults(apitest.Faults{LatencyMin: 10 * time.Second})
+	h.enqueue(ids(calls)...)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	st, err := h.syncer(callsync.Config{Concurrency: 4, ShutdownGrace: 200 * time.Millisecond}).RunOnce(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RunOnce = %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("RunOnce took %v: the grace period did not end the fetches", took)
+	}
+	for id, r := range h.queue() {
+		if r.State != "pending" || r.Attempts != 0 {
+			t.Errorf("%s = %+v, want given back untouched", id, r)
+		}
+	}
+	if st.Released != len(calls) {
+		t.Errorf("Stats = %+v, want all %d released", st, len(calls))
+	}
+}
+
+func TestSyncer_KeepsUndecodableBody(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 3, Calls: 1})
+	h := newHarness(t, calls)
+	id := calls[0].ID()
+	bad := "<html>" + strings.Repeat("x", 100<<10)
+	h.api.Script(id, apitest.Step{Status: 200, Body: bad})
+	h.enqueue(id)
+	h.runOnce(callsync.Config{})
+	var body []byte
+	h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body)
+	if len(body) != 64<<10 || string(body[:6]) != "<html>" {
+		t.Fatalf("kept %d bytes starting %q, want the first 64 KiB", len(body), body[:min(len(body), 6)])
+	}
+	h.makeDue()
+	h.runOnce(callsync.Config{})
+	h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body)
+	if body != nil {
+		t.Fatalf("bad body kept after the call was stored")
 	}
 }

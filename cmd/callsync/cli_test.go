@@ -54,7 +54,7 @@ func TestOnce_OfficialExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := fakeAPI(t, call)
-	env := map[string]string{"DATABASE_URL": storetest.NewDatabase(t), "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey}
+	env := map[string]string{"DATABASE_URL": storetest.NewDatabase(t), "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey, "SYNTHFLOW_RATE_LIMIT": "0"}
 	if out, code := execCmd(t, t.Context(), env, "enqueue", call.ID()); code != 0 || !strings.Contains(out, "enqueued 1 new") {
 		t.Fatalf("enqueue: exit %d\n%s", code, out)
 	}
@@ -220,7 +220,7 @@ func TestRun_SIGTERM(t *testing.T) {
 	calls := apitest.Generate(apitest.GenerateOptions{Seed: 2, Calls: 20})
 	srv := fakeAPI(t, calls...)
 	dbURL := storetest.NewDatabase(t)
-	env := map[string]string{"DATABASE_URL": dbURL, "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey,
+	env := map[string]string{"DATABASE_URL": dbURL, "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey, "SYNTHFLOW_RATE_LIMIT": "0",
 		"SYNC_SCHEDULE": "@every 1h", "LOG_FORMAT": "json"}
 	ids := make([]string, len(calls))
 	for i, c := range calls {

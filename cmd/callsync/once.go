@@ -29,8 +29,7 @@ func runOnce(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	client, err := ac.client()
-	if err != nil {
+	if err := ac.validate(); err != nil {
 		return err
 	}
 	db, err := openStore(ctx, dc, logger, true)
@@ -38,6 +37,10 @@ func runOnce(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
+	client, err := ac.client(db, logger)
+	if err != nil {
+		return err
+	}
 	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg}
 	start := time.Now()
 	st, err := s.RunOnce(ctx)

@@ -40,8 +40,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	client, err := ac.client()
-	if err != nil {
+	if err := ac.validate(); err != nil {
 		return err
 	}
 	db, err := openStore(ctx, dc, logger, true)
@@ -49,6 +48,10 @@ func runRun(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
+	client, err := ac.client(db, logger)
+	if err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -18,10 +18,12 @@ import (
 
 // apiConfig holds the Synthflow API settings.
 type apiConfig struct {
-	url     string
-	key     string
-	keyFile string
-	timeout time.Duration
+	url       string
+	key       string
+	keyFile   string
+	timeout   time.Duration
+	rateLimit int
+	rateBurst int
 }
 
 func (c *apiConfig) register(f *flagSet) {
@@ -30,29 +32,50 @@ func (c *apiConfig) register(f *flagSet) {
 	f.stringVar(&c.key, "api-key", "SYNTHFLOW_API_KEY", "", "Synthflow API key (prefer the environment or a key file to a flag)")
 	f.stringVar(&c.keyFile, "api-key-file", "SYNTHFLOW_API_KEY_FILE", "", "file holding the Synthflow API key, e.g. a mounted secret")
 	f.durationVar(&c.timeout, "api-timeout", "SYNTHFLOW_API_TIMEOUT", 30*time.Second, "timeout of one API request")
+	f.intVar(&c.rateLimit, "rate-limit", "SYNTHFLOW_RATE_LIMIT", 30,
+		"API requests per minute, shared by every callsync process using the key (0: no limit)")
+	f.intVar(&c.rateBurst, "rate-burst", "SYNTHFLOW_RATE_BURST", 2, "requests that may be sent at once after a quiet spell")
 }
 
-// client builds the API client. The key comes from the key or the key file;
-// errors name the setting, never the key.
-func (c *apiConfig) client() (*api.Client, error) {
-	key := strings.TrimSpace(c.key)
+// validate checks the settings and resolves the key, before anything
+// connects anywhere. Errors name the setting, never the key.
+func (c *apiConfig) validate() error {
 	if c.keyFile != "" {
-		if key != "" {
-			return nil, usagef("set SYNTHFLOW_API_KEY or SYNTHFLOW_API_KEY_FILE, not both")
+		if strings.TrimSpace(c.key) != "" {
+			return usagef("set SYNTHFLOW_API_KEY or SYNTHFLOW_API_KEY_FILE, not both")
 		}
 		b, err := os.ReadFile(c.keyFile)
 		if err != nil {
-			return nil, usagef("read SYNTHFLOW_API_KEY_FILE: %v", err)
+			return usagef("read SYNTHFLOW_API_KEY_FILE: %v", err)
 		}
-		key = strings.TrimSpace(string(b))
+		c.key, c.keyFile = string(b), ""
 	}
-	if key == "" {
-		return nil, usagef("no API key: set SYNTHFLOW_API_KEY, or SYNTHFLOW_API_KEY_FILE to a file holding it")
+	c.key = strings.TrimSpace(c.key)
+	switch {
+	case c.key == "":
+		return usagef("no API key: set SYNTHFLOW_API_KEY, or SYNTHFLOW_API_KEY_FILE to a file holding it")
+	case c.timeout <= 0:
+		return usagef("--api-timeout must be positive")
+	case c.rateLimit < 0:
+		return usagef("--rate-limit must be 0 (no limit) or more")
+	case c.rateBurst < 1:
+		return usagef("--rate-burst must be at least 1")
 	}
-	if c.timeout <= 0 {
-		return nil, usagef("--api-timeout must be positive")
+	if _, err := api.NewClient(api.Options{BaseURL: c.url}); err != nil {
+		return usagef("SYNTHFLOW_API_URL: %v", err)
 	}
-	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: key, Timeout: c.timeout})
+	return nil
+}
+
+// client builds the API client, paced by a limiter whose budget and pauses
+// are shared through the database with every process using the same key
+// and host. Call validate first.
+func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, logger)
+	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter})
 	if err != nil {
 		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
 	}

@@ -1,0 +1,201 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lmittmann/tint"
+)
+
+// Buckets holds token buckets and pauses shared by every process that uses
+// an API key. *store.DB implements it.
+type Buckets interface {
+	TakeToken(ctx context.Context, key string, perSecond, burst float64) (ok bool, wait time.Duration, err error)
+	Pause(ctx context.Context, key string, d time.Duration) (until time.Time, err error)
+}
+
+// RateMargin is the share of the configured limit a Limiter aims at: the
+// API counts requests by their arrival, and network jitter must not push a
+// window over the limit.
+const RateMargin = 0.96
+
+// Pause lengths after a 429 that carried no Retry-After: doubling from the
+// first to the last while 429s keep coming.
+const (
+	minRateLimitPause = 10 * time.Second
+	maxRateLimitPause = 5 * time.Minute
+)
+
+// Limiter paces API requests for every process that shares an API key: a
+// token bucket and a pause, both kept in the database. It implements
+// api.Limiter. When the database cannot be reached it paces this process
+// alone at the same rate, so a database outage never turns into a burst of
+// requests.
+type Limiter struct {
+	buckets   Buckets
+	key       string
+	perSecond float64 // 0: no rate limit, pauses only
+	burst     float64
+	logger    *slog.Logger
+
+	turn chan struct{} // one waiter of this process asks the database at a time
+
+	mu          sync.Mutex
+	pauseUntil  time.Time     // local copy of the shared pause
+	lastPause   time.Duration // length of the last pause without Retry-After
+	local       localBucket
+	warnedLocal bool
+}
+
+// LimiterKey names the bucket of an API key on a host without revealing the
+// key: processes with the same key and host share one bucket.
+func LimiterKey(baseURL, apiKey string) string {
+	sum := sha256.Sum256([]byte(baseURL + "\x00" + apiKey))
+	return "api:" + hex.EncodeToString(sum[:12])
+}
+
+// NewLimiter returns a limiter allowing perMinute requests a minute (times
+// RateMargin) with bursts of up to burst requests, over the bucket key in
+// buckets. perMinute 0 means no rate limit: requests wait only for pauses
+// after a 429, and those are then kept for this process alone.
+func NewLimiter(buckets Buckets, key string, perMinute float64, burst int, logger *slog.Logger) *Limiter {
+	l := &Limiter{buckets: buckets, key: key, burst: float64(max(burst, 1)), logger: logger, turn: make(chan struct{}, 1)}
+	if perMinute > 0 {
+		l.perSecond = perMinute * RateMargin / 60
+	}
+	l.local = localBucket{perSecond: l.perSecond, burst: l.burst, tokens: l.burst}
+	return l
+}
+
+// Wait blocks until a request may be sent: no pause is in force and the
+// shared bucket gave a token. It returns ctx's error if ctx ends first.
+func (l *Limiter) Wait(ctx context.Context) error {
+	select {
+	case l.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.turn }()
+	for {
+		if err := sleep(ctx, l.pausedFor()); err != nil {
+			return err
+		}
+		if l.perSecond == 0 {
+			return nil
+		}
+		ok, wait, err := l.buckets.TakeToken(ctx, l.key, l.perSecond, l.burst)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			l.warnLocal(err)
+			wait = l.takeLocal()
+			if wait == 0 {
+				return nil
+			}
+		case ok:
+			return nil
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// Throttled pauses every request with the key after a 429: for retryAfter
+// when the API sent one, else for a pause that doubles while 429s keep
+// coming (10 s up to 5 min).
+func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
+	l.mu.Lock()
+	d := retryAfter
+	if d <= 0 {
+		// Requests already in flight when the pause began come back with
+		// 429s too: only a 429 after the pause, soon after it, escalates.
+		sinceEnd := time.Since(l.pauseUntil)
+		switch {
+		case sinceEnd < 0:
+			d = max(l.lastPause, minRateLimitPause)
+		case l.lastPause > 0 && sinceEnd < 2*l.lastPause:
+			d = min(2*l.lastPause, maxRateLimitPause)
+		default:
+			d = minRateLimitPause
+		}
+		l.lastPause = d
+	}
+	if until := time.Now().Add(d); until.After(l.pauseUntil) {
+		l.pauseUntil = until
+	}
+	l.mu.Unlock()
+	l.logger.Warn("rate limited by the API; pausing every request with this key", "pause", d.Round(time.Millisecond))
+	until, err := l.buckets.Pause(context.WithoutCancel(ctx), l.key, d)
+	if err != nil {
+		l.logger.Warn("could not share the pause with other processes", tint.Err(err))
+		return
+	}
+	l.mu.Lock()
+	if until.After(l.pauseUntil) { // a longer pause set by another process
+		l.pauseUntil = until
+	}
+	l.mu.Unlock()
+}
+
+func (l *Limiter) pausedFor() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Until(l.pauseUntil)
+}
+
+func (l *Limiter) warnLocal(err error) {
+	l.mu.Lock()
+	warned := l.warnedLocal
+	l.warnedLocal = true
+	l.mu.Unlock()
+	if !warned {
+		l.logger.Warn("rate limiter cannot reach the database; pacing this process alone", tint.Err(err))
+	}
+}
+
+func (l *Limiter) takeLocal() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.local.take(time.Now())
+}
+
+// localBucket is an in-process token bucket, the fallback when the shared
+// one cannot be reached.
+type localBucket struct {
+	perSecond, burst, tokens float64
+	at                       time.Time
+}
+
+// take takes a token and returns 0, or returns how long until one is due.
+func (b *localBucket) take(now time.Time) time.Duration {
+	if !b.at.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.at).Seconds()*b.perSecond)
+	}
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / b.perSecond * float64(time.Second))
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

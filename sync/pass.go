@@ -1,0 +1,189 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/callsync/callsync/store"
+)
+
+// settleTimeout bounds the writes that settle a batch after the pass's
+// context ended, so that fetched calls are not thrown away on shutdown.
+const settleTimeout = 30 * time.Second
+
+// pipelineDepth is how many claimed batches may wait for their write while
+// the next one is fetched: fetching overlaps writing, and memory stays
+// bounded by (pipelineDepth+2) batches whatever the queue's length.
+const pipelineDepth = 1
+
+// errShutdownGrace ends fetches still running when the shutdown grace ends.
+var errShutdownGrace = errors.New("sync: shutdown grace period over")
+
+// batch is one claimed lease on its way through a pass.
+type batch struct {
+	lease   store.Lease
+	stopAt  time.Time // dispatch nothing after this: leave time to write before the lease ends
+	results []result  // one per row, written by the worker that fetched it
+	fetched sync.WaitGroup
+}
+
+// result is what became of one claimed row; a row without an outcome
+// (not fetched, or interrupted) is released.
+type result struct {
+	outcome *store.Outcome
+	kind    *int // the Stats counter the outcome adds to
+}
+
+type job struct {
+	b *batch
+	i int
+}
+
+// RunOnce drains the queue: it claims batches and processes them until no
+// row is due, ctx ends, or the API refuses the key (ErrUnauthorized).
+// Fetching runs Concurrency calls at a time and overlaps the write of the
+// previous batch. A per-call failure is recorded on its row and the pass
+// goes on. When ctx ends, no new call is fetched, calls being fetched get
+// Config.ShutdownGrace to finish and are stored, and the rest go back to the
+// queue untouched; RunOnce then returns ctx's error. A database error ends
+// the pass and is returned; rows it could not settle come back when their
+// lease expires.
+func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
+	cfg := s.Config.withDefaults()
+	var st Stats
+	n, err := s.Queue.RescueExpired(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Rescued = n
+
+	// Fetches outlive ctx by the shutdown grace.
+	fetchCtx, cancelFetch := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelFetch(nil)
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(cfg.ShutdownGrace, func() { cancelFetch(errShutdownGrace) })
+		context.AfterFunc(fetchCtx, func() { t.Stop() })
+	})
+	defer stopGrace()
+
+	jobs := make(chan job)
+	var workers sync.WaitGroup
+	for range cfg.Concurrency {
+		workers.Go(func() {
+			for j := range jobs {
+				j.b.results[j.i] = s.syncOne(fetchCtx, cancelFetch, cfg, j.b, j.i, &st)
+				j.b.fetched.Done()
+			}
+		})
+	}
+
+	toWrite := make(chan *batch, pipelineDepth)
+	var writeErr error
+	var writer sync.WaitGroup
+	writer.Go(func() {
+		for b := range toWrite {
+			b.fetched.Wait()
+			if writeErr != nil {
+				continue // the database failed: these rows come back when their lease expires
+			}
+			if writeErr = s.settle(ctx, b, &st); writeErr != nil {
+				cancelFetch(writeErr)
+			}
+		}
+	})
+
+	var claimErr error
+	stopping := func() bool { return ctx.Err() != nil || fetchCtx.Err() != nil }
+	for !stopping() {
+		lease, err := s.Queue.Claim(ctx, cfg.BatchSize, cfg.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				claimErr = err
+			}
+			break
+		}
+		if len(lease.Rows) == 0 {
+			break
+		}
+		st.Claimed += len(lease.Rows)
+		b := &batch{lease: lease, stopAt: s.now().Add(cfg.Lease * 8 / 10), results: make([]result, len(lease.Rows))}
+		b.fetched.Add(len(lease.Rows))
+		dispatched := 0
+	dispatch:
+		for i := range lease.Rows {
+			if stopping() || s.now().After(b.stopAt) || s.waitPause(fetchCtx) != nil {
+				break
+			}
+			select {
+			case jobs <- job{b, i}:
+				dispatched++
+			case <-ctx.Done():
+				break dispatch
+			case <-fetchCtx.Done():
+				break dispatch
+			}
+		}
+		b.fetched.Add(dispatched - len(lease.Rows)) // rows never dispatched are released
+		toWrite <- b
+	}
+	close(jobs)
+	workers.Wait()
+	close(toWrite)
+	writer.Wait()
+
+	switch cause := context.Cause(fetchCtx); {
+	case writeErr != nil:
+		return st, writeErr
+	case claimErr != nil:
+		return st, claimErr
+	case errors.Is(cause, ErrUnauthorized):
+		return st, cause
+	}
+	return st, ctx.Err()
+}
+
+// settle writes a batch's calls and outcomes in one transaction and gives
+// back the rows that have none.
+func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats) error {
+	var outcomes []store.Outcome
+	var kinds []*int
+	var release []string
+	for i, r := range b.results {
+		if r.outcome == nil {
+			release = append(release, b.lease.Rows[i].CallID)
+			continue
+		}
+		outcomes = append(outcomes, *r.outcome)
+		kinds = append(kinds, r.kind)
+	}
+	settleCtx, done := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer done()
+	writeStart := time.Now()
+	res, err := s.Queue.Complete(settleCtx, b.lease.Token, outcomes)
+	if err != nil {
+		return err
+	}
+	if s.ObserveWrite != nil {
+		s.ObserveWrite(time.Since(writeStart), len(outcomes))
+	}
+	st.Unchanged += res.Unchanged
+	lost := make(map[string]bool, len(res.Lost))
+	for _, id := range res.Lost {
+		lost[id] = true
+		s.Logger.Warn("lease lost before the call was stored; another worker has it", "call_id", id)
+	}
+	for i, o := range outcomes {
+		if lost[o.CallID] {
+			st.Lost++
+			continue
+		}
+		*kinds[i]++
+	}
+	if err := s.Queue.Release(settleCtx, b.lease.Token, release); err != nil {
+		return err
+	}
+	st.Released += len(release)
+	return nil
+}
