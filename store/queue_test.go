@@ -259,3 +259,31 @@ func TestDB_Status(t *testing.T) {
 		t.Fatalf("Failures = %+v", st.Failures)
 	}
 }
+
+func TestDB_RetryFailed(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	db.Enqueue(ctx, []string{"a", "b", "c", "d"})
+	l := claimAll(t, db)
+	db.Complete(ctx, l.Token, []store.Outcome{
+		{CallID: "a", State: store.StateFailed, Attempt: true, Error: "get call a: HTTP 503 Service Unavailable"},
+		{CallID: "b", State: store.StateFailed, Attempt: true, Error: "get call b: HTTP 404 Not Found"},
+		{CallID: "c", State: store.StateFailed, Attempt: true, Error: "get call c: HTTP 503 Service Unavailable", BadBody: []byte("x")},
+		{CallID: "d", State: store.StateDone},
+	})
+	db.Pool().Exec(ctx, `UPDATE sync_queue SET updated_at = now() - interval '2 days' WHERE call_id = 'c'`)
+	n, err := db.RetryFailed(ctx, "http 503", 24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("RetryFailed(503, 24h) = %d, %v; want 1 (c failed too long ago)", n, err)
+	}
+	if got := readRow(t, db, "a"); got.State != "pending" || got.Attempts != 0 || !got.Due {
+		t.Errorf("a = %+v, want pending, due, attempts reset", got)
+	}
+	n, err = db.RetryFailed(ctx, "", 0)
+	if err != nil || n != 2 {
+		t.Fatalf("RetryFailed(all) = %d, %v; want 2", n, err)
+	}
+	if got := readRow(t, db, "d"); got.State != "done" {
+		t.Errorf("d = %+v, want done left alone", got)
+	}
+}

@@ -29,6 +29,10 @@ type Config struct {
 	MaxPollAge time.Duration
 	// RateLimitPause is how long to pause after a 429 without Retry-After.
 	RateLimitPause time.Duration
+	// RequestsPerSecond is the API budget the limiter allows, 0 when there
+	// is none. A claim then takes no more rows than can be fetched in half
+	// the lease, so rows do not sit claimed while others could take them.
+	RequestsPerSecond float64
 	// ShutdownGrace is how long calls being fetched when a pass is asked
 	// to stop may take to finish; the rest go back to the queue.
 	ShutdownGrace time.Duration
@@ -102,6 +106,19 @@ func (c Config) Validate() error {
 		return errors.New("retry backoff: base must be ≥ 0 and ≤ max")
 	case c.Poll.Base <= 0 || c.Poll.Max < c.Poll.Base:
 		return errors.New("poll backoff: base must be > 0 and ≤ max")
+	case c.RequestsPerSecond < 0:
+		return errors.New("requests per second must not be negative")
+	case c.ShutdownGrace < 0:
+		return errors.New("shutdown grace must not be negative")
 	}
 	return nil
+}
+
+// claimSize is how many rows one claim takes: the batch size, or fewer when
+// the API budget cannot fetch that many in half the lease.
+func (c Config) claimSize() int {
+	if c.RequestsPerSecond <= 0 {
+		return c.BatchSize
+	}
+	return max(1, min(c.BatchSize, int(c.RequestsPerSecond*c.Lease.Seconds()/2)))
 }

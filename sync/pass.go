@@ -97,7 +97,7 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 	var claimErr error
 	stopping := func() bool { return ctx.Err() != nil || fetchCtx.Err() != nil }
 	for !stopping() {
-		lease, err := s.Queue.Claim(ctx, cfg.BatchSize, cfg.Lease)
+		lease, err := s.Queue.Claim(ctx, cfg.claimSize(), cfg.Lease)
 		if err != nil {
 			if ctx.Err() == nil {
 				claimErr = err
@@ -169,21 +169,49 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats) error {
 		s.ObserveWrite(time.Since(writeStart), len(outcomes))
 	}
 	st.Unchanged += res.Unchanged
+	if err := s.failRejected(settleCtx, b.lease.Token, res.Rejected, st); err != nil {
+		return err
+	}
 	lost := make(map[string]bool, len(res.Lost))
 	for _, id := range res.Lost {
 		lost[id] = true
 		s.Logger.Warn("lease lost before the call was stored; another worker has it", "call_id", id)
 	}
 	for i, o := range outcomes {
-		if lost[o.CallID] {
+		switch {
+		case lost[o.CallID]:
 			st.Lost++
-			continue
+		case res.Rejected[o.CallID] != nil: // counted by failRejected
+		default:
+			*kinds[i]++
 		}
-		*kinds[i]++
 	}
 	if err := s.Queue.Release(settleCtx, b.lease.Token, release); err != nil {
 		return err
 	}
 	st.Released += len(release)
+	return nil
+}
+
+// failRejected marks failed the calls the database refused to store: the
+// refusal comes from the data, so fetching it again would not help. The
+// operator sees why in last_error and can queue them again with
+// retry-failed once the cause is fixed.
+func (s *Syncer) failRejected(ctx context.Context, token int64, rejected map[string]error, st *Stats) error {
+	if len(rejected) == 0 {
+		return nil
+	}
+	outcomes := make([]store.Outcome, 0, len(rejected))
+	for id, err := range rejected {
+		s.Logger.Warn("database refused the call; marking it failed", "call_id", id, "err", err)
+		outcomes = append(outcomes, store.Outcome{CallID: id, State: store.StateFailed, Attempt: true,
+			Error: oneLine("store call: the database refused it: " + err.Error())})
+	}
+	res, err := s.Queue.Complete(ctx, token, outcomes)
+	if err != nil {
+		return err
+	}
+	st.Failed += len(outcomes) - len(res.Lost)
+	st.Lost += len(res.Lost)
 	return nil
 }

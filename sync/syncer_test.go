@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -520,5 +521,27 @@ func TestSyncer_KeepsUndecodableBody(t *testing.T) {
 	h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body)
 	if body != nil {
 		t.Fatalf("bad body kept after the call was stored")
+	}
+}
+
+func TestSyncer_ClaimFitsTheRequestBudget(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 9, Calls: 30})
+	h := newHarness(t, calls)
+	h.enqueue(ids(calls)...)
+	s := h.syncer(callsync.Config{BatchSize: 100, RequestsPerSecond: 1, Lease: 20 * time.Second})
+	var mu sync.Mutex
+	var writes []int
+	s.ObserveWrite = func(_ time.Duration, rows int) {
+		mu.Lock()
+		defer mu.Unlock()
+		writes = append(writes, rows)
+	}
+	st, err := s.RunOnce(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 request/s over half a 20 s lease: 10 rows a claim.
+	if want := []int{10, 10, 10}; !slices.Equal(writes, want) || st.Claimed != 30 {
+		t.Fatalf("writes = %v, claimed %d; want %v", writes, st.Claimed, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -210,4 +211,28 @@ func createDatabase(ctx context.Context, adminURL, name string) error {
 		return fmt.Errorf("create database %s: %w", name, err)
 	}
 	return nil
+}
+
+// dropDatabase drops database name on the server at adminURL, closing any
+// connection still open to it.
+func dropDatabase(ctx context.Context, adminURL, name string) error {
+	pool, err := pgxpool.New(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// withDatabase returns dbURL pointing at database name instead.
+func withDatabase(dbURL, name string) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", usagef("DATABASE_URL: want a postgres:// URL")
+	}
+	u.Path = "/" + name
+	return u.String(), nil
 }

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store"
+	callsync "github.com/callsync/callsync/sync"
+)
+
+// phase is what one bench phase measured.
+type phase struct {
+	synced    int           // calls stored (done or polling)
+	took      time.Duration // from the workers' start to the last one's exit
+	rows      int64         // warehouse rows added
+	requests  int           // GET /calls/{id} requests
+	peakRSS   int64         // largest peak resident set of a worker, bytes
+	rateLimit int           // requests per minute, 0 for none
+	maxIn10s  int           // most requests the API saw in any 10 s
+	reqRate   float64       // requests per second between the first and last request
+}
+
+func (p phase) rate() float64 { return float64(p.synced) / p.took.Seconds() }
+
+// benchPhase enqueues ids and runs the worker processes until they drain
+// the queue (or for c.duration), measuring them.
+func benchPhase(ctx context.Context, c benchConfig, db *store.DB, fake *apitest.Server, ids []string, dbURL string) (phase, error) {
+	p := phase{rateLimit: c.rateLimit}
+	if _, err := callsync.Enqueue(ctx, db, ids); err != nil {
+		return p, err
+	}
+	before, err := db.TableCounts(ctx)
+	if err != nil {
+		return p, err
+	}
+	env := append(os.Environ(),
+		"DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+fake.URL, "SYNTHFLOW_API_KEY="+demoKey,
+		"SYNTHFLOW_API_KEY_FILE=", "SYNTHFLOW_RATE_LIMIT="+strconv.Itoa(c.rateLimit),
+		"SYNC_CONCURRENCY="+strconv.Itoa(c.concurrency), "SYNC_BATCH_SIZE="+strconv.Itoa(c.batchSize),
+		"LOG_FORMAT=json", "LOG_LEVEL=info")
+	start := time.Now()
+	var wg sync.WaitGroup
+	results := make([]workerResult, c.processes)
+	for i := range c.processes {
+		wg.Go(func() { results[i] = runWorker(ctx, c.worker, env, c.duration) })
+	}
+	wg.Wait()
+	p.took = time.Since(start)
+	for _, r := range results {
+		if r.err != nil {
+			return p, r.err
+		}
+		p.synced += r.synced
+		p.peakRSS = max(p.peakRSS, r.peakRSS)
+	}
+	after, err := db.TableCounts(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, t := range []string{"calls", "transcript_lines", "collected_variables", "call_telephony"} {
+		p.rows += after[t] - before[t]
+	}
+	cnt := fake.Counters()
+	p.requests = cnt.Endpoint(apitest.EndpointGetCall)
+	p.maxIn10s = cnt.MaxInWindow(10 * time.Second)
+	if a := cnt.Arrivals(); len(a) > 1 {
+		p.reqRate = float64(len(a)-1) / a[len(a)-1].Sub(a[0]).Seconds()
+	}
+	return p, nil
+}
+
+// workerResult is what one worker process did.
+type workerResult struct {
+	synced  int
+	peakRSS int64
+	err     error
+}
+
+// runWorker runs `callsync once` with env, stopping it with SIGTERM after
+// duration when that is set, and reads its pass summaries.
+func runWorker(ctx context.Context, binary string, env []string, duration time.Duration) workerResult {
+	cmd := exec.CommandContext(ctx, binary, "once")
+	cmd.Env = env
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		return workerResult{err: fmt.Errorf("bench: start worker: %w", err)}
+	}
+	if duration > 0 {
+		t := time.AfterFunc(duration, func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
+		defer t.Stop()
+	}
+	err := cmd.Wait()
+	var r workerResult
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.peakRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	if err != nil {
+		r.err = fmt.Errorf("bench: worker: %w\n%s", err, tailLines(logs.String(), 20))
+		return r
+	}
+	sc := bufio.NewScanner(&logs)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg     string `json:"msg"`
+			Done    int    `json:"done"`
+			Polling int    `json:"polling"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && (line.Msg == "sync pass done" || line.Msg == "sync pass stopped") {
+			r.synced += line.Done + line.Polling
+		}
+	}
+	return r
+}
+
+// naiveSync syncs calls the naive way, for comparison: one at a time,
+// fetch, decode, normalize and write in a transaction of its own, statement
+// by statement. The calls are stored under new ids so that they are fresh
+// inserts like the fast path's.
+func naiveSync(ctx context.Context, db *store.DB, fake *apitest.Server, calls []apitest.Call) (int, time.Duration, error) {
+	client, err := api.NewClient(api.Options{BaseURL: fake.URL, APIKey: demoKey})
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	for _, gc := range calls {
+		ac, err := client.GetCall(ctx, gc.ID())
+		if err != nil {
+			return 0, 0, err
+		}
+		ac.ID = "naive-" + ac.ID
+		row, _, err := callsync.Normalize(ac)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := db.SaveCallSlow(ctx, row); err != nil {
+			return 0, 0, err
+		}
+	}
+	return len(calls), time.Since(start), nil
+}
+
+func printPhase(w io.Writer, name string, p phase) {
+	perCall := 0.0
+	if p.synced > 0 {
+		perCall = float64(p.requests) / float64(p.synced)
+	}
+	fmt.Fprintf(w, "%-18s %7d calls in %8s  %8.0f calls/s  %9.0f rows/s  %.2f requests/call  peak RSS %.0f MB\n",
+		name, p.synced, p.took.Round(time.Millisecond), p.rate(), float64(p.rows)/p.took.Seconds(), perCall,
+		float64(p.peakRSS)/(1<<20))
+}
+
+func printLimit(w io.Writer, p phase) {
+	limit10s := p.rateLimit / 6
+	verdict := "under the limit"
+	if p.maxIn10s > limit10s {
+		verdict = "OVER THE LIMIT"
+	}
+	fmt.Fprintf(w, "  requests: %.2f/s = %.1f%% of the %d/min limit; at most %d in any 10 s (limit %d): %s\n",
+		p.reqRate, 100*p.reqRate*60/float64(p.rateLimit), p.rateLimit, p.maxIn10s, limit10s, verdict)
+}
+
+func tailLines(s string, n int) string {
+	lines := bytes.Split([]byte(s), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/callsync/callsync/store/storetest"
+)
+
+// TestBench runs a small benchmark through the real worker binary: it must
+// drain every call, re-sync them unchanged and run the naive sample.
+func TestBench(t *testing.T) {
+	admin := storetest.NewDatabase(t) // its server hosts the bench's own database
+	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "300", "--naive-sample", "20",
+		"--prefill", "1500", "--processes", "2", "--worker-binary", binary)
+	if r.err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"prefilled 1500 calls", "unchanged re-sync is", "fresh sync is"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, phase := range []string{"fresh sync", "unchanged re-sync"} {
+		m := regexp.MustCompile(phase + `\s+(\d+) calls .* (\d+\.\d+) requests/call`).FindStringSubmatch(r.stdout)
+		if m == nil {
+			t.Fatalf("no %s line:\n%s", phase, r.stdout)
+		}
+		if n, _ := strconv.Atoi(m[1]); n != 300 {
+			t.Errorf("%s synced %d calls, want 300", phase, n)
+		}
+		if m[2] != "1.00" {
+			t.Errorf("%s used %s requests per call, want 1.00", phase, m[2])
+		}
+	}
+}
+
+func TestBench_RateLimited(t *testing.T) {
+	admin := storetest.NewDatabase(t)
+	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "200", "--rate-limit", "600",
+		"--duration", "3s", "--processes", "2", "--worker-binary", binary)
+	if r.err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "under the limit") {
+		t.Errorf("two workers sharing 600/min went over it:\n%s", r.stdout)
+	}
+}
+
+func TestRetryFailed(t *testing.T) {
+	dbURL := storetest.NewDatabase(t)
+	env := map[string]string{"DATABASE_URL": dbURL}
+	r := runCmd(t, env, "", "retry-failed", "--error-like", "503", "--since", "1h")
+	if r.err != nil || !strings.Contains(r.stdout, "queued 0 failed calls again") {
+		t.Fatalf("retry-failed: %v %q", r.err, r.stdout)
+	}
+	if r := runCmd(t, env, "", "retry-failed", "--since", "-1h"); r.err == nil {
+		t.Error("a negative --since was accepted")
+	}
+	if r := runCmd(t, env, "", "retry-failed", "extra"); r.err == nil {
+		t.Error("an unexpected argument was accepted")
+	}
+}
