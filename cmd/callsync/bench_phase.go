@@ -103,11 +103,10 @@ func runWorker(ctx context.Context, binary string, env []string, duration time.D
 		t := time.AfterFunc(duration, func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
 		defer t.Stop()
 	}
-	err := cmd.Wait()
 	var r workerResult
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.peakRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
-	}
+	stopWatch := watchPeakRSS(cmd.Process.Pid, &r.peakRSS)
+	err := cmd.Wait()
+	stopWatch()
 	if err != nil {
 		r.err = fmt.Errorf("bench: worker: %w\n%s", err, tailLines(logs.String(), 20))
 		return r
@@ -172,6 +171,47 @@ func printLimit(w io.Writer, p phase) {
 	}
 	fmt.Fprintf(w, "  requests: %.2f/s = %.1f%% of the %d/min limit; at most %d in any 10 s (limit %d): %s\n",
 		p.reqRate, 100*p.reqRate*60/float64(p.rateLimit), p.rateLimit, p.maxIn10s, limit10s, verdict)
+}
+
+// watchPeakRSS samples the peak resident set (VmHWM) of process pid into
+// peak until stop is called. getrusage's maxrss would not do: Linux keeps it
+// across exec, so a child counts the memory of the parent it was forked from.
+func watchPeakRSS(pid int, peak *int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if kb, ok := readVmHWM(pid); ok {
+				*peak = max(*peak, kb*1024)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// readVmHWM reads the peak resident set of pid, in kilobytes, from /proc.
+func readVmHWM(pid int) (int64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			f := bytes.Fields(rest)
+			if len(f) > 0 {
+				kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+				return kb, err == nil
+			}
+		}
+	}
+	return 0, false
 }
 
 func tailLines(s string, n int) string {
