@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	callsync "github.com/callsync/callsync/sync"
+)
+
+func runBackfill(ctx context.Context, args []string, e env) error {
+	f := newFlagSet("backfill", "backfill (--model-id M ... | --all-models) --from DATE --to DATE [flags]\n\n"+
+		"Stores the calls started in [--from, --to) straight from list pages (GET /v2/calls, 100 calls a request),\n"+
+		"window by window, and queues for a fetch of their own only the calls that need one. Progress is\n"+
+		"checkpointed: run the same command again to continue where it stopped.", e)
+	var lc logConfig
+	var dc dbConfig
+	var ac apiConfig
+	var rc rangeConfig
+	var opts callsync.BackfillOptions
+	var rescans int
+	var maxPollAge time.Duration
+	lc.register(f, "info")
+	dc.register(f)
+	ac.register(f)
+	rc.register(f, "BACKFILL_WINDOW", "window length: each window is listed and checkpointed on its own")
+	f.BoolVar(&opts.Enrich, "enrich", false, "also queue every call for GET /v2/calls/{id}, for prompt_variables and custom_end_call_reason (one request per call)")
+	f.BoolVar(&opts.Refetch, "refetch", false, "read windows again that a checkpoint says are done")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "list and count without writing anything")
+	f.intVar(&rescans, "rescans", "BACKFILL_RESCANS", 2, "times a window is read again while fewer calls landed than the API counts")
+	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
+		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return usagef("backfill: unexpected argument %q", f.Arg(0))
+	}
+	if err := rc.validate("backfill"); err != nil {
+		return err
+	}
+	opts.Rescans = rescans
+	if rescans == 0 {
+		opts.Rescans = -1 // zero on the command line means none
+	}
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	if err := ac.validate(); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, dc, logger, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client, err := ac.client(db, logger)
+	if err != nil {
+		return err
+	}
+	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge}
+	var modelRequests int
+	windows, err := rc.windows(ctx, client, cfg, &modelRequests)
+	if err != nil {
+		return apiError(ac, err)
+	}
+	prog := newProgress(e.stderr, logger)
+	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg, Progress: prog.update}
+	start := time.Now()
+	rep, err := b.Run(ctx, windows, opts)
+	prog.finish()
+	printBackfill(e.stdout, rep, modelRequests, time.Since(start), opts.DryRun)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("backfill stopped before the end; run the same command again to continue")
+	case err != nil:
+		return apiError(ac, err)
+	case len(rep.Failed) > 0:
+		return fmt.Errorf("backfill: %d windows failed (their checkpoints keep the pages read); run the same command again to continue", len(rep.Failed))
+	}
+	return nil
+}
+
+// apiError explains a refused key, and passes other errors on.
+func apiError(ac apiConfig, err error) error {
+	if errors.Is(err, callsync.ErrUnauthorized) {
+		return ac.authError(err)
+	}
+	return err
+}
+
+// printBackfill prints a backfill's summary, the windows whose counts still
+// differ and the windows that failed.
+func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, took time.Duration, dry bool) {
+	verb := "stored"
+	if dry {
+		verb = "listed (dry run: nothing written)"
+	}
+	fmt.Fprintf(w, "backfill: %d windows (%d already done), %d calls %s", rep.Windows, rep.Skipped, rep.Calls, verb)
+	if !dry {
+		fmt.Fprintf(w, " (%d unchanged)", rep.Unchanged)
+	}
+	fmt.Fprintf(w, ", %d queued for a fetch, %d list requests", rep.Enqueued, rep.Requests)
+	if modelRequests > 0 {
+		fmt.Fprintf(w, " + %d to list agents", modelRequests)
+	}
+	fmt.Fprintf(w, ", %d duplicates, %d rescans", rep.Duplicates, rep.Rescans)
+	if took > 0 {
+		fmt.Fprintf(w, ", in %s", took.Round(time.Second))
+	}
+	fmt.Fprintln(w)
+	if len(rep.Mismatched) > 0 {
+		fmt.Fprintf(w, "\n%d windows still differ from the API's count (callsync verify --fix reads them again):\n", len(rep.Mismatched))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "model\tfrom\tto\tapi\twarehouse\t")
+		for _, m := range rep.Mismatched {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t\n", m.ModelID, fmtTime(m.From), fmtTime(m.To), m.Total, m.Landed)
+		}
+		tw.Flush()
+	}
+	for _, fw := range rep.Failed {
+		fmt.Fprintf(w, "failed: %v\n", fw.Err)
+	}
+}
+
+// fmtTime prints a window bound: the date alone at midnight UTC.
+func fmtTime(t time.Time) string {
+	t = t.UTC()
+	if t.Equal(t.Truncate(24 * time.Hour)) {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format(time.RFC3339)
+}
+
+// rangeConfig holds the models and time range that backfill, verify and
+// poll work on.
+type rangeConfig struct {
+	models    modelList
+	allModels bool
+	from, to  string
+	window    time.Duration
+	fromT     time.Time
+	toT       time.Time
+}
+
+func (c *rangeConfig) register(f *flagSet, windowEnv, windowUsage string) {
+	f.Var(&c.models, "model-id", "agent (model_id) whose calls to read; repeat or separate with commas")
+	f.BoolVar(&c.allModels, "all-models", false, "every agent of the workspace (GET /v2/assistants)")
+	f.StringVar(&c.from, "from", "", "start of the range, inclusive: a date (2026-01-31, UTC) or RFC 3339 time")
+	f.StringVar(&c.to, "to", "", "end of the range, exclusive: a date (UTC) or RFC 3339 time")
+	f.durationVar(&c.window, "window", windowEnv, 24*time.Hour, windowUsage)
+}
+
+// validate checks the flags; cmd names the command in errors.
+func (c *rangeConfig) validate(cmd string) error {
+	switch {
+	case len(c.models) == 0 && !c.allModels:
+		return usagef("%s: give --model-id (repeatable) or --all-models", cmd)
+	case len(c.models) > 0 && c.allModels:
+		return usagef("%s: give --model-id or --all-models, not both", cmd)
+	case c.from == "" || c.to == "":
+		return usagef("%s: give --from and --to (dates such as 2026-01-31, or RFC 3339 times)", cmd)
+	case c.window < time.Minute:
+		return usagef("%s: --window %s: want at least 1m", cmd, c.window)
+	}
+	var err error
+	if c.fromT, err = parseDate(c.from); err != nil {
+		return usagef("%s: --from: %v", cmd, err)
+	}
+	if c.toT, err = parseDate(c.to); err != nil {
+		return usagef("%s: --to: %v", cmd, err)
+	}
+	if !c.fromT.Before(c.toT) {
+		return usagef("%s: --from %s is not before --to %s", cmd, c.from, c.to)
+	}
+	return nil
+}
+
+// windows lists the agents when asked to, and splits the range.
+func (c *rangeConfig) windows(ctx context.Context, l callsync.ModelLister, cfg callsync.IntakeConfig, sent *int) ([]callsync.Window, error) {
+	models := []string(c.models)
+	if c.allModels {
+		var err error
+		if models, err = callsync.AllModels(ctx, l, cfg, sent); err != nil {
+			return nil, err
+		}
+		if len(models) == 0 {
+			return nil, errors.New("the API lists no agents")
+		}
+	}
+	return callsync.Windows(models, c.fromT, c.toT, c.window)
+}
+
+// parseDate reads a date (midnight UTC) or an RFC 3339 time.
+func parseDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z)", s)
+}
+
+// modelList is a repeatable flag of model ids, also comma-separated.
+type modelList []string
+
+func (m *modelList) String() string { return strings.Join(*m, ",") }
+
+func (m *modelList) Set(v string) error {
+	for _, id := range strings.Split(v, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			*m = append(*m, id)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store/storetest"
+)
+
+// intakeEnv is the environment of a command against srv and a new database.
+func intakeEnv(t *testing.T, srv *apitest.Server) map[string]string {
+	return map[string]string{"DATABASE_URL": storetest.NewDatabase(t), "SYNTHFLOW_API_URL": srv.URL,
+		"SYNTHFLOW_API_KEY": testKey, "SYNTHFLOW_RATE_LIMIT": "0", "LOG_LEVEL": "warn"}
+}
+
+func TestBackfill_CLI(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 51, Calls: 400, Models: 2})
+	srv := fakeAPI(t, calls...)
+	env := intakeEnv(t, srv)
+
+	r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-02", "--to", "2026-06-01", "--dry-run")
+	if r.err != nil || !strings.Contains(r.stdout, "60 windows (0 already done), 400 calls listed (dry run") {
+		t.Fatalf("dry run: err %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != 0 {
+		t.Fatalf("dry run stored %d calls", n)
+	}
+
+	m0, m1 := srv.Models()[0], srv.Models()[1]
+	r = runCmd(t, env, "", "backfill", "--model-id", m0+","+m1, "--from", "2026-05-02", "--to", "2026-06-01T00:00:00Z")
+	if r.err != nil || !strings.Contains(r.stdout, "400 calls stored (0 unchanged)") || !strings.Contains(r.stdout, "60 list requests") {
+		t.Fatalf("backfill: err %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != 400 {
+		t.Fatalf("%d calls stored, want 400", n)
+	}
+	r = runCmd(t, env, "", "backfill", "--model-id", m0, "--model-id", m1, "--from", "2026-05-02", "--to", "2026-06-01")
+	if r.err != nil || !strings.Contains(r.stdout, "60 windows (60 already done), 0 calls stored") {
+		t.Fatalf("rerun: err %v\n%s", r.err, r.stdout)
+	}
+}
+
+func TestBackfill_CLIUsage(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "postgres://unused", "SYNTHFLOW_API_KEY": "k"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", "2026-01-01", "--to", "2026-01-02"}, "--model-id"},
+		{[]string{"--model-id", "m", "--all-models", "--from", "2026-01-01", "--to", "2026-01-02"}, "not both"},
+		{[]string{"--model-id", "m", "--to", "2026-01-02"}, "--from and --to"},
+		{[]string{"--model-id", "m", "--from", "yesterday", "--to", "2026-01-02"}, "--from"},
+		{[]string{"--model-id", "m", "--from", "2026-01-02", "--to", "2026-01-02"}, "not before"},
+		{[]string{"--model-id", "m", "--from", "2026-01-01", "--to", "2026-01-02", "--window", "1s"}, "--window"},
+	} {
+		r := runCmd(t, env, "", append([]string{"backfill"}, c.args...)...)
+		if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("%v: err %v (exit %d), want a usage error naming %s", c.args, r.err, exitCode(r.err), c.want)
+		}
+	}
+}
+
+func TestBackfill_CLIUnauthorized(t *testing.T) {
+	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 52, Calls: 10, Models: 1})...)
+	env := intakeEnv(t, srv)
+	env["SYNTHFLOW_API_KEY"] = "wrong-key-456"
+	r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-02", "--to", "2026-06-01")
+	if r.err == nil || !strings.Contains(r.err.Error(), "SYNTHFLOW_API_URL") || strings.Contains(r.err.Error()+r.stdout+r.stderr, "wrong-key-456") {
+		t.Fatalf("err = %v", r.err)
+	}
+}
+
+// TestBackfill_SharesRateLimiter backfills against an API that allows 5
+// requests a second while the client may send 10: the 429s pause the
+// shared limiter and every window still lands.
+func TestBackfill_SharesRateLimiter(t *testing.T) {
+	srv, err := apitest.NewServer(apitest.Options{APIKey: testKey, RateLimit: apitest.RateLimit{Requests: 5, Window: time.Second},
+		Calls: apitest.Generate(apitest.GenerateOptions{Seed: 53, Calls: 100, Models: 1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	env := intakeEnv(t, srv)
+	env["SYNTHFLOW_RATE_LIMIT"], env["SYNTHFLOW_RATE_BURST"] = "600", "10"
+	r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-18", "--to", "2026-06-01")
+	if r.err != nil {
+		t.Fatalf("err %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	want := 0
+	for _, c := range srv.Calls() {
+		if !c.Start().Before(time.Date(2026, 5, 18, 0, 0, 0, 0, time.UTC)) {
+			want++
+		}
+	}
+	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != want {
+		t.Fatalf("%d calls stored, want %d", n, want)
+	}
+	if srv.Counters().Status(429) == 0 {
+		t.Fatal("the API never throttled: the test proves nothing")
+	}
+	t.Logf("%d requests, %d throttled", srv.Counters().Total(), srv.Counters().Status(429))
+}

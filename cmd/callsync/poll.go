@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lmittmann/tint"
+
+	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/store"
+	callsync "github.com/callsync/callsync/sync"
+)
+
+// pollConfig holds the polling settings of run and poll.
+type pollConfig struct {
+	models    modelList
+	envModels string // SYNC_POLL_MODELS, used when the flag is not given
+	lookback  time.Duration
+}
+
+func (c *pollConfig) register(f *flagSet, name string) {
+	c.envModels, _ = f.env("SYNC_POLL_MODELS")
+	f.Var(&c.models, name, "agents (model_id) whose calls to poll, comma-separated or repeated [SYNC_POLL_MODELS]")
+	f.durationVar(&c.lookback, "poll-lookback", "SYNC_POLL_LOOKBACK", callsync.DefaultPollLookback,
+		"each poll lists calls started since the newest stored one minus this")
+}
+
+// validate checks the settings, after parsing; the flag's models replace
+// the environment's.
+func (c *pollConfig) validate() error {
+	if len(c.models) == 0 {
+		_ = c.models.Set(c.envModels) // Set never fails
+	}
+	if c.lookback <= 0 {
+		return usagef("--poll-lookback must be positive")
+	}
+	return nil
+}
+
+// poller returns the poller, or nil when no model is to be polled.
+func (c *pollConfig) poller(client *api.Client, db *store.DB, logger *slog.Logger, maxPollAge time.Duration) *callsync.Poller {
+	if len(c.models) == 0 {
+		return nil
+	}
+	return &callsync.Poller{API: client, Store: db, Logger: logger, Lookback: c.lookback,
+		Config: callsync.IntakeConfig{MaxPollAge: maxPollAge}}
+}
+
+// pollOnce polls the models once and logs the outcome.
+func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller, logger *slog.Logger) (callsync.PollStats, error) {
+	start := time.Now()
+	st, err := p.Poll(ctx, c.models)
+	attrs := []any{"took", time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
+		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued}
+	switch {
+	case err == nil:
+		logger.Info("poll done", attrs...)
+	case errors.Is(err, context.Canceled):
+		logger.Info("poll stopped", attrs...)
+	default:
+		logger.Error("poll failed", append(attrs, tint.Err(err))...)
+	}
+	return st, err
+}
+
+func runPoll(ctx context.Context, args []string, e env) error {
+	f := newFlagSet("poll", "poll --model-id M,... [flags]\n\n"+
+		"Lists each agent's calls started since its watermark minus --poll-lookback (GET /v2/calls), stores them,\n"+
+		"queues those whose status is not final, and advances the watermark. For crontabs; callsync run\n"+
+		"--poll-models polls before every pass.", e)
+	var lc logConfig
+	var dc dbConfig
+	var ac apiConfig
+	var pc pollConfig
+	var maxPollAge time.Duration
+	lc.register(f, "info")
+	dc.register(f)
+	ac.register(f)
+	pc.register(f, "model-id")
+	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
+		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := pc.validate(); err != nil {
+		return err
+	}
+	if len(pc.models) == 0 {
+		return usagef("poll: give --model-id (comma-separated or repeated) or SYNC_POLL_MODELS")
+	}
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	if err := ac.validate(); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, dc, logger, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client, err := ac.client(db, logger)
+	if err != nil {
+		return err
+	}
+	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, maxPollAge), logger)
+	fmt.Fprintf(e.stdout, "poll: %d models, %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
+		st.Models, st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("poll stopped before the end: %w", err)
+		}
+		return apiError(ac, err)
+	}
+	return nil
+}
+
+// intakeConfig holds run's intake besides the queue: polling before each
+// pass, and the webhook endpoint on --http-addr.
+type intakeConfig struct {
+	poll    pollConfig
+	webhook webhookConfig
+	poller  *callsync.Poller
+	serve   bool // the webhook endpoint is mounted
+}
+
+func (c *intakeConfig) register(f *flagSet) {
+	c.poll.register(f, "poll-models")
+	c.webhook.register(f)
+}
+
+// validate checks the settings; the webhook's only when run serves HTTP on
+// httpAddr.
+func (c *intakeConfig) validate(httpAddr string) error {
+	if err := c.poll.validate(); err != nil {
+		return err
+	}
+	if httpAddr == "" || c.webhook.path == "" {
+		return nil
+	}
+	c.serve = true
+	return c.webhook.load()
+}
+
+// start builds the poller, if models are to be polled.
+func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, maxPollAge time.Duration) {
+	c.poller = c.poll.poller(client, db, logger, maxPollAge)
+	if c.poller != nil {
+		logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
+	}
+}
+
+// pollOnce polls, when polling is on, and returns its error.
+func (c *intakeConfig) pollOnce(ctx context.Context, logger *slog.Logger) error {
+	if c.poller == nil {
+		return nil
+	}
+	_, err := c.poll.pollOnce(ctx, c.poller, logger)
+	return err
+}
+
+// mount serves the webhook on mux, when it is on.
+func (c *intakeConfig) mount(mux *http.ServeMux, db *store.DB, logger *slog.Logger) {
+	if c.serve {
+		c.webhook.mount(mux, db, logger)
+	}
+}

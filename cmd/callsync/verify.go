@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	callsync "github.com/callsync/callsync/sync"
+)
+
+func runVerify(ctx context.Context, args []string, e env) error {
+	f := newFlagSet("verify", "verify (--model-id M ... | --all-models) --from DATE --to DATE [--fix] [flags]\n\n"+
+		"Compares, per agent and window (a day by default), the API's count of calls (one GET /v2/calls\n"+
+		"request with limit=1 each) with the warehouse's, and prints the windows that differ. With --fix,\n"+
+		"backfills the windows where the API has calls the warehouse lacks, then compares them again.", e)
+	var lc logConfig
+	var dc dbConfig
+	var ac apiConfig
+	var rc rangeConfig
+	var fix bool
+	var maxPollAge time.Duration
+	lc.register(f, "info")
+	dc.register(f)
+	ac.register(f)
+	rc.register(f, "VERIFY_WINDOW", "window length: counts are compared per agent and window")
+	f.BoolVar(&fix, "fix", false, "backfill the windows whose warehouse count is short, then verify them again")
+	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
+		"with --fix: a call whose status is not final is queued for a fetch only if it started less than this long ago")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return usagef("verify: unexpected argument %q", f.Arg(0))
+	}
+	if err := rc.validate("verify"); err != nil {
+		return err
+	}
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	if err := ac.validate(); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, dc, logger, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client, err := ac.client(db, logger)
+	if err != nil {
+		return err
+	}
+	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge}
+	var modelRequests int
+	windows, err := rc.windows(ctx, client, cfg, &modelRequests)
+	if err != nil {
+		return apiError(ac, err)
+	}
+	v := &callsync.Verifier{API: client, Store: db, Config: cfg}
+	rep, err := v.Verify(ctx, windows)
+	if err != nil {
+		return apiError(ac, err)
+	}
+	printVerify(e.stdout, rep, modelRequests)
+	if !fix || len(rep.Diffs) == 0 {
+		if len(rep.Diffs) > 0 {
+			return fmt.Errorf("verify: %d windows differ", len(rep.Diffs))
+		}
+		return nil
+	}
+	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg}
+	brep, err := b.Repair(ctx, rep.Diffs, callsync.BackfillOptions{})
+	fmt.Fprintln(e.stdout)
+	printBackfill(e.stdout, brep, 0, 0, false)
+	if err != nil {
+		return apiError(ac, err)
+	}
+	var again []callsync.Window
+	for _, d := range rep.Diffs {
+		again = append(again, d.Window)
+	}
+	after, err := v.Verify(ctx, again)
+	if err != nil {
+		return apiError(ac, err)
+	}
+	fmt.Fprintln(e.stdout, "\nafter --fix:")
+	printVerify(e.stdout, after, 0)
+	if len(after.Diffs) > 0 {
+		return fmt.Errorf("verify: %d windows still differ after --fix", len(after.Diffs))
+	}
+	return nil
+}
+
+// printVerify prints the windows whose counts differ as a table.
+func printVerify(w io.Writer, rep callsync.VerifyReport, modelRequests int) {
+	fmt.Fprintf(w, "verify: %d windows compared, %d differ, %d list requests", rep.Windows, len(rep.Diffs), rep.Requests)
+	if modelRequests > 0 {
+		fmt.Fprintf(w, " + %d to list agents", modelRequests)
+	}
+	fmt.Fprintln(w)
+	if len(rep.Diffs) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "model\tfrom\tto\tapi\twarehouse\tdiff\t")
+	for _, d := range rep.Diffs {
+		api := fmt.Sprint(d.API)
+		diff := fmt.Sprintf("%+d", d.Warehouse-d.API)
+		if d.API < 0 {
+			api, diff = "?", "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t\n", d.ModelID, fmtTime(d.From), fmtTime(d.To), api, d.Warehouse, diff)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,169 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lmittmann/tint"
+
+	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/store"
+)
+
+// WatermarkStore keeps how far polling has got per model. *store.DB
+// implements it.
+type WatermarkStore interface {
+	Watermark(ctx context.Context, modelID string) (time.Time, error)
+	AdvanceWatermark(ctx context.Context, modelID string, t time.Time) (time.Time, error)
+}
+
+// PollStore is the part of *store.DB that polling uses.
+type PollStore interface {
+	CallSaver
+	WatermarkStore
+}
+
+// DefaultPollLookback is how far before its watermark a poll starts
+// listing: calls can show up in the list a while after they start.
+const DefaultPollLookback = time.Hour
+
+// Poller lists the calls of models started since their watermark minus a
+// lookback, stores them and queues those that need a fetch, for
+// workspaces that do not send webhooks. Its fields are set before Poll.
+type Poller struct {
+	API    CallLister
+	Store  PollStore
+	Logger *slog.Logger
+	Config IntakeConfig
+	// Lookback is subtracted from the watermark; zero means
+	// DefaultPollLookback. A model never polled starts one lookback ago.
+	Lookback time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// PollStats counts what a poll did.
+type PollStats struct {
+	Models    int // models polled to the end
+	Failed    int // models whose poll failed; their watermark did not move
+	Requests  int // list requests sent, retries included
+	Calls     int // calls stored
+	Unchanged int // of those, calls whose payload was already stored
+	Enqueued  int // calls queued for a fetch of their own
+}
+
+// Poll polls each model once. A model's watermark advances, to the start of
+// the newest call stored, only when every page of its poll was stored, so
+// that nothing before the watermark is left unread. A model whose requests
+// keep failing is logged and counted in Failed and the others are polled;
+// Poll returns an error then too. It stops at once when ctx ends, the API
+// refuses the key (an error matching ErrUnauthorized) or the store fails.
+func (p *Poller) Poll(ctx context.Context, models []string) (PollStats, error) {
+	cfg := p.Config.withDefaults()
+	var st PollStats
+	var failed []error
+	for _, m := range models {
+		err := p.pollModel(ctx, cfg, m, &st)
+		var we *windowError
+		switch {
+		case err == nil:
+			st.Models++
+		case errors.As(err, &we):
+			st.Failed++
+			failed = append(failed, err)
+			p.Logger.Warn("poll failed; the watermark stays", "model_id", m, tint.Err(err))
+		default:
+			return st, err
+		}
+	}
+	if len(failed) > 0 {
+		return st, fmt.Errorf("poll: %d of %d models failed: %w", len(failed), len(models), errors.Join(failed...))
+	}
+	return st, nil
+}
+
+// pollModel lists one model's calls since its watermark minus the lookback,
+// to the end, and advances the watermark.
+func (p *Poller) pollModel(ctx context.Context, cfg IntakeConfig, model string, st *PollStats) error {
+	lookback := p.Lookback
+	if lookback <= 0 {
+		lookback = DefaultPollLookback
+	}
+	now := p.now()
+	wm, err := p.Store.Watermark(ctx, model)
+	first := errors.Is(err, store.ErrNotFound)
+	if err != nil && !first {
+		return err
+	}
+	from := wm.Add(-lookback)
+	if first {
+		from = now.Add(-lookback)
+	}
+	w := Window{ModelID: model, From: from}
+	seen := map[string]bool{}
+	var newest time.Time
+	for offset := 0; ; {
+		page, err := request(ctx, cfg, &st.Requests, func() (*api.CallPage, error) {
+			return p.API.ListCalls(ctx, api.ListOptions{ModelID: model, From: from, Limit: cfg.PageSize, Offset: offset})
+		})
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, ErrUnauthorized):
+			return err
+		default:
+			return &windowError{w: w, err: err}
+		}
+		fresh := make([]*api.Call, 0, len(page.Calls))
+		for _, c := range page.Calls {
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				fresh = append(fresh, c)
+			}
+		}
+		got, err := ingest(ctx, p.Store, p.Logger, cfg, model, fresh, now, false, false)
+		if err != nil {
+			return err
+		}
+		st.Calls += got.calls
+		st.Unchanged += got.unchanged
+		st.Enqueued += got.enqueued
+		if got.newest.After(newest) {
+			newest = got.newest
+		}
+		read := len(page.Calls) + len(page.Problems)
+		offset += read
+		if lastPage(read, offset, page.Total, len(fresh), cfg.PageSize) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	// Every page is stored. A model without calls yet keeps its place at
+	// the start of this poll, so the next poll does not start later.
+	to := newest
+	if to.IsZero() {
+		to = from
+		if !first {
+			to = wm
+		}
+	}
+	got, err := p.Store.AdvanceWatermark(context.WithoutCancel(ctx), model, to)
+	if err != nil {
+		return err
+	}
+	p.Logger.Debug("model polled", "model_id", model, "from", from, "calls", len(seen), "watermark", got)
+	return nil
+}
+
+func (p *Poller) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
