@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Table is the result of a read-only query, every value as text.
@@ -38,9 +39,17 @@ ORDER  BY 1 DESC, 2
 LIMIT  10`,
 	},
 	{
+		Title: "Daily call stats (the daily_call_stats view), latest days first",
+		SQL: `SELECT day, model_id, calls, answered, completed, no_answer, voicemail, answer_rate,
+       avg_duration_seconds, median_duration_seconds, p90_duration_seconds, total_talk_minutes
+FROM   daily_call_stats
+ORDER  BY day DESC, model_id
+LIMIT  8`,
+	},
+	{
 		Title: "Top end-call reasons",
 		SQL: `SELECT coalesce(end_call_reason, '(none)') AS end_call_reason, count(*) AS calls
-FROM   calls
+FROM   call_facts
 GROUP  BY 1
 ORDER  BY 2 DESC
 LIMIT  5`,
@@ -64,7 +73,9 @@ func (db *DB) TableCounts(ctx context.Context) (map[string]int64, error) {
 func (db *DB) Query(ctx context.Context, sql string, args ...any) (Table, error) {
 	var t Table
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sql, args...)
+		// Numerics in text format keep their scale: pgx's binary decoding turns 0.0000 into 0.
+		formats := pgx.QueryResultFormatsByOID{pgtype.NumericOID: pgx.TextFormatCode}
+		rows, err := tx.Query(ctx, sql, append([]any{formats}, args...)...)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/storetest"
@@ -144,6 +145,16 @@ func TestMigrations_UpDownUp(t *testing.T) {
 	}
 	if len(undocumented) > 0 {
 		t.Errorf("columns without COMMENT ON: %v", undocumented)
+	}
+	// Tables and views themselves (information_schema.columns above covers view columns too).
+	rows, err = pool.Query(ctx, `
+		SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v', 'm')
+		  AND relname <> 'goose_db_version' AND obj_description(oid, 'pg_class') IS NULL ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names, err := pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || len(names) > 0 {
+		t.Errorf("tables or views without COMMENT ON: %v %v", names, err)
 	}
 }
 

@@ -55,6 +55,13 @@ func (f *flagSet) stringVar(p *string, name, envName, def, usage string) {
 	f.StringVar(p, name, def, f.usage(usage, envName))
 }
 
+// secretVar is stringVar for a secret: a value from the environment is
+// not shown as the flag's default in --help and usage messages.
+func (f *flagSet) secretVar(p *string, name, envName, usage string) {
+	f.stringVar(p, name, envName, "", usage)
+	f.Lookup(name).DefValue = ""
+}
+
 func (f *flagSet) intVar(p *int, name, envName string, def int, usage string) {
 	if v, ok := f.env(envName); ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -172,7 +179,7 @@ type dbConfig struct {
 }
 
 func (c *dbConfig) register(f *flagSet) {
-	f.stringVar(&c.url, "database-url", "DATABASE_URL", "", "PostgreSQL connection URL, e.g. postgres://user:pass@host:5432/db")
+	f.secretVar(&c.url, "database-url", "DATABASE_URL", "PostgreSQL connection URL, e.g. postgres://user:pass@host:5432/db")
 }
 
 func (c *dbConfig) validate() error {

@@ -41,7 +41,7 @@ func TestDemo_Throwaway(t *testing.T) {
 	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
 		t.Errorf("server directory %s left behind", m[1])
 	}
-	for _, want := range []string{"Calls per day and agent", "Top end-call reasons"} {
+	for _, want := range []string{"Calls per day and agent", "Top end-call reasons", "FROM   daily_call_stats"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

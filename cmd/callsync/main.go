@@ -14,12 +14,28 @@ import (
 )
 
 func main() {
+	exitOnSecondSignal()
 	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	code := exitCode(err)
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, "callsync:", err)
 	}
 	os.Exit(code)
+}
+
+// exitOnSecondSignal makes a second SIGINT or SIGTERM end the process at
+// once: the first one asks for a clean stop, which may take the shutdown
+// grace; an impatient operator loses nothing, since rows still claimed come
+// back when their lease expires.
+func exitOnSecondSignal() {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ch
+		<-ch
+		fmt.Fprintln(os.Stderr, "callsync: second signal: exiting now; claimed calls return to the queue when their lease expires")
+		os.Exit(130)
+	}()
 }
 
 // exitCode maps run's error to the process's exit status: 0 for success
@@ -65,7 +81,12 @@ var commands = []command{
 	{"once", "run one sync pass: drain what is due, then exit", runOnce},
 	{"run", "run sync passes on a schedule until stopped", runRun},
 	{"status", "show the queue: counts, oldest due call, failures", runStatus},
+	{"retry-failed", "queue failed calls again", runRetryFailed},
+	{"backfill", "store past calls from list pages, window by window, resumably", runBackfill},
+	{"poll", "list recent calls of some agents once and store them", runPoll},
+	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},
 	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
+	{"bench", "measure sync throughput against a fake API on loopback", runBench},
 }
 
 // run runs the command line args. It is main without the process: tests

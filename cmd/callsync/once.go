@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"time"
 
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -18,6 +17,8 @@ func runOnce(ctx context.Context, args []string, e env) error {
 	dc.register(f)
 	ac.register(f)
 	wc.register(f)
+	var rc runsConfig
+	rc.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -32,19 +33,23 @@ func runOnce(ctx context.Context, args []string, e env) error {
 	if err := ac.validate(); err != nil {
 		return err
 	}
+	if err := rc.validate(); err != nil {
+		return err
+	}
 	db, err := openStore(ctx, dc, logger, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	tel := newTelemetry()
+	ac.observe = tel.observeAPI
+	cfg.RequestsPerSecond = ac.requestsPerSecond()
 	client, err := ac.client(db, logger)
 	if err != nil {
 		return err
 	}
-	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg}
-	start := time.Now()
-	st, err := s.RunOnce(ctx)
-	logPass(logger, st, time.Since(start), err)
+	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite}
+	_, err = newPassRunner("once", s, db, tel, logger, rc).run(ctx)
 	switch {
 	case err == nil, ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return nil // a signal ended the pass: what was fetched is stored, the rest is queued

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -19,11 +20,15 @@ func runRun(ctx context.Context, args []string, e env) error {
 	var dc dbConfig
 	var ac apiConfig
 	var wc workerConfig
+	var rc runsConfig
+	var ic intakeConfig
 	var schedule, httpAddr string
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
 	wc.register(f)
+	rc.register(f)
+	ic.register(f)
 	f.stringVar(&schedule, "schedule", "SYNC_SCHEDULE", "@every 1m", "when to run passes: cron syntax (*/5 * * * *) or @every DURATION")
 	f.stringVar(&httpAddr, "http-addr", "HTTP_ADDR", "", "serve HTTP endpoints on this address, e.g. :8080 (empty: no HTTP)")
 	if err := f.parse(args); err != nil {
@@ -43,24 +48,36 @@ func runRun(ctx context.Context, args []string, e env) error {
 	if err := ac.validate(); err != nil {
 		return err
 	}
+	if err := rc.validate(); err != nil {
+		return err
+	}
+	if err := ic.validate(httpAddr); err != nil {
+		return err
+	}
 	db, err := openStore(ctx, dc, logger, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	tel := newTelemetry()
+	ac.observe = tel.observeAPI
+	cfg.RequestsPerSecond = ac.requestsPerSecond()
 	client, err := ac.client(db, logger)
 	if err != nil {
 		return err
 	}
+	ic.start(client, db, logger, cfg.MaxPollAge)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg}
+	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite}
+	passes := newPassRunner("run", s, db, tel, logger, rc)
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger})))
 	id, err := c.AddFunc(schedule, func() {
-		start := time.Now()
-		st, err := s.RunOnce(ctx)
-		logPass(logger, st, time.Since(start), err)
+		err := ic.pollOnce(ctx, logger) // new calls first, so this pass fetches the ones not final yet
+		if !errors.Is(err, callsync.ErrUnauthorized) {
+			_, err = passes.run(ctx)
+		}
 		if errors.Is(err, callsync.ErrUnauthorized) {
 			cancel(ac.authError(err)) // a wrong key will not fix itself: stop and say so
 		}
@@ -69,6 +86,8 @@ func runRun(ctx context.Context, args []string, e env) error {
 		return usagef("--schedule %q: %v", schedule, err)
 	}
 	mux := http.NewServeMux()
+	mountTelemetry(mux, db, tel, logger)
+	ic.mount(mux, db, logger)
 	if httpAddr != "" {
 		hs, err := listenHTTP(httpAddr, mux, logger)
 		if err != nil {
@@ -85,10 +104,12 @@ func runRun(ctx context.Context, args []string, e env) error {
 	logger.Info("callsync running", "schedule", schedule, "api_url", ac.url, "batch_size", cfg.BatchSize,
 		"concurrency", cfg.Concurrency)
 	c.Start()
-	go c.Entry(id).WrappedJob.Run() // the first pass now, not a schedule period from now
+	var first sync.WaitGroup             // cron's Stop waits only for the passes cron started
+	first.Go(c.Entry(id).WrappedJob.Run) // the first pass now, not a schedule period from now
 	<-ctx.Done()
 	logger.Info("shutting down; waiting for the running pass")
 	<-c.Stop().Done()
+	first.Wait()
 	if cause := context.Cause(ctx); errors.Is(cause, callsync.ErrUnauthorized) {
 		return cause
 	}

@@ -24,12 +24,14 @@ type apiConfig struct {
 	timeout   time.Duration
 	rateLimit int
 	rateBurst int
+	// observe, when set, is told of every request (api.Options.Observe).
+	observe func(endpoint string, status int, took time.Duration)
 }
 
 func (c *apiConfig) register(f *flagSet) {
 	f.stringVar(&c.url, "api-url", "SYNTHFLOW_API_URL", api.DefaultBaseURL,
 		"Synthflow API base URL with /v2: https://api.synthflow.ai/v2, https://api.us.synthflow.ai/v2 or https://api.eu.synthflow.ai/v2")
-	f.stringVar(&c.key, "api-key", "SYNTHFLOW_API_KEY", "", "Synthflow API key (prefer the environment or a key file to a flag)")
+	f.secretVar(&c.key, "api-key", "SYNTHFLOW_API_KEY", "Synthflow API key (prefer the environment or a key file to a flag)")
 	f.stringVar(&c.keyFile, "api-key-file", "SYNTHFLOW_API_KEY_FILE", "", "file holding the Synthflow API key, e.g. a mounted secret")
 	f.durationVar(&c.timeout, "api-timeout", "SYNTHFLOW_API_TIMEOUT", 30*time.Second, "timeout of one API request")
 	f.intVar(&c.rateLimit, "rate-limit", "SYNTHFLOW_RATE_LIMIT", 30,
@@ -45,6 +47,9 @@ func (c *apiConfig) validate() error {
 			return usagef("set SYNTHFLOW_API_KEY or SYNTHFLOW_API_KEY_FILE, not both")
 		}
 		b, err := os.ReadFile(c.keyFile)
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // not the path: a key set there by mistake must not be shown
+		}
 		if err != nil {
 			return usagef("read SYNTHFLOW_API_KEY_FILE: %v", err)
 		}
@@ -75,11 +80,17 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 		return nil, err
 	}
 	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, logger)
-	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter})
+	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
+		Observe: c.observe})
 	if err != nil {
 		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
 	}
 	return cl, nil
+}
+
+// requestsPerSecond is the request budget the limiter allows (0: none).
+func (c *apiConfig) requestsPerSecond() float64 {
+	return float64(c.rateLimit) * callsync.RateMargin / 60
 }
 
 // authError explains a refused key: which settings to check.
@@ -103,6 +114,7 @@ func (c *workerConfig) register(f *flagSet) {
 	f.intVar(&c.cfg.MaxAttempts, "max-attempts", "SYNC_MAX_ATTEMPTS", d.MaxAttempts, "failed attempts after which a call is marked failed")
 	f.durationVar(&c.retryBase, "retry-base", "SYNC_RETRY_BASE", d.Retry.Base, "first retry delay ceiling (exponential backoff with full jitter)")
 	f.durationVar(&c.retryMax, "retry-max", "SYNC_RETRY_MAX", d.Retry.Max, "largest retry delay")
+	f.durationVar(&c.cfg.ShutdownGrace, "shutdown-grace", "SYNC_SHUTDOWN_GRACE", d.ShutdownGrace, "on SIGTERM, how long calls being fetched may take to finish")
 	f.durationVar(&c.cfg.MaxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", d.MaxPollAge, "how long after its start a call whose status is not final is fetched again")
 }
 

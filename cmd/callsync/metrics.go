@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/callsync/callsync/store"
+	callsync "github.com/callsync/callsync/sync"
+)
+
+// Outcomes of claimed calls, the values of callsync_calls_synced_total's
+// outcome label. They mirror callsync.Stats.
+var outcomes = []string{"done", "polling", "retrying", "failed", "rate_limited", "released", "lost"}
+
+// scrapeTimeout bounds the database reading behind the queue gauges.
+const scrapeTimeout = 5 * time.Second
+
+// telemetry observes what the worker does: Prometheus metrics on a registry
+// of its own, and per-pass API counts for sync_runs. Its methods are safe
+// for concurrent use.
+type telemetry struct {
+	reg *prometheus.Registry
+
+	calls        *prometheus.CounterVec
+	unchanged    prometheus.Counter
+	apiRequests  *prometheus.CounterVec
+	apiLatency   *prometheus.HistogramVec
+	rateLimited  prometheus.Counter
+	writeLatency prometheus.Histogram
+	writtenRows  prometheus.Counter
+	passes       *prometheus.CounterVec
+	passDuration prometheus.Histogram
+	lastSuccess  prometheus.Gauge
+
+	// Requests and 429s since the current pass began, for its sync_runs row.
+	passRequests, passThrottled atomic.Int64
+}
+
+func newTelemetry() *telemetry {
+	t := &telemetry{
+		reg: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callsync_calls_synced_total",
+			Help: "Claimed calls by outcome: done (stored, final status), polling (stored, fetched again later), retrying, failed (gave up), rate_limited, released (given back unprocessed), lost (lease taken over).",
+		}, []string{"outcome"}),
+		unchanged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callsync_calls_unchanged_total",
+			Help: "Stored calls whose payload was the same as the stored one.",
+		}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callsync_api_requests_total",
+			Help: "Requests to the Synthflow API by endpoint and HTTP status code (0: no answer).",
+		}, []string{"endpoint", "code"}),
+		apiLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "callsync_api_request_duration_seconds",
+			Help:    "Time to get an answer from the Synthflow API, by endpoint.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callsync_rate_limit_pauses_total",
+			Help: "429 answers from the Synthflow API, each pausing requests.",
+		}),
+		writeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "callsync_write_duration_seconds",
+			Help:    "Time to write one batch of calls and settle its queue rows, in one transaction.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		writtenRows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callsync_write_rows_total",
+			Help: "Queue rows settled by batch writes.",
+		}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callsync_sync_passes_total",
+			Help: "Sync passes by result: ok (drained the queue), stopped (shutdown) or failed.",
+		}, []string{"result"}),
+		passDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "callsync_sync_pass_duration_seconds",
+			Help:    "Duration of sync passes.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 4, 9), // 0.1 s to 1.8 h
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "callsync_last_successful_pass_timestamp_seconds",
+			Help: "Unix time at which this process last finished a pass without error; 0 before the first.",
+		}),
+	}
+	t.reg.MustRegister(t.calls, t.unchanged, t.apiRequests, t.apiLatency, t.rateLimited, t.writeLatency,
+		t.writtenRows, t.passes, t.passDuration, t.lastSuccess,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, o := range outcomes {
+		t.calls.WithLabelValues(o) // every outcome shows, at 0, from the start
+	}
+	for _, r := range []string{"ok", "stopped", "failed"} {
+		t.passes.WithLabelValues(r)
+	}
+	return t
+}
+
+// observeAPI is api.Options.Observe: it counts one request.
+func (t *telemetry) observeAPI(endpoint string, status int, took time.Duration) {
+	t.apiRequests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	t.apiLatency.WithLabelValues(endpoint).Observe(took.Seconds())
+	t.passRequests.Add(1)
+	if status == http.StatusTooManyRequests {
+		t.rateLimited.Inc()
+		t.passThrottled.Add(1)
+	}
+}
+
+// observeWrite is callsync.Syncer.ObserveWrite: it times one batch write.
+func (t *telemetry) observeWrite(took time.Duration, rows int) {
+	t.writeLatency.Observe(took.Seconds())
+	t.writtenRows.Add(float64(rows))
+}
+
+// startPass resets the per-pass request counts. Passes of one process never
+// overlap, so the counts belong to the pass that follows.
+func (t *telemetry) startPass() {
+	t.passRequests.Store(0)
+	t.passThrottled.Store(0)
+}
+
+// passAPI returns the requests and 429s since startPass.
+func (t *telemetry) passAPI() (requests, throttled int) {
+	return int(t.passRequests.Load()), int(t.passThrottled.Load())
+}
+
+// observePass counts a finished pass; result is ok, stopped or failed.
+func (t *telemetry) observePass(st callsync.Stats, took time.Duration, result string, end time.Time) {
+	for o, n := range map[string]int{"done": st.Done, "polling": st.Polling, "retrying": st.Retrying,
+		"failed": st.Failed, "rate_limited": st.RateLimited, "released": st.Released, "lost": st.Lost} {
+		t.calls.WithLabelValues(o).Add(float64(n))
+	}
+	t.unchanged.Add(float64(st.Unchanged))
+	t.passes.WithLabelValues(result).Inc()
+	t.passDuration.Observe(took.Seconds())
+	if result == "ok" {
+		t.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
+	}
+}
+
+// watchQueue adds the queue gauges, read from the sync_health view at each
+// scrape.
+func (t *telemetry) watchQueue(db *store.DB) {
+	t.reg.MustRegister(&queueCollector{db: db})
+}
+
+// handler serves the metrics in the Prometheus text format. A failed
+// database reading leaves out the queue gauges, logs why, and serves the rest.
+func (t *telemetry) handler(logger *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{
+		ErrorLog:      promLogger{logger},
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      t.reg,
+	})
+}
+
+// queueCollector reports the queue from the sync_health view.
+type queueCollector struct {
+	db *store.DB
+}
+
+var (
+	queueDepthDesc = prometheus.NewDesc("callsync_queue_depth",
+		"Queue rows by state.", []string{"state"}, nil)
+	queueDueDesc = prometheus.NewDesc("callsync_queue_due",
+		"Pending queue rows whose next attempt is due now.", nil, nil)
+	oldestDueDesc = prometheus.NewDesc("callsync_queue_oldest_due_age_seconds",
+		"Age of the oldest due pending call: how long it has waited since it became due (0 when none is).", nil, nil)
+	failedRecentDesc = prometheus.NewDesc("callsync_queue_failed_last_24h",
+		"Queue rows that became failed in the last 24 hours and are still failed.", nil, nil)
+	pausedUntilDesc = prometheus.NewDesc("callsync_api_paused_until_timestamp_seconds",
+		"Unix time until which requests to the API are paused after a 429, as shared in the database (0: no pause).", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{queueDepthDesc, queueDueDesc, oldestDueDesc, failedRecentDesc, pausedUntilDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	h, err := c.db.Health(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(queueDepthDesc, err)
+		return
+	}
+	for s, n := range map[string]int64{store.StatePending: h.Pending, store.StateRunning: h.Running,
+		store.StateDone: h.Done, store.StateFailed: h.Failed} {
+		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), s)
+	}
+	ch <- prometheus.MustNewConstMetric(queueDueDesc, prometheus.GaugeValue, float64(h.Due))
+	ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, h.OldestDueAge.Seconds())
+	ch <- prometheus.MustNewConstMetric(failedRecentDesc, prometheus.GaugeValue, float64(h.FailedLast24h))
+	var paused float64
+	if !h.APIPausedUntil.IsZero() {
+		paused = float64(h.APIPausedUntil.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(pausedUntilDesc, prometheus.GaugeValue, paused)
+}
+
+// promLogger adapts promhttp.Logger to slog.
+type promLogger struct{ l *slog.Logger }
+
+func (p promLogger) Println(v ...any) {
+	p.l.Warn("metrics: " + strings.TrimSpace(fmt.Sprintln(v...)))
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/pgserver"
+	"github.com/callsync/callsync/store/storetest"
+)
+
+// httpAddrFrom finds the address that `run` logged it serves HTTP on
+// (LOG_FORMAT=json).
+func httpAddrFrom(logs string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving http" {
+			return rec.Addr
+		}
+	}
+	return ""
+}
+
+// get returns the status and body of GET url.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// parseMetrics reads the Prometheus text format into series → value, a
+// series written as it is exposed, e.g. x_total{code="200",endpoint="get_call"}.
+func parseMetrics(t *testing.T, text string) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// TestRun_MetricsAndSyncRuns runs `callsync run --http-addr` over 20 calls,
+// one answered first with a 500 and one with a 429, and checks /metrics,
+// /healthz, /readyz and the sync_runs row against what the pass did.
+func TestRun_MetricsAndSyncRuns(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 7, Calls: 20})
+	srv := fakeAPI(t, calls...)
+	srv.Script(calls[0].ID(), apitest.Step{Status: http.StatusInternalServerError})
+	srv.Script(calls[1].ID(), apitest.Step{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}})
+	dbURL := storetest.NewDatabase(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey,
+		"SYNTHFLOW_RATE_LIMIT": "0", "HTTP_ADDR": "127.0.0.1:0", "SYNC_SCHEDULE": "@every 1h", "LOG_FORMAT": "json"}
+	ids := make([]string, len(calls))
+	for i, c := range calls {
+		ids[i] = c.ID()
+	}
+	if r := runCmd(t, env, "", append([]string{"enqueue"}, ids...)...); r.err != nil {
+		t.Fatalf("enqueue: %v\n%s", r.err, r.stderr)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--webhook-path="}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	}()
+	var addr string
+	waitFor(t, time.Minute, "the HTTP address in the log", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, stderr.String())
+		default:
+		}
+		addr = httpAddrFrom(stderr.String())
+		return addr != ""
+	})
+	base := "http://" + addr
+	var m map[string]float64
+	waitFor(t, time.Minute, "the first pass", func() bool {
+		_, body := get(t, base+metricsPath)
+		m = parseMetrics(t, body)
+		return m[`callsync_sync_passes_total{result="ok"}`] == 1
+	})
+
+	want := map[string]float64{
+		`callsync_calls_synced_total{outcome="done"}`:                      19,
+		`callsync_calls_synced_total{outcome="retrying"}`:                  1,
+		`callsync_calls_synced_total{outcome="failed"}`:                    0,
+		`callsync_calls_synced_total{outcome="polling"}`:                   0,
+		`callsync_calls_synced_total{outcome="lost"}`:                      0,
+		`callsync_api_requests_total{code="200",endpoint="get_call"}`:      19, // 18, and the 429's call again
+		`callsync_api_requests_total{code="500",endpoint="get_call"}`:      1,
+		`callsync_api_requests_total{code="429",endpoint="get_call"}`:      1,
+		`callsync_api_request_duration_seconds_count{endpoint="get_call"}`: 21,
+		`callsync_rate_limit_pauses_total`:                                 1,
+		`callsync_write_rows_total`:                                        20,
+		`callsync_sync_passes_total{result="failed"}`:                      0,
+		`callsync_sync_pass_duration_seconds_count`:                        1,
+		`callsync_queue_depth{state="done"}`:                               19,
+		`callsync_queue_depth{state="pending"}`:                            1, // the 500, retried later
+		`callsync_queue_depth{state="running"}`:                            0,
+		`callsync_queue_depth{state="failed"}`:                             0,
+		`callsync_queue_due`:                                               0,
+		`callsync_queue_oldest_due_age_seconds`:                            0,
+	}
+	for series, v := range want {
+		if got, ok := m[series]; !ok || got != v {
+			t.Errorf("%s = %v (exposed: %v), want %v", series, got, ok, v)
+		}
+	}
+	for _, series := range []string{"callsync_write_duration_seconds_count", "callsync_last_successful_pass_timestamp_seconds",
+		"go_goroutines", "process_resident_memory_bytes"} {
+		if m[series] <= 0 {
+			t.Errorf("%s = %v, want more than 0", series, m[series])
+		}
+	}
+	if _, ok := m["callsync_api_paused_until_timestamp_seconds"]; !ok {
+		t.Error("callsync_api_paused_until_timestamp_seconds missing")
+	}
+	if code, body := get(t, base+healthzPath); code != http.StatusOK {
+		t.Errorf("GET /healthz = %d %s", code, body)
+	}
+	if code, body := get(t, base+readyzPath); code != http.StatusOK || strings.TrimSpace(body) != "ready" {
+		t.Errorf("GET /readyz = %d %s", code, body)
+	}
+
+	db, err := store.Open(t.Context(), dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, err := db.RecentRuns(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 {
+		t.Fatalf("sync_runs has %d rows, want 1: %+v", len(runs), runs)
+	}
+	r := runs[0]
+	if r.Command != "run" || r.Worker == "" || r.Claimed != 20 || r.Synced != 19 || r.Requeued != 1 || r.Failed != 0 ||
+		r.Lost != 0 || r.APIRequests != 21 || r.APIRateLimited != 1 || r.Error != "" || r.FinishedAt.Before(r.StartedAt) {
+		t.Errorf("sync_runs row = %+v, want run: 20 claimed, 19 synced, 1 requeued, 21 requests, one 429", r)
+	}
+}
+
+// TestOnce_RecordsSyncRun checks that `once` records its pass, a failed one
+// with the error.
+func TestOnce_RecordsSyncRun(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 3, Calls: 3})
+	srv := fakeAPI(t, calls...)
+	dbURL := storetest.NewDatabase(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey,
+		"SYNTHFLOW_RATE_LIMIT": "0", "SYNC_RUNS_RETENTION": "48h"}
+	runCmd(t, env, "", "enqueue", calls[0].ID(), calls[1].ID(), calls[2].ID())
+	if r := runCmd(t, env, "", "once"); r.err != nil {
+		t.Fatalf("once: %v\n%s", r.err, r.stderr)
+	}
+	env["SYNTHFLOW_API_KEY"] = "wrong-key"
+	runCmd(t, env, "", "enqueue", calls[0].ID())
+	if r := runCmd(t, env, "", "once"); r.err == nil {
+		t.Fatal("once with a wrong key succeeded")
+	}
+	got := count(t, dbURL, `SELECT count(*) FROM sync_runs WHERE command = 'once' AND claimed = 3 AND synced = 3
+		AND api_requests = 3 AND api_rate_limited = 0 AND error IS NULL`)
+	if got != 1 {
+		t.Errorf("%d successful once runs with 3 synced, want 1", got)
+	}
+	got = count(t, dbURL, `SELECT count(*) FROM sync_runs WHERE command = 'once' AND api_requests = 1 AND error LIKE '%refused the API key%'`)
+	if got != 1 {
+		t.Errorf("%d failed once runs with the error, want 1", got)
+	}
+}
+
+func TestRunsRetention_Invalid(t *testing.T) {
+	r := runCmd(t, map[string]string{"SYNC_RUNS_RETENTION": "30 days"}, "", "once")
+	if r.err == nil || !strings.Contains(r.err.Error(), "SYNC_RUNS_RETENTION") {
+		t.Errorf("once with SYNC_RUNS_RETENTION=\"30 days\": %v, want an error naming the variable", r.err)
+	}
+	r = runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "SYNTHFLOW_API_KEY": "k"}, "",
+		"run", "--runs-retention", "-1h")
+	if r.err == nil || !strings.Contains(r.err.Error(), "--runs-retention") || exitCode(r.err) != 2 {
+		t.Errorf("run --runs-retention -1h: %v, want a usage error naming the flag", r.err)
+	}
+}
+
+// TestReadyz_DatabaseDownAndBack stops and restarts a throwaway server
+// under the /readyz handler.
+func TestReadyz_DatabaseDownAndBack(t *testing.T) {
+	ctx := t.Context()
+	pg, err := pgserver.Start(ctx, pgserver.Options{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	db, err := openStore(ctx, dbConfig{url: pg.URL("postgres")}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := readyHandler(db)
+	ready := func() (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, readyzPath, nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := ready(); code != http.StatusOK {
+		t.Fatalf("/readyz with the database up = %d %s", code, body)
+	}
+	if err := pg.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, "database unreachable") {
+		t.Fatalf("/readyz with the database down = %d %q, want 503 saying the database is unreachable", code, body)
+	}
+	if err := pg.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The pool drops its dead connections as it meets them and reconnects.
+	waitFor(t, time.Minute, "/readyz to recover", func() bool { code, _ := ready(); return code == http.StatusOK })
+}
+
+func TestReadyz_MigrationsPending(t *testing.T) {
+	ctx := t.Context()
+	db, err := store.Open(ctx, storetest.NewDatabase(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := store.MigrateDown(ctx, db.Pool(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	readyHandler(db).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, readyzPath, nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "migrations pending") {
+		t.Errorf("/readyz with a migration rolled back = %d %q, want 503 naming the pending migrations", rec.Code, rec.Body.String())
+	}
+}
