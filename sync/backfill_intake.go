@@ -110,7 +110,7 @@ func request[T any](ctx context.Context, cfg IntakeConfig, sent *int, fn func() 
 		default:
 			return zero, err
 		}
-		if err := intakeWait(ctx, wait); err != nil {
+		if err := sleep(ctx, wait); err != nil {
 			return zero, err
 		}
 	}
@@ -122,21 +122,6 @@ func retryable(err error) bool {
 	var te *api.TransportError
 	var de *api.DecodeError
 	return errors.Is(err, api.ErrServer) || errors.As(err, &te) || errors.As(err, &de)
-}
-
-// intakeWait waits for d or until ctx ends.
-func intakeWait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // AllModels pages GET /v2/assistants and returns every agent's model id,

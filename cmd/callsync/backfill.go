@@ -47,22 +47,11 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	if rescans == 0 {
 		opts.Rescans = -1 // zero on the command line means none
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	if err := ac.validate(); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	logger, db, client, err := openAPI(ctx, e, &lc, dc, &ac)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	client, err := ac.client(db, logger)
-	if err != nil {
-		return err
-	}
 	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge}
 	var modelRequests int
 	windows, err := rc.windows(ctx, client, cfg, &modelRequests)

@@ -92,22 +92,11 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	if len(pc.models) == 0 {
 		return usagef("poll: give --model-id (comma-separated or repeated) or SYNC_POLL_MODELS")
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	if err := ac.validate(); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	logger, db, client, err := openAPI(ctx, e, &lc, dc, &ac)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	client, err := ac.client(db, logger)
-	if err != nil {
-		return err
-	}
 	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, maxPollAge), logger)
 	fmt.Fprintf(e.stdout, "poll: %d models, %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
 		st.Models, st.Calls, st.Unchanged, st.Enqueued, st.Requests)

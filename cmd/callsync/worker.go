@@ -151,6 +151,29 @@ func openStore(ctx context.Context, c dbConfig, logger *slog.Logger, migrate boo
 	return db, nil
 }
 
+// openAPI opens what the commands that call the API need: the logger, the
+// migrated store and the rate-limited client. Settings are checked before
+// anything connects. Close the store when done.
+func openAPI(ctx context.Context, e env, lc *logConfig, dc dbConfig, ac *apiConfig) (*slog.Logger, *store.DB, *api.Client, error) {
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := ac.validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := openStore(ctx, dc, logger, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	client, err := ac.client(db, logger)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return logger, db, client, nil
+}
+
 // logPass logs a pass summary, or its error.
 func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err error) {
 	attrs := []any{"took", took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
