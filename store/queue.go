@@ -58,6 +58,13 @@ type CompleteResult struct {
 	// Unchanged counts calls whose payload was the same as the stored one:
 	// only their synced_at was touched.
 	Unchanged int
+	// Rejected maps each call that the database refused to store (a value
+	// it cannot accept, such as a JSON number too large for jsonb) to the
+	// database's error. Their rows were neither settled nor written and are
+	// still running under the lease: complete them again with an outcome
+	// without a Call (a failed attempt), or release them. The other calls
+	// of the batch were written and their rows settled. Nil when none.
+	Rejected map[string]error
 }
 
 // EnqueueResult counts what Enqueue did.
@@ -177,12 +184,48 @@ RETURNING q.call_id`
 // their calls, in one transaction. Rows whose lease was lost (expired and
 // claimed again, or rescued) are left alone and their calls not written:
 // their ids are returned in Lost. A call enqueued again while running goes
-// back to pending, due now, whatever its outcome.
+// back to pending, due now, whatever its outcome. When the database refuses
+// a value of some calls, the others are still written and settled, and the
+// calls at fault are returned in Rejected, their rows left running. It
+// returns an error, and changes nothing, when the database fails otherwise.
 func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (CompleteResult, error) {
 	var res CompleteResult
 	if len(outcomes) == 0 {
 		return res, nil
 	}
+	isolate := false // the write failed on a value of some call
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		res = CompleteResult{}
+		held, err := settle(ctx, tx, token, outcomes)
+		if err != nil {
+			return err
+		}
+		calls := make([]*Call, 0, len(outcomes))
+		for _, o := range outcomes {
+			if !held[o.CallID] {
+				res.Lost = append(res.Lost, o.CallID)
+				continue
+			}
+			if o.Call != nil {
+				calls = append(calls, o.Call)
+			}
+		}
+		res.Unchanged, err = writeCalls(ctx, tx, calls)
+		isolate = isDataError(err)
+		return err
+	})
+	if isolate {
+		res, err = db.completeRejecting(ctx, token, outcomes)
+	}
+	if err != nil {
+		return CompleteResult{}, fmt.Errorf("complete %d queue rows: %w", len(outcomes), err)
+	}
+	return res, nil
+}
+
+// settle applies outcomes to the rows still held under token and returns
+// the ids of those rows.
+func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (map[string]bool, error) {
 	n := len(outcomes)
 	ids, states, delays := make([]string, n), make([]string, n), make([]int64, n)
 	attempts, polls, errs, bodies := make([]bool, n), make([]bool, n), make([]string, n), make([][]byte, n)
@@ -195,37 +238,19 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (Co
 			bodies[i] = o.BadBody
 		}
 	}
-	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
-		res = CompleteResult{}
-		rows, err := tx.Query(ctx, completeSQL, token, ids, states, delays, attempts, polls, errs, bodies)
-		if err != nil {
-			return err
-		}
-		held, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		ok := make(map[string]bool, len(held))
-		for _, id := range held {
-			ok[id] = true
-		}
-		calls := make([]Call, 0, n)
-		for _, o := range outcomes {
-			if !ok[o.CallID] {
-				res.Lost = append(res.Lost, o.CallID)
-				continue
-			}
-			if o.Call != nil {
-				calls = append(calls, *o.Call)
-			}
-		}
-		res.Unchanged, err = writeCalls(ctx, tx, calls)
-		return err
-	})
+	rows, err := tx.Query(ctx, completeSQL, token, ids, states, delays, attempts, polls, errs, bodies)
 	if err != nil {
-		return CompleteResult{}, fmt.Errorf("complete %d queue rows: %w", n, err)
+		return nil, err
 	}
-	return res, nil
+	held, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	ok := make(map[string]bool, len(held))
+	for _, id := range held {
+		ok[id] = true
+	}
+	return ok, nil
 }
 
 // maxBadBody bounds the undecodable body kept on a queue row.

@@ -7,67 +7,21 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const upsertCallSQL = `
-INSERT INTO calls (
-    call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
-    campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
-    timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-ON CONFLICT (call_id) DO UPDATE SET
-    model_id               = COALESCE(EXCLUDED.model_id, calls.model_id),
-    status                 = COALESCE(EXCLUDED.status, calls.status),
-    end_call_reason        = COALESCE(EXCLUDED.end_call_reason, calls.end_call_reason),
-    custom_end_call_reason = COALESCE(EXCLUDED.custom_end_call_reason, calls.custom_end_call_reason),
-    type_of_call           = COALESCE(EXCLUDED.type_of_call, calls.type_of_call),
-    campaign_type          = COALESCE(EXCLUDED.campaign_type, calls.campaign_type),
-    phone_number_from      = COALESCE(EXCLUDED.phone_number_from, calls.phone_number_from),
-    phone_number_to        = COALESCE(EXCLUDED.phone_number_to, calls.phone_number_to),
-    name                   = COALESCE(EXCLUDED.name, calls.name),
-    started_at             = COALESCE(EXCLUDED.started_at, calls.started_at),
-    duration_seconds       = COALESCE(EXCLUDED.duration_seconds, calls.duration_seconds),
-    timezone               = COALESCE(EXCLUDED.timezone, calls.timezone),
-    recording_url          = COALESCE(EXCLUDED.recording_url, calls.recording_url),
-    error_message          = COALESCE(EXCLUDED.error_message, calls.error_message),
-    executed_actions       = COALESCE(EXCLUDED.executed_actions, calls.executed_actions),
-    prompt_variables       = COALESCE(EXCLUDED.prompt_variables, calls.prompt_variables),
-    raw                    = calls.raw || EXCLUDED.raw,
-    payload_hash           = EXCLUDED.payload_hash,
-    synced_at              = now()`
-
-const deleteTranscriptSQL = `DELETE FROM transcript_lines WHERE call_id = $1`
-
-const insertTranscriptSQL = `
-INSERT INTO transcript_lines (call_id, line_no, speaker, text)
-SELECT $1, l.line_no, l.speaker, l.text
-FROM   unnest($2::integer[], $3::text[], $4::text[]) AS l(line_no, speaker, text)`
-
-const deleteVariablesSQL = `DELETE FROM collected_variables WHERE call_id = $1`
-
-const insertVariablesSQL = `
-INSERT INTO collected_variables (call_id, agent_id, name, value, collected)
-SELECT $1, v.agent_id, v.name, v.value::jsonb, v.collected
-FROM   unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS v(agent_id, name, value, collected)`
-
-const upsertTelephonySQL = `
-INSERT INTO call_telephony (call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at, ended_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (call_id) DO UPDATE SET
-    hangup              = COALESCE(EXCLUDED.hangup, call_telephony.hangup),
-    disconnect_reason   = COALESCE(EXCLUDED.disconnect_reason, call_telephony.disconnect_reason),
-    duration_ms         = COALESCE(EXCLUDED.duration_ms, call_telephony.duration_ms),
-    ringing_duration_ms = COALESCE(EXCLUDED.ringing_duration_ms, call_telephony.ringing_duration_ms),
-    started_at          = COALESCE(EXCLUDED.started_at, call_telephony.started_at),
-    ended_at            = COALESCE(EXCLUDED.ended_at, call_telephony.ended_at)`
-
 // SaveCalls writes calls in one transaction, without touching the queue,
 // and returns how many were unchanged (same payload hash as stored: only
 // synced_at touched). Backfills use it to store calls read from list pages.
+// It writes all the calls or none: when the database rejects one, the error
+// is returned and nothing is stored.
 func (db *DB) SaveCalls(ctx context.Context, calls []Call) (unchanged int, err error) {
 	if len(calls) == 0 {
 		return 0, nil
 	}
+	ptrs := make([]*Call, len(calls))
+	for i := range calls {
+		ptrs[i] = &calls[i]
+	}
 	err = db.beginFunc(ctx, func(tx pgx.Tx) error {
-		unchanged, err = writeCalls(ctx, tx, calls)
+		unchanged, err = writeCalls(ctx, tx, ptrs)
 		return err
 	})
 	if err != nil {
@@ -76,61 +30,183 @@ func (db *DB) SaveCalls(ctx context.Context, calls []Call) (unchanged int, err e
 	return unchanged, nil
 }
 
+// classifySQL finds which calls are stored already, and settles those
+// whose payload is the one stored: only their synced_at changes, and the
+// rows stay locked until the transaction ends, so that they stay unchanged
+// while the rest is written. A call without a hash (NULL) is never
+// unchanged.
+const classifySQL = `
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::bytea[]) AS u(call_id, payload_hash)
+), touched AS (
+    UPDATE calls c
+    SET    synced_at = now()
+    FROM   u
+    WHERE  c.call_id = u.call_id AND c.payload_hash = u.payload_hash
+    RETURNING c.call_id
+)
+SELECT c.call_id, t.call_id IS NOT NULL AS unchanged
+FROM   calls c
+JOIN   u USING (call_id)
+LEFT   JOIN touched t USING (call_id)`
+
+// The merge of the staged calls, with the rules of the per-call statements
+// of write_slow.go, sent as one batch. Rows are taken in call_id order so
+// that concurrent writers lock rows in the same order. The transcript lines
+// and variables that the calls replace are deleted here; the new ones are
+// then copied straight into their tables.
+
+const mergeCallsSQL = `
+INSERT INTO calls (
+    call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
+    campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
+    timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash)
+SELECT call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
+       campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
+       timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash
+FROM   pg_temp.stage_calls
+ORDER  BY call_id` + upsertCallSetSQL
+
+const mergeDeleteTranscriptsSQL = `
+DELETE FROM transcript_lines t
+USING  pg_temp.stage_calls s
+WHERE  s.replace_transcript AND t.call_id = s.call_id`
+
+const mergeDeleteVariablesSQL = `
+DELETE FROM collected_variables v
+USING  pg_temp.stage_calls s
+WHERE  s.replace_variables AND v.call_id = s.call_id`
+
+const mergeTelephonySQL = `
+INSERT INTO call_telephony (call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at, ended_at)
+SELECT call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, tel_started_at, tel_ended_at
+FROM   pg_temp.stage_calls
+WHERE  has_telephony
+ORDER  BY call_id` + upsertTelephonySetSQL
+
+const clearStageSQL = `DELETE FROM pg_temp.stage_calls`
+
 // writeCalls stores calls on tx and returns how many were unchanged.
-// Duplicate ids in calls are written in order, the last one winning.
-func writeCalls(ctx context.Context, tx pgx.Tx, calls []Call) (unchanged int, err error) {
-	b := &pgx.Batch{}
-	for i := range calls {
-		queueCall(b, &calls[i])
+//
+// A batch is written set-based, in a handful of round trips whatever its
+// size: the calls whose payload hash equals the stored one get their
+// synced_at touched and nothing else; the others are copied (COPY) into a
+// staging table, merged into calls and call_telephony by one statement
+// each, with the rules of SaveCallSlow (a nil field keeps the stored value,
+// raw is merged key by key), and the transcript lines and variables of the
+// calls that send them (non-nil) replace the stored ones: one DELETE each
+// for the calls already stored, then COPY straight into their tables.
+//
+// Duplicate ids in calls are written in order, the last one winning: the
+// k-th occurrence of each id is written in the k-th round, so each round
+// sees what the one before wrote, as one write per call would.
+func writeCalls(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, err error) {
+	for _, round := range rounds(calls) {
+		n, err := writeRound(ctx, tx, round)
+		if err != nil {
+			return 0, err
+		}
+		unchanged += n
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	return unchanged, nil
+}
+
+// rounds splits calls, in order, so that no id occurs twice in a round.
+func rounds(calls []*Call) [][]*Call {
+	seen := make(map[string]int, len(calls)) // id → occurrences so far
+	var out [][]*Call
+	for _, c := range calls {
+		k := seen[c.ID]
+		seen[c.ID] = k + 1
+		if k == len(out) {
+			out = append(out, make([]*Call, 0, len(calls)/(k+1)))
+		}
+		out[k] = append(out[k], c)
+	}
+	return out
+}
+
+// writeRound writes calls whose ids are distinct.
+func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, err error) {
+	stored, err := classify(ctx, tx, calls)
+	if err != nil {
 		return 0, err
 	}
-	return 0, nil
+	changed := make([]staged, 0, len(calls))
+	var replaceTranscripts, replaceVariables, anyTelephony bool
+	for _, c := range calls {
+		st, ok := stored[c.ID]
+		if ok && st.unchanged {
+			unchanged++
+			continue
+		}
+		// The children of a call that is not stored yet need no DELETE,
+		// which spares the merge a join with the big child tables.
+		s := staged{Call: c, replaceTranscript: ok && c.Transcript != nil, replaceVariables: ok && c.Variables != nil}
+		replaceTranscripts = replaceTranscripts || s.replaceTranscript
+		replaceVariables = replaceVariables || s.replaceVariables
+		anyTelephony = anyTelephony || c.Telephony != nil
+		changed = append(changed, s)
+	}
+	if len(changed) == 0 {
+		return unchanged, nil
+	}
+	if err := stageCalls(ctx, tx, changed); err != nil {
+		return 0, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(mergeCallsSQL)
+	if replaceTranscripts {
+		b.Queue(mergeDeleteTranscriptsSQL)
+	}
+	if replaceVariables {
+		b.Queue(mergeDeleteVariablesSQL)
+	}
+	if anyTelephony {
+		b.Queue(mergeTelephonySQL)
+	}
+	b.Queue(clearStageSQL)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("merge %d calls: %w", len(changed), err)
+	}
+	if err := copyChildren(ctx, tx, changed); err != nil {
+		return 0, err
+	}
+	return unchanged, nil
 }
 
-func queueCall(b *pgx.Batch, c *Call) {
-	raw := c.Raw
-	if raw == nil {
-		raw = []byte("{}")
-	}
-	b.Queue(upsertCallSQL, c.ID, c.ModelID, c.Status, c.EndCallReason, c.CustomEndCallReason,
-		c.TypeOfCall, c.CampaignType, c.PhoneNumberFrom, c.PhoneNumberTo, c.Name, c.StartedAt,
-		c.DurationSeconds, c.Timezone, c.RecordingURL, c.ErrorMessage, jsonArg(c.ExecutedActions),
-		jsonArg(c.PromptVariables), string(raw), c.PayloadHash)
-	if c.Transcript != nil {
-		b.Queue(deleteTranscriptSQL, c.ID)
-		n := len(c.Transcript)
-		nos, speakers, texts := make([]int32, n), make([]string, n), make([]string, n)
-		for i, l := range c.Transcript {
-			nos[i], speakers[i], texts[i] = l.LineNo, l.Speaker, l.Text
-		}
-		b.Queue(insertTranscriptSQL, c.ID, nos, speakers, texts)
-	}
-	if c.Variables != nil {
-		b.Queue(deleteVariablesSQL, c.ID)
-		n := len(c.Variables)
-		agents, names, values, collected := make([]string, n), make([]string, n), make([]string, n), make([]*bool, n)
-		for i, v := range c.Variables {
-			agents[i], names[i], values[i], collected[i] = v.AgentID, v.Name, string(v.Value), v.Collected
-			if v.Value == nil {
-				values[i] = "null"
-			}
-		}
-		b.Queue(insertVariablesSQL, c.ID, agents, names, values, collected)
-	}
-	if t := c.Telephony; t != nil {
-		b.Queue(upsertTelephonySQL, c.ID, t.Hangup, t.DisconnectReason, t.DurationMS,
-			t.RingingDurationMS, t.StartedAt, t.EndedAt)
-	}
+// staged is a call to write with what its merge deletes.
+type staged struct {
+	*Call
+	replaceTranscript bool // the call is stored and sends a transcript
+	replaceVariables  bool // the call is stored and sends variables
 }
 
-// jsonArg passes a JSON document as text (Postgres casts it to jsonb), or
-// NULL when there is none.
-func jsonArg(b []byte) *string {
-	if b == nil {
+// storedCall is what classify found of a call.
+type storedCall struct {
+	unchanged bool
+}
+
+// classify runs classifySQL: it touches the stored calls whose payload is
+// unchanged and returns every stored call of calls.
+func classify(ctx context.Context, tx pgx.Tx, calls []*Call) (map[string]storedCall, error) {
+	ids, hashes := make([]string, len(calls)), make([][]byte, len(calls))
+	for i, c := range calls {
+		ids[i], hashes[i] = c.ID, c.PayloadHash
+	}
+	rows, err := tx.Query(ctx, classifySQL, ids, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("find stored calls: %w", err)
+	}
+	stored := make(map[string]storedCall, len(calls))
+	var id string
+	var st storedCall
+	_, err = pgx.ForEachRow(rows, []any{&id, &st.unchanged}, func() error {
+		stored[id] = st
 		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find stored calls: %w", err)
 	}
-	s := string(b)
-	return &s
+	return stored, nil
 }

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The per-call statements of the slow path. The SET clauses are shared with
+// the set-based merge of write.go, so both paths keep the same rules.
+
+const upsertCallSetSQL = `
+ON CONFLICT (call_id) DO UPDATE SET
+    model_id               = COALESCE(EXCLUDED.model_id, calls.model_id),
+    status                 = COALESCE(EXCLUDED.status, calls.status),
+    end_call_reason        = COALESCE(EXCLUDED.end_call_reason, calls.end_call_reason),
+    custom_end_call_reason = COALESCE(EXCLUDED.custom_end_call_reason, calls.custom_end_call_reason),
+    type_of_call           = COALESCE(EXCLUDED.type_of_call, calls.type_of_call),
+    campaign_type          = COALESCE(EXCLUDED.campaign_type, calls.campaign_type),
+    phone_number_from      = COALESCE(EXCLUDED.phone_number_from, calls.phone_number_from),
+    phone_number_to        = COALESCE(EXCLUDED.phone_number_to, calls.phone_number_to),
+    name                   = COALESCE(EXCLUDED.name, calls.name),
+    started_at             = COALESCE(EXCLUDED.started_at, calls.started_at),
+    duration_seconds       = COALESCE(EXCLUDED.duration_seconds, calls.duration_seconds),
+    timezone               = COALESCE(EXCLUDED.timezone, calls.timezone),
+    recording_url          = COALESCE(EXCLUDED.recording_url, calls.recording_url),
+    error_message          = COALESCE(EXCLUDED.error_message, calls.error_message),
+    executed_actions       = COALESCE(EXCLUDED.executed_actions, calls.executed_actions),
+    prompt_variables       = COALESCE(EXCLUDED.prompt_variables, calls.prompt_variables),
+    raw                    = calls.raw || EXCLUDED.raw,
+    payload_hash           = EXCLUDED.payload_hash,
+    synced_at              = now()`
+
+const upsertCallSQL = `
+INSERT INTO calls (
+    call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
+    campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
+    timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)` + upsertCallSetSQL
+
+const touchCallSQL = `
+UPDATE calls SET synced_at = now() WHERE call_id = $1 AND payload_hash = $2`
+
+const deleteTranscriptSQL = `DELETE FROM transcript_lines WHERE call_id = $1`
+
+const insertTranscriptSQL = `
+INSERT INTO transcript_lines (call_id, line_no, speaker, text)
+SELECT $1, l.line_no, l.speaker, l.text
+FROM   unnest($2::integer[], $3::text[], $4::text[]) AS l(line_no, speaker, text)`
+
+const insertTranscriptLineSQL = `
+INSERT INTO transcript_lines (call_id, line_no, speaker, text) VALUES ($1, $2, $3, $4)`
+
+const deleteVariablesSQL = `DELETE FROM collected_variables WHERE call_id = $1`
+
+const insertVariablesSQL = `
+INSERT INTO collected_variables (call_id, agent_id, name, value, collected)
+SELECT $1, v.agent_id, v.name, v.value::jsonb, v.collected
+FROM   unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS v(agent_id, name, value, collected)`
+
+const insertVariableSQL = `
+INSERT INTO collected_variables (call_id, agent_id, name, value, collected) VALUES ($1, $2, $3, $4::jsonb, $5)`
+
+const upsertTelephonySetSQL = `
+ON CONFLICT (call_id) DO UPDATE SET
+    hangup              = COALESCE(EXCLUDED.hangup, call_telephony.hangup),
+    disconnect_reason   = COALESCE(EXCLUDED.disconnect_reason, call_telephony.disconnect_reason),
+    duration_ms         = COALESCE(EXCLUDED.duration_ms, call_telephony.duration_ms),
+    ringing_duration_ms = COALESCE(EXCLUDED.ringing_duration_ms, call_telephony.ringing_duration_ms),
+    started_at          = COALESCE(EXCLUDED.started_at, call_telephony.started_at),
+    ended_at            = COALESCE(EXCLUDED.ended_at, call_telephony.ended_at)`
+
+const upsertTelephonySQL = `
+INSERT INTO call_telephony (call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at, ended_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)` + upsertTelephonySetSQL
+
+// SaveCallSlow writes one call in a transaction of its own, statement by
+// statement, one statement per row, with the same rules as SaveCalls: a
+// call whose payload hash equals the stored one only has its synced_at
+// touched. It is the naive writer, many times slower than SaveCalls, kept
+// as the baseline that benchmarks measure the batched path against; sync
+// passes never use it. It returns the database's error, with the call id,
+// when a statement fails.
+func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		if c.PayloadHash != nil {
+			tag, err := tx.Exec(ctx, touchCallSQL, c.ID, c.PayloadHash)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 1 {
+				return nil
+			}
+		}
+		var err error
+		callStatements(&c, true, func(sql string, args ...any) {
+			if err == nil {
+				_, err = tx.Exec(ctx, sql, args...)
+			}
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save call %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// callStatements passes each statement that writes c, with its arguments,
+// to do, in order: the call, its transcript, its variables, its telephony.
+// With perRow, each transcript line and variable is a statement of its
+// own; otherwise each set is one statement over arrays. It does not check
+// the payload hash.
+func callStatements(c *Call, perRow bool, do func(sql string, args ...any)) {
+	raw := c.Raw
+	if raw == nil {
+		raw = []byte("{}")
+	}
+	do(upsertCallSQL, c.ID, c.ModelID, c.Status, c.EndCallReason, c.CustomEndCallReason,
+		c.TypeOfCall, c.CampaignType, c.PhoneNumberFrom, c.PhoneNumberTo, c.Name, c.StartedAt,
+		c.DurationSeconds, c.Timezone, c.RecordingURL, c.ErrorMessage, jsonArg(c.ExecutedActions),
+		jsonArg(c.PromptVariables), string(raw), c.PayloadHash)
+	if c.Transcript != nil {
+		do(deleteTranscriptSQL, c.ID)
+		if perRow {
+			for _, l := range c.Transcript {
+				do(insertTranscriptLineSQL, c.ID, l.LineNo, l.Speaker, l.Text)
+			}
+		} else {
+			n := len(c.Transcript)
+			nos, speakers, texts := make([]int32, n), make([]string, n), make([]string, n)
+			for i, l := range c.Transcript {
+				nos[i], speakers[i], texts[i] = l.LineNo, l.Speaker, l.Text
+			}
+			do(insertTranscriptSQL, c.ID, nos, speakers, texts)
+		}
+	}
+	if c.Variables != nil {
+		do(deleteVariablesSQL, c.ID)
+		if perRow {
+			for _, v := range c.Variables {
+				do(insertVariableSQL, c.ID, v.AgentID, v.Name, string(variableValue(v.Value)), v.Collected)
+			}
+		} else {
+			n := len(c.Variables)
+			agents, names, values, collected := make([]string, n), make([]string, n), make([]string, n), make([]*bool, n)
+			for i, v := range c.Variables {
+				agents[i], names[i], values[i], collected[i] = v.AgentID, v.Name, string(variableValue(v.Value)), v.Collected
+			}
+			do(insertVariablesSQL, c.ID, agents, names, values, collected)
+		}
+	}
+	if t := c.Telephony; t != nil {
+		do(upsertTelephonySQL, c.ID, t.Hangup, t.DisconnectReason, t.DurationMS,
+			t.RingingDurationMS, t.StartedAt, t.EndedAt)
+	}
+}
+
+// jsonArg passes a JSON document as text (Postgres casts it to jsonb), or
+// NULL when there is none.
+func jsonArg(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
+// variableValue is the JSON stored for a variable's value: a missing value
+// is the JSON null, as Variable documents.
+func variableValue(b []byte) []byte {
+	if b == nil {
+		return []byte("null")
+	}
+	return b
+}
