@@ -13,10 +13,12 @@ import (
 // context ended, so that fetched calls are not thrown away on shutdown.
 const settleTimeout = 30 * time.Second
 
-// pipelineDepth is how many claimed batches may wait for their write while
-// the next one is fetched: fetching overlaps writing, and memory stays
-// bounded by (pipelineDepth+2) batches whatever the queue's length.
-const pipelineDepth = 1
+// writers is how many batches are written at once, each in its own
+// transaction on its own connection. Batches hold disjoint rows, so they
+// never wait on each other's locks; two keep the database busy while one
+// transaction commits. Fetching overlaps writing, and memory stays bounded
+// by about 2·writers+1 batches whatever the queue's length.
+const writers = 2
 
 // errShutdownGrace ends fetches still running when the shutdown grace ends.
 var errShutdownGrace = errors.New("sync: shutdown grace period over")
@@ -79,20 +81,31 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 		})
 	}
 
-	toWrite := make(chan *batch, pipelineDepth)
+	toWrite := make(chan *batch, writers)
+	var writeMu sync.Mutex // guards writeErr and the Stats counters settle adds to
 	var writeErr error
 	var writer sync.WaitGroup
-	writer.Go(func() {
-		for b := range toWrite {
-			b.fetched.Wait()
-			if writeErr != nil {
-				continue // the database failed: these rows come back when their lease expires
+	for range writers {
+		writer.Go(func() {
+			for b := range toWrite {
+				b.fetched.Wait()
+				writeMu.Lock()
+				failed := writeErr != nil
+				writeMu.Unlock()
+				if failed {
+					continue // the database failed: these rows come back when their lease expires
+				}
+				if err := s.settle(ctx, b, &st, &writeMu); err != nil {
+					writeMu.Lock()
+					if writeErr == nil {
+						writeErr = err
+					}
+					writeMu.Unlock()
+					cancelFetch(err)
+				}
 			}
-			if writeErr = s.settle(ctx, b, &st); writeErr != nil {
-				cancelFetch(writeErr)
-			}
-		}
-	})
+		})
+	}
 
 	var claimErr error
 	stopping := func() bool { return ctx.Err() != nil || fetchCtx.Err() != nil }
@@ -145,8 +158,8 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 }
 
 // settle writes a batch's calls and outcomes in one transaction and gives
-// back the rows that have none.
-func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats) error {
+// back the rows that have none. It adds to st under mu.
+func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats, mu *sync.Mutex) error {
 	var outcomes []store.Outcome
 	var kinds []*int
 	var release []string
@@ -168,10 +181,19 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats) error {
 	if s.ObserveWrite != nil {
 		s.ObserveWrite(time.Since(writeStart), len(outcomes))
 	}
-	st.Unchanged += res.Unchanged
-	if err := s.failRejected(settleCtx, b.lease.Token, res.Rejected, st); err != nil {
+	failed, lostRejected, err := s.failRejected(settleCtx, b.lease.Token, res.Rejected)
+	if err != nil {
 		return err
 	}
+	if err := s.Queue.Release(settleCtx, b.lease.Token, release); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	st.Unchanged += res.Unchanged
+	st.Failed += failed
+	st.Lost += lostRejected
+	st.Released += len(release)
 	lost := make(map[string]bool, len(res.Lost))
 	for _, id := range res.Lost {
 		lost[id] = true
@@ -186,10 +208,6 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats) error {
 			*kinds[i]++
 		}
 	}
-	if err := s.Queue.Release(settleCtx, b.lease.Token, release); err != nil {
-		return err
-	}
-	st.Released += len(release)
 	return nil
 }
 
@@ -197,9 +215,10 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats) error {
 // refusal comes from the data, so fetching it again would not help. The
 // operator sees why in last_error and can queue them again with
 // retry-failed once the cause is fixed.
-func (s *Syncer) failRejected(ctx context.Context, token int64, rejected map[string]error, st *Stats) error {
+// It returns how many it marked and how many it could not (lease lost).
+func (s *Syncer) failRejected(ctx context.Context, token int64, rejected map[string]error) (failed, lost int, err error) {
 	if len(rejected) == 0 {
-		return nil
+		return 0, 0, nil
 	}
 	outcomes := make([]store.Outcome, 0, len(rejected))
 	for id, err := range rejected {
@@ -209,9 +228,7 @@ func (s *Syncer) failRejected(ctx context.Context, token int64, rejected map[str
 	}
 	res, err := s.Queue.Complete(ctx, token, outcomes)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	st.Failed += len(outcomes) - len(res.Lost)
-	st.Lost += len(res.Lost)
-	return nil
+	return len(outcomes) - len(res.Lost), len(res.Lost), nil
 }

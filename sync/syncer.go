@@ -44,7 +44,8 @@ type Syncer struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// ObserveWrite, when set, is called after each batch is settled with how
-	// long the write took and how many queue rows it settled. For metrics.
+	// long the write took and how many queue rows it settled. For metrics;
+	// batches are written two at a time, so it must be safe for concurrent use.
 	ObserveWrite func(took time.Duration, rows int)
 
 	pauseMu    sync.Mutex

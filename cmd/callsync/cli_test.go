@@ -255,3 +255,16 @@ func TestRun_SIGTERM(t *testing.T) {
 		t.Errorf("no clean stop in the log:\n%s", out)
 	}
 }
+
+func TestHelp_HidesSecretsFromTheEnvironment(t *testing.T) {
+	env := map[string]string{"SYNTHFLOW_API_KEY": "sk-help-secret", "SYNTHFLOW_WEBHOOK_SECRET": "whsec-help-secret",
+		"DATABASE_URL": "postgres://u:dbpw-help-secret@h/d"}
+	for _, c := range commands {
+		r := runCmd(t, env, "", c.name, "--help")
+		for _, secret := range []string{"sk-help-secret", "whsec-help-secret", "dbpw-help-secret"} {
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Errorf("%s --help shows %s", c.name, secret)
+			}
+		}
+	}
+}

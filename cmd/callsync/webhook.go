@@ -37,7 +37,7 @@ type webhookConfig struct {
 func (c *webhookConfig) register(f *flagSet) {
 	f.stringVar(&c.path, "webhook-path", "SYNTHFLOW_WEBHOOK_PATH", "/webhooks/synthflow",
 		"with --http-addr, path of the post-call webhook endpoint (empty: no webhook endpoint)")
-	f.stringVar(&c.secret, "webhook-secret", "SYNTHFLOW_WEBHOOK_SECRET", "",
+	f.secretVar(&c.secret, "webhook-secret", "SYNTHFLOW_WEBHOOK_SECRET",
 		"webhook secret (Synthflow: Settings → Security → Webhooks); prefer the environment or a file to a flag")
 	f.stringVar(&c.secretFile, "webhook-secret-file", "SYNTHFLOW_WEBHOOK_SECRET_FILE", "", "file holding the webhook secret")
 	envBoolVar(f, &c.insecure, "webhook-insecure", "SYNTHFLOW_WEBHOOK_INSECURE",
