@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -66,12 +65,18 @@ type Variable struct {
 // DecodeCall decodes one call object. It fails only when raw is not a JSON
 // object; every field that cannot be read is left nil and noted in Problems.
 func DecodeCall(raw json.RawMessage) (*Call, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fmt.Errorf("call object: %w", err)
+	if !json.Valid(raw) {
+		var v any
+		return nil, fmt.Errorf("call object: %w", json.Unmarshal(raw, &v))
 	}
-	if fields == nil {
-		return nil, errors.New("call object: null")
+	return decodeValidCall(raw)
+}
+
+// decodeValidCall is DecodeCall for raw already known to be valid JSON.
+func decodeValidCall(raw json.RawMessage) (*Call, error) {
+	fields, err := objectMembers(raw)
+	if err != nil {
+		return nil, fmt.Errorf("call object: %w", err)
 	}
 	d := decoder{fields: fields}
 	c := &Call{Raw: raw}
@@ -138,8 +143,8 @@ func (d *decoder) str(key string) *string {
 	}
 	switch v[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, err := unquote(v)
+		if err != nil {
 			d.problem(key, "%v", err)
 			return nil
 		}
@@ -162,7 +167,8 @@ func (d *decoder) int(key string) *int64 {
 	}
 	s := string(v)
 	if v[0] == '"' {
-		if err := json.Unmarshal(v, &s); err != nil {
+		var err error
+		if s, err = unquote(v); err != nil {
 			d.problem(key, "%v", err)
 			return nil
 		}
@@ -200,7 +206,8 @@ func (d *decoder) time(key string) *time.Time {
 	}
 	s := string(v)
 	if v[0] == '"' {
-		if err := json.Unmarshal(v, &s); err != nil {
+		var err error
+		if s, err = unquote(v); err != nil {
 			d.problem(key, "%v", err)
 			return nil
 		}

@@ -114,21 +114,14 @@ func (c *Client) GetCall(ctx context.Context, id string) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	var env struct {
-		Response *struct {
-			Calls []json.RawMessage `json:"calls"`
-		} `json:"response"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
-	}
-	if env.Response == nil || env.Response.Calls == nil {
-		return nil, &DecodeError{Op: op, Err: errors.New("no response.calls array"), Body: keep(body)}
-	}
-	if len(env.Response.Calls) == 0 {
+	first, err := firstCall(body)
+	if errors.Is(err, errNoCalls) {
 		return nil, fmt.Errorf("%s: empty calls array: %w", op, ErrNotFound)
 	}
-	call, err := DecodeCall(env.Response.Calls[0])
+	if err != nil {
+		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
+	}
+	call, err := decodeValidCall(first)
 	if err != nil {
 		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
 	}

@@ -50,23 +50,43 @@ func cleanJSON(raw []byte) ([]byte, string, error) {
 
 // jsonClean reports whether raw is valid UTF-8, shallower than maxJSONDepth,
 // and free of \u0000 and surrogate escapes (paired surrogates are fine for
-// Postgres, but rare enough to take the slow path).
+// Postgres, but rare enough to take the slow path). It runs on every call,
+// so it uses the fast byte searches and answers false when unsure: the slow
+// path is exact.
 func jsonClean(raw []byte) bool {
-	if !utf8.Valid(raw) {
+	if bytes.Contains(raw, []byte(`\u0000`)) || hasSurrogateEscape(raw) || !utf8.Valid(raw) {
 		return false
 	}
-	depth, inString := 0, false
+	// The count of opening brackets bounds the depth; count exactly only
+	// when the bound is too high.
+	if bytes.Count(raw, []byte("{"))+bytes.Count(raw, []byte("[")) <= maxJSONDepth {
+		return true
+	}
+	return jsonDepth(raw) <= maxJSONDepth
+}
+
+// hasSurrogateEscape reports whether raw holds a \uD800–\uDFFF escape.
+func hasSurrogateEscape(raw []byte) bool {
+	for i := 0; ; {
+		k := bytes.Index(raw[i:], []byte(`\u`))
+		if k < 0 || i+k+3 >= len(raw) {
+			return false
+		}
+		i += k + 2
+		if (raw[i] == 'd' || raw[i] == 'D') && strings.IndexByte("89abcdefABCDEF", raw[i+1]) >= 0 {
+			return true
+		}
+	}
+}
+
+// jsonDepth returns the deepest nesting of objects and arrays in raw.
+func jsonDepth(raw []byte) int {
+	depth, deepest, inString := 0, 0, false
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if inString {
 			switch c {
 			case '\\':
-				if i+1 < len(raw) && raw[i+1] == 'u' && i+5 < len(raw) {
-					hex := raw[i+2 : i+6]
-					if string(hex) == "0000" || (hex[0] == 'd' || hex[0] == 'D') && strings.IndexByte("89abcdefABCDEF", hex[1]) >= 0 {
-						return false
-					}
-				}
 				i++
 			case '"':
 				inString = false
@@ -78,14 +98,12 @@ func jsonClean(raw []byte) bool {
 			inString = true
 		case '{', '[':
 			depth++
-			if depth > maxJSONDepth {
-				return false
-			}
+			deepest = max(deepest, depth)
 		case '}', ']':
 			depth--
 		}
 	}
-	return true
+	return deepest
 }
 
 // fixCount counts what cleaning changed.

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The decoder reads a call object in one pass: encoding/json would scan it
+// twice to validate and decode it into a map, and twice more for each
+// string field. These helpers work on JSON that is already known to be
+// valid (the response body was validated when its envelope was decoded).
+
+var (
+	errNotObject = errors.New("not a JSON object")
+	errNoCalls   = errors.New("empty calls array")
+)
+
+// firstCall returns the first element of response.calls in the envelope
+// body, validating the whole body first. It returns errNoCalls when the
+// array is empty.
+func firstCall(body []byte) (json.RawMessage, error) {
+	if !json.Valid(body) {
+		var v any
+		return nil, json.Unmarshal(body, &v) // the syntax error, with its offset
+	}
+	top, err := objectMembers(body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := objectMembers(top["response"])
+	if err != nil {
+		return nil, errors.New("no response.calls array")
+	}
+	calls := bytes.TrimSpace(resp["calls"])
+	if len(calls) == 0 || calls[0] != '[' {
+		return nil, errors.New("no response.calls array")
+	}
+	i := skipSpace(calls, 1)
+	if calls[i] == ']' {
+		return nil, errNoCalls
+	}
+	return calls[i:skipValue(calls, i)], nil
+}
+
+// objectMembers returns the members of the valid JSON object b: each key,
+// unescaped, with its value as a sub-slice of b. A key given twice keeps
+// its last value, as encoding/json does.
+func objectMembers(b []byte) (map[string]json.RawMessage, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' {
+		return nil, errNotObject
+	}
+	m := make(map[string]json.RawMessage, 40)
+	i := skipSpace(b, 1)
+	if b[i] == '}' {
+		return m, nil
+	}
+	for {
+		end := skipValue(b, i) // the key, a string
+		key, err := unquote(b[i:end])
+		if err != nil {
+			return nil, err
+		}
+		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
+		end = skipValue(b, i)
+		m[key] = b[i:end:end]
+		i = skipSpace(b, end)
+		if b[i] == '}' {
+			return m, nil
+		}
+		i = skipSpace(b, i+1) // past the comma
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the valid JSON value at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for j := i + 1; ; {
+			q := j + bytes.IndexByte(b[j:], '"')
+			n := 0 // backslashes right before the quote: an odd number escapes it
+			for p := q - 1; p > i && b[p] == '\\'; p-- {
+				n++
+			}
+			if n%2 == 0 {
+				return q + 1
+			}
+			j = q + 1
+		}
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	default: // number, true, false, null
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\n', '\r', '\t':
+				return i
+			}
+		}
+		return i
+	}
+}
+
+// unquote decodes the valid JSON string literal q as encoding/json does:
+// invalid UTF-8 and unpaired surrogates become U+FFFD.
+func unquote(q []byte) (string, error) {
+	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+		return "", errors.New("not a JSON string")
+	}
+	s := q[1 : len(q)-1]
+	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		return string(s), nil
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			r, size := utf8.DecodeRune(s[i:])
+			out = utf8.AppendRune(out, r) // RuneError for invalid bytes
+			i += size
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", errors.New("bad escape in JSON string")
+		}
+		switch s[i+1] {
+		case '"', '\\', '/':
+			out = append(out, s[i+1])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(s, i+2)
+			if !ok {
+				return "", errors.New("bad \\u escape in JSON string")
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2, ok := hex4(s, i+2)
+					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+						out = utf8.AppendRune(out, dec)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return "", errors.New("bad escape in JSON string")
+		}
+		i += 2
+	}
+	return string(out), nil
+}
+
+// hex4 reads the four hex digits at s[i:i+4].
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(s[i:i+4]), 16, 32)
+	return rune(n), err == nil
+}
