@@ -41,7 +41,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		BatchSize:        100,
+		BatchSize:        250,
 		Concurrency:      8,
 		Lease:            5 * time.Minute,
 		MaxAttempts:      8,
