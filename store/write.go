@@ -30,25 +30,20 @@ func (db *DB) SaveCalls(ctx context.Context, calls []Call) (unchanged int, err e
 	return unchanged, nil
 }
 
-// classifySQL finds which calls are stored already, and settles those
-// whose payload is the one stored: only their synced_at changes, and the
-// rows stay locked until the transaction ends, so that they stay unchanged
-// while the rest is written. A call without a hash (NULL) is never
-// unchanged.
-const classifySQL = `
-WITH u AS (
-    SELECT * FROM unnest($1::text[], $2::bytea[]) AS u(call_id, payload_hash)
-), touched AS (
-    UPDATE calls c
-    SET    synced_at = now()
-    FROM   u
-    WHERE  c.call_id = u.call_id AND c.payload_hash = u.payload_hash
-    RETURNING c.call_id
-)
-SELECT c.call_id, t.call_id IS NOT NULL AS unchanged
-FROM   calls c
-JOIN   u USING (call_id)
-LEFT   JOIN touched t USING (call_id)`
+// touchUnchangedSQL settles the calls whose payload is the one stored:
+// only their synced_at changes (a HOT update, as the table leaves room in
+// its pages), and the rows stay locked until the transaction ends, so that
+// they stay unchanged while the rest is written. A call without a hash
+// (NULL) is never unchanged.
+const touchUnchangedSQL = `
+UPDATE calls c
+SET    synced_at = now()
+FROM   unnest($1::text[], $2::bytea[]) AS u(call_id, payload_hash)
+WHERE  c.call_id = u.call_id AND c.payload_hash = u.payload_hash
+RETURNING c.call_id`
+
+// storedSQL finds which of the other calls are stored already.
+const storedSQL = `SELECT call_id FROM calls WHERE call_id = ANY($1::text[])`
 
 // The merge of the staged calls, with the rules of the per-call statements
 // of write_slow.go, sent as one batch. Rows are taken in call_id order so
@@ -194,19 +189,37 @@ func classify(ctx context.Context, tx pgx.Tx, calls []*Call) (map[string]storedC
 	for i, c := range calls {
 		ids[i], hashes[i] = c.ID, c.PayloadHash
 	}
-	rows, err := tx.Query(ctx, classifySQL, ids, hashes)
+	rows, err := tx.Query(ctx, touchUnchangedSQL, ids, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("find unchanged calls: %w", err)
+	}
+	touched, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find unchanged calls: %w", err)
+	}
+	stored := make(map[string]storedCall, len(calls))
+	for _, id := range touched {
+		stored[id] = storedCall{unchanged: true}
+	}
+	rest := ids[:0:0]
+	for _, id := range ids {
+		if _, ok := stored[id]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) == 0 { // a re-sync of unchanged calls: nothing more to look up
+		return stored, nil
+	}
+	rows, err = tx.Query(ctx, storedSQL, rest)
 	if err != nil {
 		return nil, fmt.Errorf("find stored calls: %w", err)
 	}
-	stored := make(map[string]storedCall, len(calls))
-	var id string
-	var st storedCall
-	_, err = pgx.ForEachRow(rows, []any{&id, &st.unchanged}, func() error {
-		stored[id] = st
-		return nil
-	})
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("find stored calls: %w", err)
+	}
+	for _, id := range known {
+		stored[id] = storedCall{}
 	}
 	return stored, nil
 }
