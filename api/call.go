@@ -274,8 +274,8 @@ func (d *decoder) variables(key string) []Variable {
 	if v == nil {
 		return nil
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(v, &top); err != nil {
+	top, err := objectMembers(v) // v is valid JSON: the call object was validated
+	if err != nil {
 		d.problem(key, "want an object, got %s", abbrev(v))
 		return nil
 	}
@@ -297,12 +297,8 @@ func (d *decoder) variables(key string) []Variable {
 
 // agentLevel reports whether raw is an agent's map of variables, and returns it.
 func agentLevel(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, false
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
+	m, err := objectMembers(raw)
+	if err != nil {
 		return nil, false
 	}
 	if _, ok := m["value"]; ok {
@@ -318,13 +314,14 @@ func agentLevel(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 // value itself.
 func variable(agent, name string, raw json.RawMessage) Variable {
 	v := Variable{AgentID: agent, Name: name, Value: bytes.TrimSpace(raw)}
-	var e struct {
-		Value     json.RawMessage `json:"value"`
-		Collected json.RawMessage `json:"collected"`
-	}
-	if len(v.Value) > 0 && v.Value[0] == '{' && json.Unmarshal(raw, &e) == nil && (e.Value != nil || e.Collected != nil) {
-		v.Value = bytes.TrimSpace(e.Value)
-		switch strings.ToLower(strings.Trim(string(bytes.TrimSpace(e.Collected)), `"`)) {
+	if m, err := objectMembers(raw); err == nil {
+		value, hasValue := m["value"]
+		collected, hasCollected := m["collected"]
+		if !hasValue && !hasCollected {
+			return v // an object of its own: the value itself
+		}
+		v.Value = value
+		switch strings.ToLower(strings.Trim(string(collected), `"`)) {
 		case "true":
 			v.Collected = new(true)
 		case "false":

@@ -136,12 +136,23 @@ func unquote(q []byte) (string, error) {
 	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			r, size := utf8.DecodeRune(s[i:])
-			out = utf8.AppendRune(out, r) // RuneError for invalid bytes
-			i += size
-			continue
+		// Copy the run up to the next escape at once.
+		run := s[i:]
+		if k := bytes.IndexByte(run, '\\'); k >= 0 {
+			run = run[:k]
+		}
+		if utf8.Valid(run) {
+			out = append(out, run...)
+		} else {
+			for j := 0; j < len(run); {
+				r, size := utf8.DecodeRune(run[j:])
+				out = utf8.AppendRune(out, r) // RuneError for invalid bytes
+				j += size
+			}
+		}
+		i += len(run)
+		if i >= len(s) {
+			break
 		}
 		if i+1 >= len(s) {
 			return "", errors.New("bad escape in JSON string")
