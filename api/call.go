@@ -158,6 +158,22 @@ func (d *decoder) str(key string) *string {
 	}
 }
 
+// text returns the scalar v as text: a number as written, a string
+// unquoted and trimmed. It reports false for an empty string, and for a
+// string it cannot read (noted as a problem).
+func (d *decoder) text(key string, v []byte) (string, bool) {
+	if v[0] != '"' {
+		return string(v), true
+	}
+	s, err := unquote(v)
+	if err != nil {
+		d.problem(key, "%v", err)
+		return "", false
+	}
+	s = strings.TrimSpace(s)
+	return s, s != ""
+}
+
 // int reads an integer sent as a number or a numeric string. Fractions are
 // rounded.
 func (d *decoder) int(key string) *int64 {
@@ -165,17 +181,9 @@ func (d *decoder) int(key string) *int64 {
 	if v == nil {
 		return nil
 	}
-	s := string(v)
-	if v[0] == '"' {
-		var err error
-		if s, err = unquote(v); err != nil {
-			d.problem(key, "%v", err)
-			return nil
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
+	s, ok := d.text(key, v)
+	if !ok {
+		return nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return &n
@@ -204,17 +212,9 @@ func (d *decoder) time(key string) *time.Time {
 		}
 		return nil
 	}
-	s := string(v)
-	if v[0] == '"' {
-		var err error
-		if s, err = unquote(v); err != nil {
-			d.problem(key, "%v", err)
-			return nil
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
+	s, ok := d.text(key, v)
+	if !ok {
+		return nil
 	}
 	t, ok := ParseTime(s)
 	if !ok {

@@ -36,20 +36,12 @@ func runOnce(ctx context.Context, args []string, e env) error {
 	if err := rc.validate(); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, dc, logger, true)
+	w, err := openWorker(ctx, logger, dc, &ac, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	tel := newTelemetry()
-	ac.observe = tel.observeAPI
-	cfg.RequestsPerSecond = ac.requestsPerSecond()
-	client, err := ac.client(db, logger)
-	if err != nil {
-		return err
-	}
-	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite}
-	_, err = newPassRunner("once", s, db, tel, logger, rc).run(ctx)
+	defer w.db.Close()
+	_, err = newPassRunner("once", w.syncer, w.db, w.tel, logger, rc).run(ctx)
 	switch {
 	case err == nil, ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return nil // a signal ended the pass: what was fetched is stored, the rest is queued

@@ -54,24 +54,17 @@ func runRun(ctx context.Context, args []string, e env) error {
 	if err := ic.validate(httpAddr); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, dc, logger, true)
+	w, err := openWorker(ctx, logger, dc, &ac, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	tel := newTelemetry()
-	ac.observe = tel.observeAPI
-	cfg.RequestsPerSecond = ac.requestsPerSecond()
-	client, err := ac.client(db, logger)
-	if err != nil {
-		return err
-	}
-	ic.start(client, db, logger, cfg.MaxPollAge)
+	defer w.db.Close()
+	db := w.db
+	ic.start(w.client, db, logger, cfg.MaxPollAge)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite}
-	passes := newPassRunner("run", s, db, tel, logger, rc)
+	passes := newPassRunner("run", w.syncer, db, w.tel, logger, rc)
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger})))
 	id, err := c.AddFunc(schedule, func() {
 		err := ic.pollOnce(ctx, logger) // new calls first, so this pass fetches the ones not final yet
@@ -86,7 +79,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 		return usagef("--schedule %q: %v", schedule, err)
 	}
 	mux := http.NewServeMux()
-	mountTelemetry(mux, db, tel, logger)
+	mountTelemetry(mux, db, w.tel, logger)
 	ic.mount(mux, db, logger)
 	if httpAddr != "" {
 		hs, err := listenHTTP(httpAddr, mux, logger)

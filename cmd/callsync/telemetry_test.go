@@ -20,6 +20,36 @@ import (
 
 // httpAddrFrom finds the address that `run` logged it serves HTTP on
 // (LOG_FORMAT=json).
+// startRun starts `callsync run` in-process with env and args, stops it
+// when t ends (failing t if it ended with an error), and returns the HTTP
+// address it logged.
+func startRun(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"run"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+	})
+	var addr string
+	waitFor(t, time.Minute, "the HTTP address in the log", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v\n%s", err, stderr.String())
+		default:
+		}
+		addr = httpAddrFrom(stderr.String())
+		return addr != ""
+	})
+	return addr
+}
+
 func httpAddrFrom(logs string) string {
 	for _, line := range strings.Split(logs, "\n") {
 		var rec struct {
@@ -88,28 +118,7 @@ func TestRun_MetricsAndSyncRuns(t *testing.T) {
 		t.Fatalf("enqueue: %v\n%s", r.err, r.stderr)
 	}
 
-	ctx, cancel := context.WithCancel(t.Context())
-	var stderr lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--webhook-path="}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	var addr string
-	waitFor(t, time.Minute, "the HTTP address in the log", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("run ended early: %v\n%s", err, stderr.String())
-		default:
-		}
-		addr = httpAddrFrom(stderr.String())
-		return addr != ""
-	})
+	addr := startRun(t, env, "--webhook-path=")
 	base := "http://" + addr
 	var m map[string]float64
 	waitFor(t, time.Minute, "the first pass", func() bool {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -240,28 +239,7 @@ func TestRun_WebhookAndPolling(t *testing.T) {
 	env := intakeEnv(t, srv)
 	env["HTTP_ADDR"], env["SYNC_SCHEDULE"], env["LOG_LEVEL"], env["LOG_FORMAT"] = "127.0.0.1:0", "@every 1s", "info", "json"
 	env["SYNTHFLOW_WEBHOOK_SECRET"], env["SYNC_POLL_MODELS"] = hookSecret, srv.Models()[0]
-	ctx, cancel := context.WithCancel(t.Context())
-	var stderr lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"run"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v\n%s", err, stderr.String())
-		}
-	}()
-	var addr string
-	waitFor(t, time.Minute, "the HTTP address in the log", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("run ended early: %v\n%s", err, stderr.String())
-		default:
-		}
-		addr = httpAddrFrom(stderr.String())
-		return addr != ""
-	})
+	addr := startRun(t, env)
 	if got := post(t, "http://"+addr+"/webhooks/synthflow", "application/json", payload(old[0]), signed(old[0])); got != http.StatusAccepted {
 		t.Fatalf("webhook: status %d", got)
 	}

@@ -174,6 +174,34 @@ func openAPI(ctx context.Context, e env, lc *logConfig, dc dbConfig, ac *apiConf
 	return logger, db, client, nil
 }
 
+// worker is what once and run share: the migrated store, the telemetry,
+// the rate-limited client and the Syncer wired to them.
+type worker struct {
+	db     *store.DB
+	tel    *telemetry
+	client *api.Client
+	syncer *callsync.Syncer
+}
+
+// openWorker opens a worker with cfg, its claims sized to the API budget.
+// Settings are validated before it is called. Close the store when done.
+func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiConfig, cfg callsync.Config) (*worker, error) {
+	db, err := openStore(ctx, dc, logger, true)
+	if err != nil {
+		return nil, err
+	}
+	tel := newTelemetry()
+	ac.observe = tel.observeAPI
+	client, err := ac.client(db, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	cfg.RequestsPerSecond = ac.requestsPerSecond()
+	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite}
+	return &worker{db: db, tel: tel, client: client, syncer: s}, nil
+}
+
 // logPass logs a pass summary, or its error.
 func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err error) {
 	attrs := []any{"took", took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
