@@ -102,13 +102,24 @@ func NewClient(opts Options) (*Client, error) {
 // BaseURL returns the base URL the client sends requests to.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// GetCall fetches one call with GET /calls/{id}. It returns an error matching
-// ErrNotFound when the API does not know the call, a *StatusError for other
-// non-2xx answers (matching ErrUnauthorized, ErrRateLimited or ErrServer), a
-// *TransportError when no complete answer came, and a *DecodeError when the
-// body is not a calls envelope. A call whose fields are odd is returned with
-// the oddities listed in Call.Problems, never as an error.
+// GetCall fetches one call with GET /calls/{id} and decodes it: GetPayload
+// followed by Payload.Decode, with their errors.
 func (c *Client) GetCall(ctx context.Context, id string) (*Call, error) {
+	p, err := c.GetPayload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return p.Decode()
+}
+
+// GetPayload fetches one call with GET /calls/{id} and returns its call
+// object as sent, validated as JSON but not decoded, so that a caller who
+// already holds the same bytes can skip decoding them. It returns an error
+// matching ErrNotFound when the API does not know the call, a *StatusError
+// for other non-2xx answers (matching ErrUnauthorized, ErrRateLimited or
+// ErrServer), a *TransportError when no complete answer came, and a
+// *DecodeError when the body is not a calls envelope.
+func (c *Client) GetPayload(ctx context.Context, id string) (*Payload, error) {
 	op := "get call " + id
 	body, err := c.get(ctx, "get_call", op, c.endpoint(nil, "calls", id))
 	if err != nil {
@@ -121,15 +132,35 @@ func (c *Client) GetCall(ctx context.Context, id string) (*Call, error) {
 	if err != nil {
 		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
 	}
-	call, err := decodeValidCall(first)
+	return &Payload{ID: id, JSON: first, op: op, body: body}, nil
+}
+
+// Payload is one call object of a get-call response, byte for byte as the
+// API sent it.
+type Payload struct {
+	// ID is the call id that was asked for.
+	ID string
+	// JSON is the call object, valid JSON; a sub-slice of the response body.
+	JSON json.RawMessage
+
+	op   string // the request, for errors
+	body []byte // the whole response, kept in a DecodeError
+}
+
+// Decode decodes the call object. It returns a *DecodeError when it is not
+// a JSON object. A call whose fields are odd is returned with the oddities
+// listed in Call.Problems, never as an error. A call_id other than the one
+// asked for is noted in Problems and replaced by it.
+func (p *Payload) Decode() (*Call, error) {
+	call, err := decodeValidCall(p.JSON)
 	if err != nil {
-		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
+		return nil, &DecodeError{Op: p.op, Err: err, Body: keep(p.body)}
 	}
 	if call.ID == "" {
-		call.ID = id
-	} else if call.ID != id {
-		call.Problems = append(call.Problems, fmt.Sprintf("call_id: asked for %q, got %q", id, call.ID))
-		call.ID = id
+		call.ID = p.ID
+	} else if call.ID != p.ID {
+		call.Problems = append(call.Problems, fmt.Sprintf("call_id: asked for %q, got %q", p.ID, call.ID))
+		call.ID = p.ID
 	}
 	return call, nil
 }

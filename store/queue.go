@@ -23,6 +23,18 @@ type Claimed struct {
 	Attempts   int
 	Polls      int
 	EnqueuedAt time.Time
+	// Stored is what the warehouse held of the call when it was claimed;
+	// nil when the call is not stored.
+	Stored *Stored
+}
+
+// Stored is what a claim reads of a call already in the warehouse.
+type Stored struct {
+	// PayloadHash is the hash of the payload the call was last written
+	// from; nil when it was written without one.
+	PayloadHash []byte
+	Status      *string
+	StartedAt   *time.Time
 }
 
 // Lease identifies one claim: only its holder can complete or release the rows.
@@ -37,6 +49,12 @@ type Outcome struct {
 	CallID string
 	// Call is written when non-nil.
 	Call *Call
+	// Unchanged, when set instead of Call, is the hash of the payload just
+	// fetched, the one the stored call had when it was claimed: only the
+	// call's synced_at is touched. If the stored call has changed since, or
+	// is gone, the row goes back to pending, due now, without counting an
+	// attempt or a poll, so that the call is fetched and written in full.
+	Unchanged []byte
 	// State is the row's new state: StateDone, StatePending or StateFailed.
 	State string
 	// Delay puts a pending row's next attempt at now() + Delay.
@@ -58,6 +76,9 @@ type CompleteResult struct {
 	// Unchanged counts calls whose payload was the same as the stored one:
 	// only their synced_at was touched.
 	Unchanged int
+	// Stale lists calls of outcomes with Unchanged whose stored call had
+	// changed (or was gone): their rows went back to pending, due now.
+	Stale []string
 	// Rejected maps each call that the database refused to store (a value
 	// it cannot accept, such as a JSON number too large for jsonb) to the
 	// database's error. Their rows were neither settled nor written and are
@@ -139,13 +160,15 @@ FROM  (SELECT call_id FROM sync_queue
        ORDER  BY next_attempt_at
        LIMIT  $1
        FOR UPDATE SKIP LOCKED) due
+       LEFT JOIN calls c ON c.call_id = due.call_id
 WHERE  q.call_id = due.call_id
-RETURNING q.call_id, q.attempts, q.polls, q.enqueued_at`
+RETURNING q.call_id, q.attempts, q.polls, q.enqueued_at,
+          c.call_id IS NOT NULL, c.payload_hash, c.status, c.started_at`
 
 // Claim takes up to limit due pending rows, oldest due first, and holds them
-// as running for the lease duration. Rows locked by another worker are
-// skipped, so concurrent workers never claim the same row. An empty lease
-// means nothing is due.
+// as running for the lease duration, with what the warehouse holds of
+// their calls. Rows locked by another worker are skipped, so concurrent
+// workers never claim the same row. An empty lease means nothing is due.
 func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease, error) {
 	token := rand.Int64()
 	rows, err := db.pool.Query(ctx, claimSQL, limit, lease.Milliseconds(), token)
@@ -154,7 +177,13 @@ func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease,
 	}
 	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claimed, error) {
 		var c Claimed
-		err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt)
+		var stored Stored
+		var isStored bool
+		err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt,
+			&isStored, &stored.PayloadHash, &stored.Status, &stored.StartedAt)
+		if isStored {
+			c.Stored = &stored
+		}
 		return c, err
 	})
 	if err != nil {
@@ -181,9 +210,9 @@ WHERE  q.call_id = o.call_id AND q.state = 'running' AND q.lease_token = $1
 RETURNING q.call_id`
 
 // Complete applies outcomes of calls claimed under lease token, and writes
-// their calls, in one transaction. Rows whose lease was lost (expired and
-// claimed again, or rescued) are left alone and their calls not written:
-// their ids are returned in Lost. A call enqueued again while running goes
+// their calls, in one transaction (see Outcome for what each field does).
+// Rows whose lease was lost (expired and claimed again, or rescued) are
+// left alone and their calls not written: their ids are returned in Lost. A call enqueued again while running goes
 // back to pending, due now, whatever its outcome. When the database refuses
 // a value of some calls, the others are still written and settled, and the
 // calls at fault are returned in Rejected, their rows left running. It
@@ -200,19 +229,27 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (Co
 		if err != nil {
 			return err
 		}
+		var known []Outcome
 		calls := make([]*Call, 0, len(outcomes))
 		for _, o := range outcomes {
-			if !held[o.CallID] {
+			switch {
+			case !held[o.CallID]:
 				res.Lost = append(res.Lost, o.CallID)
-				continue
-			}
-			if o.Call != nil {
+			case o.Call != nil:
 				calls = append(calls, o.Call)
+			case o.Unchanged != nil:
+				known = append(known, o)
 			}
 		}
-		res.Unchanged, err = writeCalls(ctx, tx, calls)
-		isolate = isDataError(err)
-		return err
+		if res.Unchanged, res.Stale, err = touchUnchanged(ctx, tx, known); err != nil {
+			return err
+		}
+		n, err := writeCalls(ctx, tx, calls)
+		if isolate = isDataError(err); err != nil {
+			return err
+		}
+		res.Unchanged += n
+		return requeueStale(ctx, tx, known, res.Stale)
 	})
 	if isolate {
 		res, err = db.completeRejecting(ctx, token, outcomes)

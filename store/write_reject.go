@@ -58,16 +58,26 @@ func (db *DB) completeRejecting(ctx context.Context, token int64, outcomes []Out
 		for _, id := range locked {
 			held[id] = true
 		}
+		var known []Outcome
 		calls := make([]*Call, 0, len(outcomes))
 		for _, o := range outcomes {
-			if held[o.CallID] && o.Call != nil {
+			switch {
+			case !held[o.CallID]:
+			case o.Call != nil:
 				calls = append(calls, o.Call)
+			case o.Unchanged != nil:
+				known = append(known, o)
 			}
 		}
-		rejected := map[string]error{}
-		if res.Unchanged, err = writeIsolating(ctx, tx, calls, rejected); err != nil {
+		if res.Unchanged, res.Stale, err = touchUnchanged(ctx, tx, known); err != nil {
 			return err
 		}
+		rejected := map[string]error{}
+		n, err := writeIsolating(ctx, tx, calls, rejected)
+		if err != nil {
+			return err
+		}
+		res.Unchanged += n
 		keep := make([]Outcome, 0, len(outcomes))
 		for _, o := range outcomes {
 			if _, bad := rejected[o.CallID]; !bad {
@@ -86,7 +96,7 @@ func (db *DB) completeRejecting(ctx context.Context, token int64, outcomes []Out
 		if len(rejected) > 0 {
 			res.Rejected = rejected
 		}
-		return nil
+		return requeueStale(ctx, tx, known, res.Stale)
 	})
 	return res, err
 }

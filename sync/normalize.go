@@ -16,8 +16,9 @@ import (
 // store as "keep what you have" (nil), because Synthflow deletes transcripts
 // and recordings after its retention window and the warehouse keeps history.
 // Text that Postgres would reject (NUL characters, JSON nested too deep) is
-// cleaned. notes lists what was changed or could not be read, for the log.
-// It returns an error only when raw JSON cannot be re-encoded, which the
+// cleaned. PayloadHash is that of the payload as sent (see PayloadHash).
+// notes lists what was changed or could not be read, for the log. It
+// returns an error only when raw JSON cannot be re-encoded, which the
 // decoder makes impossible for payloads it accepted.
 func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 	notes = append(notes, c.Problems...)
@@ -80,9 +81,25 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 	if t != (store.Telephony{}) {
 		row.Telephony = &t
 	}
-	sum := sha256.Sum256(row.Raw)
-	row.PayloadHash = sum[:]
+	row.PayloadHash = PayloadHash(c.Raw)
 	return row, append(notes, n.notes()...), nil
+}
+
+// normalizeVersion names what Normalize makes of a payload. Change it
+// whenever Normalize stores something different for the same payload: the
+// payload hashes change with it, so every call is written in full on its
+// next sync instead of being skipped as unchanged.
+const normalizeVersion = "callsync normalize 2\n"
+
+// PayloadHash is the hash of a call object as the API sent it, byte for
+// byte, and of the version of Normalize: two payloads with the same hash
+// make the same rows. A sync pass compares it with the stored call's
+// payload_hash to skip decoding and writing a call that has not changed.
+func PayloadHash(raw []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(normalizeVersion))
+	h.Write(raw)
+	return h.Sum(nil)
 }
 
 // normalizer cleans values and remembers what it changed.

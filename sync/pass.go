@@ -199,10 +199,17 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats, mu *sync.Mutex
 		lost[id] = true
 		s.Logger.Warn("lease lost before the call was stored; another worker has it", "call_id", id)
 	}
+	stale := make(map[string]bool, len(res.Stale))
+	for _, id := range res.Stale {
+		stale[id] = true
+		s.Logger.Debug("stored call changed while it was fetched; fetching it again", "call_id", id)
+	}
 	for i, o := range outcomes {
 		switch {
 		case lost[o.CallID]:
 			st.Lost++
+		case stale[o.CallID]:
+			st.Released++
 		case res.Rejected[o.CallID] != nil: // counted by failRejected
 		default:
 			*kinds[i]++

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,9 +20,10 @@ import (
 // pass stops at once and every claimed row goes back to the queue untouched.
 var ErrUnauthorized = errors.New("sync: the Synthflow API refused the API key")
 
-// Fetcher fetches one call from the calls API. *api.Client implements it.
+// Fetcher fetches one call object from the calls API, not yet decoded.
+// *api.Client implements it.
 type Fetcher interface {
-	GetCall(ctx context.Context, id string) (*api.Call, error)
+	GetPayload(ctx context.Context, id string) (*api.Payload, error)
 }
 
 // Queue is the part of *store.DB that a sync pass uses.
@@ -62,7 +64,7 @@ type Stats struct {
 	Retrying    int // failures that will be tried again
 	Failed      int // failures that gave up
 	RateLimited int // rows put back because the API answered 429
-	Released    int // rows given back unprocessed (shutdown, auth failure, lease running out)
+	Released    int // rows given back unprocessed (shutdown, auth failure, lease running out, stored call changed meanwhile)
 	Lost        int // rows whose lease another worker took over
 }
 
@@ -75,10 +77,10 @@ const maxRateLimitRetries = 3
 func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg Config, b *batch, i int, st *Stats) result {
 	row := b.lease.Rows[i]
 	log := s.Logger.With("call_id", row.CallID)
-	var call *api.Call
+	var p *api.Payload
 	var err error
 	for try := 0; ; try++ {
-		call, err = s.API.GetCall(ctx, row.CallID)
+		p, err = s.API.GetPayload(ctx, row.CallID)
 		if err == nil || !errors.Is(err, api.ErrRateLimited) || ctx.Err() != nil {
 			break
 		}
@@ -107,6 +109,19 @@ func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg 
 		return s.failure(log, cfg, row, err, st)
 	}
 
+	// A payload byte for byte the same as the stored call's last one makes
+	// the same rows: it is neither decoded nor written again.
+	if known := row.Stored; known != nil && known.PayloadHash != nil {
+		if hash := PayloadHash(p.JSON); bytes.Equal(hash, known.PayloadHash) {
+			log.Debug("call unchanged")
+			o := &store.Outcome{CallID: row.CallID, Unchanged: hash}
+			return s.decide(log, cfg, row, o, known.Status, known.StartedAt, st)
+		}
+	}
+	call, err := p.Decode()
+	if err != nil {
+		return s.failure(log, cfg, row, err, st)
+	}
 	c, notes, err := Normalize(call)
 	if err != nil {
 		return s.failure(log, cfg, row, fmt.Errorf("normalize call %s: %w", row.CallID, err), st)
@@ -114,27 +129,38 @@ func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg 
 	if len(notes) > 0 {
 		log.Warn("call stored with changes", "notes", strings.Join(notes, "; "))
 	}
+	return s.decide(log, cfg, row, &store.Outcome{CallID: row.CallID, Call: &c}, c.Status, c.StartedAt, st)
+}
+
+// decide settles a call that was fetched and stored (o has its Call or
+// Unchanged set) by its status and start time: done when the status is
+// final, or when it has stayed otherwise for the maximum poll age; pending,
+// to be fetched again later, when not.
+func (s *Syncer) decide(log *slog.Logger, cfg Config, row store.Claimed, o *store.Outcome,
+	statusPtr *string, startedAt *time.Time, st *Stats) result {
 	status := ""
-	if c.Status != nil {
-		status = *c.Status
+	if statusPtr != nil {
+		status = *statusPtr
 	}
 	if IsFinal(status) {
 		log.Debug("call synced", "status", status)
-		return result{&store.Outcome{CallID: row.CallID, Call: &c, State: store.StateDone}, &st.Done}
+		o.State = store.StateDone
+		return result{o, &st.Done}
 	}
 	started := row.EnqueuedAt
-	if c.StartedAt != nil {
-		started = *c.StartedAt
+	if startedAt != nil {
+		started = *startedAt
 	}
 	if age := s.now().Sub(started); age >= cfg.MaxPollAge {
 		log.Info("call status still not final after the maximum age; keeping it as is",
 			"status", status, "age", age.Round(time.Minute))
-		return result{&store.Outcome{CallID: row.CallID, Call: &c, State: store.StateDone}, &st.Done}
+		o.State = store.StateDone
+		return result{o, &st.Done}
 	}
 	delay := pollDelay(cfg.Poll, row.Polls)
 	log.Debug("call synced; status not final, fetching again later", "status", status, "delay", delay)
-	return result{&store.Outcome{CallID: row.CallID, Call: &c, State: store.StatePending, Delay: delay, Poll: true},
-		&st.Polling}
+	o.State, o.Delay, o.Poll = store.StatePending, delay, true
+	return result{o, &st.Polling}
 }
 
 // failure records a failed attempt: retried after a backoff, or failed once
