@@ -271,3 +271,25 @@ func TestClient_ThrottledAndObserve(t *testing.T) {
 		t.Errorf("observed = %v, want [429]", observed)
 	}
 }
+
+func TestClient_GetPayload(t *testing.T) {
+	const call = `{ "call_id" : "other",  "status":"completed" , "x": [1, 2.50] }`
+	c := testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status": "ok", "response": {"pagination": {"total_records": 1}, "calls": [ ` + call + ` ]}}`))
+	})
+	p, err := c.GetPayload(t.Context(), "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "ID", p.ID, "abc")
+	eq(t, "JSON", string(p.JSON), call) // byte for byte, spacing included
+	got, err := p.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "decoded ID", got.ID, "abc")
+	eq(t, "Raw", string(got.Raw), call)
+	if len(got.Problems) != 1 || !strings.Contains(got.Problems[0], `asked for "abc", got "other"`) {
+		t.Errorf("Problems = %q, want the other call_id noted", got.Problems)
+	}
+}
