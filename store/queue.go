@@ -212,11 +212,12 @@ RETURNING q.call_id`
 // Complete applies outcomes of calls claimed under lease token, and writes
 // their calls, in one transaction (see Outcome for what each field does).
 // Rows whose lease was lost (expired and claimed again, or rescued) are
-// left alone and their calls not written: their ids are returned in Lost. A call enqueued again while running goes
-// back to pending, due now, whatever its outcome. When the database refuses
-// a value of some calls, the others are still written and settled, and the
-// calls at fault are returned in Rejected, their rows left running. It
-// returns an error, and changes nothing, when the database fails otherwise.
+// left alone and their calls not written: their ids are returned in Lost.
+// A call enqueued again while running goes back to pending, due now,
+// whatever its outcome. When the database refuses a value of some calls,
+// the others are still written and settled, and the calls at fault are
+// returned in Rejected, their rows left running. It returns an error, and
+// changes nothing, when the database fails otherwise.
 func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (CompleteResult, error) {
 	var res CompleteResult
 	if len(outcomes) == 0 {
