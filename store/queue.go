@@ -230,18 +230,9 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (Co
 		if err != nil {
 			return err
 		}
+		var calls []*Call
 		var known []Outcome
-		calls := make([]*Call, 0, len(outcomes))
-		for _, o := range outcomes {
-			switch {
-			case !held[o.CallID]:
-				res.Lost = append(res.Lost, o.CallID)
-			case o.Call != nil:
-				calls = append(calls, o.Call)
-			case o.Unchanged != nil:
-				known = append(known, o)
-			}
-		}
+		calls, known, res.Lost = sortOutcomes(outcomes, held)
 		if res.Unchanged, res.Stale, err = touchUnchanged(ctx, tx, known); err != nil {
 			return err
 		}
@@ -289,6 +280,24 @@ func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (ma
 		ok[id] = true
 	}
 	return ok, nil
+}
+
+// sortOutcomes sorts outcomes by what their write does: the calls to
+// write and the unchanged payloads to touch (Outcome.Unchanged), of the
+// rows still held, and the ids of the rows no longer held.
+func sortOutcomes(outcomes []Outcome, held map[string]bool) (calls []*Call, known []Outcome, lost []string) {
+	calls = make([]*Call, 0, len(outcomes))
+	for _, o := range outcomes {
+		switch {
+		case !held[o.CallID]:
+			lost = append(lost, o.CallID)
+		case o.Call != nil:
+			calls = append(calls, o.Call)
+		case o.Unchanged != nil:
+			known = append(known, o)
+		}
+	}
+	return calls, known, lost
 }
 
 // maxBadBody bounds the undecodable body kept on a queue row.

@@ -58,17 +58,7 @@ func (db *DB) completeRejecting(ctx context.Context, token int64, outcomes []Out
 		for _, id := range locked {
 			held[id] = true
 		}
-		var known []Outcome
-		calls := make([]*Call, 0, len(outcomes))
-		for _, o := range outcomes {
-			switch {
-			case !held[o.CallID]:
-			case o.Call != nil:
-				calls = append(calls, o.Call)
-			case o.Unchanged != nil:
-				known = append(known, o)
-			}
-		}
+		calls, known, _ := sortOutcomes(outcomes, held) // lost: those settle does not find
 		if res.Unchanged, res.Stale, err = touchUnchanged(ctx, tx, known); err != nil {
 			return err
 		}
