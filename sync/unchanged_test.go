@@ -3,6 +3,7 @@ package sync_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,15 +126,16 @@ func TestSyncer_Resync_HashOfAnotherVersionIsWrittenInFull(t *testing.T) {
 }
 
 // changingQueue changes the stored calls, as a concurrent backfill would,
-// between their claim and the write of their unchanged payloads.
+// between their claim and the write of their unchanged payloads. Complete
+// runs on the pass's writer goroutine, so a failure to change them is
+// returned, to fail RunOnce, rather than reported through the test.
 type changingQueue struct {
 	*store.DB
-	t *testing.T
 }
 
 func (q changingQueue) Complete(ctx context.Context, token int64, outcomes []store.Outcome) (store.CompleteResult, error) {
 	if _, err := q.Pool().Exec(ctx, `UPDATE calls SET payload_hash = 'written meanwhile'`); err != nil {
-		q.t.Fatal(err)
+		return store.CompleteResult{}, fmt.Errorf("change the stored calls: %w", err)
 	}
 	return q.DB.Complete(ctx, token, outcomes)
 }
@@ -146,7 +148,7 @@ func TestSyncer_Resync_StoredCallChangedMeanwhileIsFetchedAgain(t *testing.T) {
 	h.enqueue(ids(calls)...)
 	h.makeDue()
 	s := h.syncer(callsync.Config{})
-	s.Queue = changingQueue{h.db, t}
+	s.Queue = changingQueue{h.db}
 	st, err := s.RunOnce(t.Context())
 	if err != nil {
 		t.Fatal(err)
