@@ -44,6 +44,32 @@ func claimAll(t *testing.T, db *store.DB) store.Lease {
 	return l
 }
 
+// mustEnqueue enqueues ids and fails the test if that fails.
+func mustEnqueue(t *testing.T, db *store.DB, ids ...string) {
+	t.Helper()
+	if _, err := db.Enqueue(t.Context(), ids); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustComplete completes a lease and fails the test if that fails.
+func mustComplete(t *testing.T, db *store.DB, token int64, outcomes []store.Outcome) store.CompleteResult {
+	t.Helper()
+	res, err := db.Complete(t.Context(), token, outcomes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// mustExec runs a statement that sets up a test and fails the test if it fails.
+func mustExec(t *testing.T, db *store.DB, sql string, args ...any) {
+	t.Helper()
+	if _, err := db.Pool().Exec(t.Context(), sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func ids(l store.Lease) []string {
 	var out []string
 	for _, r := range l.Rows {
@@ -75,7 +101,7 @@ func TestDB_Enqueue(t *testing.T) {
 func TestDB_Enqueue_DoneAndFailedBecomePending(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.Enqueue(ctx, []string{"done", "failed"})
+	mustEnqueue(t, db, "done", "failed")
 	l := claimAll(t, db)
 	if _, err := db.Complete(ctx, l.Token, []store.Outcome{
 		{CallID: "done", State: store.StateDone, Poll: true},
@@ -99,9 +125,9 @@ func TestDB_Enqueue_DoneAndFailedBecomePending(t *testing.T) {
 func TestDB_Enqueue_WhileRunning(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.Enqueue(ctx, []string{"a"})
+	mustEnqueue(t, db, "a")
 	l := claimAll(t, db)
-	db.Enqueue(ctx, []string{"a"})
+	mustEnqueue(t, db, "a")
 	if got := readRow(t, db, "a"); got.State != "running" || !got.Requeue {
 		t.Fatalf("row = %+v, want running with requeue", got)
 	}
@@ -115,11 +141,10 @@ func TestDB_Enqueue_WhileRunning(t *testing.T) {
 
 func TestDB_Claim(t *testing.T) {
 	db := testDB(t)
-	ctx := t.Context()
-	db.Enqueue(ctx, []string{"a", "b", "c"})
+	mustEnqueue(t, db, "a", "b", "c")
 	// b is retried later: not due.
 	l := claimAll(t, db)
-	db.Complete(ctx, l.Token, []store.Outcome{
+	mustComplete(t, db, l.Token, []store.Outcome{
 		{CallID: "a", State: store.StatePending},
 		{CallID: "b", State: store.StatePending, Delay: time.Hour},
 		{CallID: "c", State: store.StateDone},
@@ -140,15 +165,19 @@ func TestDB_Claim_Concurrent(t *testing.T) {
 	for i := range 500 {
 		all = append(all, "call-"+string(rune('a'+i%26))+time.Duration(i).String())
 	}
-	db.Enqueue(ctx, all)
-	results := make(chan []string, 4)
+	mustEnqueue(t, db, all...)
+	type result struct {
+		ids []string
+		err error
+	}
+	results := make(chan result, 4)
 	for range 4 {
 		go func() {
 			var got []string
 			for {
 				l, err := db.Claim(ctx, 7, time.Minute)
 				if err != nil || len(l.Rows) == 0 {
-					results <- got
+					results <- result{got, err}
 					return
 				}
 				got = append(got, ids(l)...)
@@ -157,7 +186,11 @@ func TestDB_Claim_Concurrent(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for range 4 {
-		for _, id := range <-results {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for _, id := range r.ids {
 			seen[id]++
 		}
 	}
@@ -174,13 +207,13 @@ func TestDB_Claim_Concurrent(t *testing.T) {
 func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.Enqueue(ctx, []string{"a"})
+	mustEnqueue(t, db, "a")
 	old, err := db.Claim(ctx, 10, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := db.RescueExpired(ctx); n != 0 {
-		t.Fatalf("rescued %d rows with a live lease", n)
+	if n, err := db.RescueExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("RescueExpired = %d, %v; want 0 with a live lease", n, err)
 	}
 	expire(t, db)
 	if n, err := db.RescueExpired(ctx); err != nil || n != 1 {
@@ -197,7 +230,9 @@ func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 		t.Fatalf("lost = %v, want [a]", res.Lost)
 	}
 	var n int
-	db.Pool().QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n)
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Fatalf("the stale worker wrote %d calls", n)
 	}
@@ -219,7 +254,7 @@ func expire(t *testing.T, db *store.DB) {
 func TestDB_Release(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.Enqueue(ctx, []string{"a", "b"})
+	mustEnqueue(t, db, "a", "b")
 	l := claimAll(t, db)
 	if err := db.Release(ctx, l.Token, []string{"a", "b"}); err != nil {
 		t.Fatal(err)
@@ -231,7 +266,9 @@ func TestDB_Release(t *testing.T) {
 	}
 	// A wrong token releases nothing.
 	l = claimAll(t, db)
-	db.Release(ctx, l.Token+1, []string{"a"})
+	if err := db.Release(ctx, l.Token+1, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
 	if got := readRow(t, db, "a"); got.State != "running" {
 		t.Errorf("a = %+v, want running", got)
 	}
@@ -240,9 +277,9 @@ func TestDB_Release(t *testing.T) {
 func TestDB_Status(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.Enqueue(ctx, []string{"a", "b", "c", "d"})
+	mustEnqueue(t, db, "a", "b", "c", "d")
 	l := claimAll(t, db)
-	db.Complete(ctx, l.Token, []store.Outcome{
+	mustComplete(t, db, l.Token, []store.Outcome{
 		{CallID: "a", State: store.StateFailed, Error: "HTTP 404"},
 		{CallID: "b", State: store.StateFailed, Error: "HTTP 404"},
 		{CallID: "c", State: store.StateFailed, Error: "bad body"},
@@ -263,15 +300,15 @@ func TestDB_Status(t *testing.T) {
 func TestDB_RetryFailed(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.Enqueue(ctx, []string{"a", "b", "c", "d"})
+	mustEnqueue(t, db, "a", "b", "c", "d")
 	l := claimAll(t, db)
-	db.Complete(ctx, l.Token, []store.Outcome{
+	mustComplete(t, db, l.Token, []store.Outcome{
 		{CallID: "a", State: store.StateFailed, Attempt: true, Error: "get call a: HTTP 503 Service Unavailable"},
 		{CallID: "b", State: store.StateFailed, Attempt: true, Error: "get call b: HTTP 404 Not Found"},
 		{CallID: "c", State: store.StateFailed, Attempt: true, Error: "get call c: HTTP 503 Service Unavailable", BadBody: []byte("x")},
 		{CallID: "d", State: store.StateDone},
 	})
-	db.Pool().Exec(ctx, `UPDATE sync_queue SET updated_at = now() - interval '2 days' WHERE call_id = 'c'`)
+	mustExec(t, db, `UPDATE sync_queue SET updated_at = now() - interval '2 days' WHERE call_id = 'c'`)
 	n, err := db.RetryFailed(ctx, "http 503", 24*time.Hour)
 	if err != nil || n != 1 {
 		t.Fatalf("RetryFailed(503, 24h) = %d, %v; want 1 (c failed too long ago)", n, err)

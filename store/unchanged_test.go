@@ -12,12 +12,11 @@ import (
 
 func TestDB_Claim_ReturnsStoredCall(t *testing.T) {
 	db := testDB(t)
-	ctx := t.Context()
 	mustSave(t, db, hashed("a", "h1"))
 	noHash := fullCall("b")
 	noHash.Status = nil
 	mustSave(t, db, noHash)
-	db.Enqueue(ctx, []string{"a", "b", "new"})
+	mustEnqueue(t, db, "a", "b", "new")
 	got := map[string]*store.Stored{}
 	for _, r := range claimAll(t, db).Rows {
 		got[r.CallID] = r.Stored
@@ -49,7 +48,7 @@ func TestDB_Complete_UnchangedTouchesOnlySyncedAt(t *testing.T) {
 	mustSave(t, db, hashed("a", "h1"))
 	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
 	was := touchedAt(t, db, "a")
-	db.Enqueue(ctx, []string{"a"})
+	mustEnqueue(t, db, "a")
 	l := claimAll(t, db)
 	res, err := db.Complete(ctx, l.Token, []store.Outcome{
 		{CallID: "a", Unchanged: []byte("h1"), State: store.StateDone},
@@ -75,7 +74,7 @@ func TestDB_Complete_UnchangedButStoredCallChanged(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
 	mustSave(t, db, hashed("changed", "h1"), hashed("deleted", "h1"), hashed("same", "h1"))
-	db.Enqueue(ctx, []string{"changed", "deleted", "same"})
+	mustEnqueue(t, db, "changed", "deleted", "same")
 	l := claimAll(t, db)
 
 	// While the payloads were fetched, a backfill wrote a newer one and an
@@ -121,7 +120,7 @@ func TestDB_Complete_UnchangedWithRejectedCall(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
 	mustSave(t, db, hashed("same", "h1"), hashed("changed", "h1"))
-	db.Enqueue(ctx, []string{"same", "changed", "bad"})
+	mustEnqueue(t, db, "same", "changed", "bad")
 	l := claimAll(t, db)
 	mustSave(t, db, hashed("changed", "h2"))
 	bad := fullCall("bad")

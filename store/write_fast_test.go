@@ -88,7 +88,9 @@ func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
 		}
 	}
 	var advanced bool
-	db.Pool().QueryRow(ctx, `SELECT synced_at > '2000-01-02' FROM calls WHERE call_id = 'a'`).Scan(&advanced)
+	if err := db.Pool().QueryRow(ctx, `SELECT synced_at > '2000-01-02' FROM calls WHERE call_id = 'a'`).Scan(&advanced); err != nil {
+		t.Fatal(err)
+	}
 	if !advanced {
 		t.Error("synced_at of the unchanged call did not advance")
 	}
@@ -98,8 +100,10 @@ func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
 	}
 	var status string
 	var lines int
-	db.Pool().QueryRow(ctx, `SELECT status, (SELECT count(*) FROM transcript_lines WHERE call_id = 'a')
-		FROM calls WHERE call_id = 'a'`).Scan(&status, &lines)
+	if err := db.Pool().QueryRow(ctx, `SELECT status, (SELECT count(*) FROM transcript_lines WHERE call_id = 'a')
+		FROM calls WHERE call_id = 'a'`).Scan(&status, &lines); err != nil {
+		t.Fatal(err)
+	}
 	if status != "completed" || lines != 2 {
 		t.Fatalf("after a new payload: status %q, %d lines; want completed, 2", status, lines)
 	}
@@ -224,8 +228,10 @@ func TestDB_SaveCalls_DuplicateIDsLastWins(t *testing.T) {
 		t.Fatalf("unchanged = %d, want 1", n)
 	}
 	var status, raw, hash string
-	db.Pool().QueryRow(ctx, `SELECT status, raw::text, encode(payload_hash, 'escape') FROM calls WHERE call_id = 'a'`).
-		Scan(&status, &raw, &hash)
+	if err := db.Pool().QueryRow(ctx, `SELECT status, raw::text, encode(payload_hash, 'escape') FROM calls WHERE call_id = 'a'`).
+		Scan(&status, &raw, &hash); err != nil {
+		t.Fatal(err)
+	}
 	if status != "failed" || hash != "h3" {
 		t.Errorf("status %q hash %q, want failed h3", status, hash)
 	}
@@ -252,7 +258,7 @@ func TestDB_Complete_Unchanged(t *testing.T) {
 		for _, c := range calls {
 			ids = append(ids, c.ID)
 		}
-		db.Enqueue(ctx, ids)
+		mustEnqueue(t, db, ids...)
 		l := claimAll(t, db)
 		var outcomes []store.Outcome
 		for i := range calls {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -52,7 +53,7 @@ func TestDB_Complete_RejectsPoisonCalls(t *testing.T) {
 			for i := range 9 {
 				ids = append(ids, string(rune('a'+i)))
 			}
-			db.Enqueue(ctx, ids)
+			mustEnqueue(t, db, ids...)
 			l := claimAll(t, db)
 			var outcomes []store.Outcome
 			for _, id := range ids {
@@ -81,12 +82,13 @@ func TestDB_Complete_RejectsPoisonCalls(t *testing.T) {
 			if !slices.Equal(rejected, []string{"c", "g"}) || len(res.Lost) != 0 {
 				t.Fatalf("rejected %v, lost %v; want [c g], none", rejected, res.Lost)
 			}
-			var stored []string
-			rows, _ := db.Pool().Query(ctx, `SELECT call_id FROM calls ORDER BY 1`)
-			for rows.Next() {
-				var id string
-				rows.Scan(&id)
-				stored = append(stored, id)
+			rows, err := db.Pool().Query(ctx, `SELECT call_id FROM calls ORDER BY 1`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
 			}
 			if want := []string{"a", "b", "d", "e", "f", "h", "i"}; !slices.Equal(stored, want) {
 				t.Fatalf("stored %v, want %v", stored, want)
@@ -118,7 +120,7 @@ func TestDB_Complete_RejectsPoisonCalls(t *testing.T) {
 func TestDB_Complete_RejectsAndLosesTogether(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	db.Enqueue(ctx, []string{"good", "bad", "gone"})
+	mustEnqueue(t, db, "good", "bad", "gone")
 	old := claimAll(t, db)
 	// "gone" is taken over by another worker before the first completes.
 	if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET lease_token = lease_token + 1 WHERE call_id = 'gone'`); err != nil {
@@ -165,7 +167,9 @@ func TestDB_SaveCalls_PoisonFailsTheBatch(t *testing.T) {
 				t.Fatalf("SaveCalls with a bad call = %v, want SQLSTATE %s", err, poisons[p].state)
 			}
 			var n int
-			pool.QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n)
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 			if n != 0 {
 				t.Fatalf("%d calls stored from a failed batch", n)
 			}
@@ -176,7 +180,9 @@ func TestDB_SaveCalls_PoisonFailsTheBatch(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			pool.QueryRow(ctx, `SELECT count(*) FROM transcript_lines`).Scan(&n)
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM transcript_lines`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 			if n != 3 {
 				t.Fatalf("%d transcript lines stored, want 3", n)
 			}

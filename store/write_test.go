@@ -67,8 +67,10 @@ func TestDB_SaveCalls_KeepsWhatANewPayloadLacks(t *testing.T) {
 		t.Fatalf("sparse payload erased data (-before +after):\n%s", diff)
 	}
 	var status, raw, hangup, reason string
-	db.Pool().QueryRow(ctx, `SELECT c.status, c.raw::text, t.hangup, t.disconnect_reason FROM calls c
-		JOIN call_telephony t USING (call_id)`).Scan(&status, &raw, &hangup, &reason)
+	if err := db.Pool().QueryRow(ctx, `SELECT c.status, c.raw::text, t.hangup, t.disconnect_reason FROM calls c
+		JOIN call_telephony t USING (call_id)`).Scan(&status, &raw, &hangup, &reason); err != nil {
+		t.Fatal(err)
+	}
 	if status != "failed" || hangup != "caller" || reason != "error" {
 		t.Errorf("status %q hangup %q reason %q", status, hangup, reason)
 	}
@@ -80,7 +82,7 @@ func TestDB_SaveCalls_KeepsWhatANewPayloadLacks(t *testing.T) {
 func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	_, _ = db.SaveCalls(ctx, []store.Call{fullCall("a")})
+	mustSave(t, db, fullCall("a"))
 	c := fullCall("a")
 	c.Transcript = []store.TranscriptLine{{LineNo: 1, Speaker: "bot", Text: "only"}}
 	c.Variables = []store.Variable{{AgentID: "", Name: "w", Value: []byte(`{"k":[1]}`)}}
@@ -100,7 +102,7 @@ func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	_, _ = db.SaveCalls(ctx, []store.Call{fullCall("a")})
+	mustSave(t, db, fullCall("a"))
 	if _, err := db.Pool().Exec(ctx, `DELETE FROM calls WHERE call_id = 'a'`); err != nil {
 		t.Fatal(err)
 	}
@@ -132,16 +134,17 @@ func TestMigrations_UpDownUp(t *testing.T) {
 			t.Errorf("migration %d not applied", m.Version)
 		}
 	}
-	var undocumented []string
-	rows, _ := pool.Query(ctx, `
+	rows, err := pool.Query(ctx, `
 		SELECT c.table_name || '.' || c.column_name FROM information_schema.columns c
 		JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = 'public'::regnamespace
 		WHERE c.table_schema = 'public' AND c.table_name <> 'goose_db_version'
 		  AND col_description(k.oid, c.ordinal_position) IS NULL`)
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		undocumented = append(undocumented, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	undocumented, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(undocumented) > 0 {
 		t.Errorf("columns without COMMENT ON: %v", undocumented)

@@ -73,9 +73,8 @@ func TestPoller_Watermark(t *testing.T) {
 	if got := in.ids(`SELECT call_id FROM sync_queue WHERE call_id IN ('new-1', 'late-1')`); strings.Join(got, ",") != "new-1" {
 		t.Fatalf("queued %v, want new-1, the call not final yet", got)
 	}
-	wm2, _ := in.db.Watermark(ctx, model)
-	if !wm2.Equal(now.Add(-30 * time.Second)) {
-		t.Fatalf("watermark = %v, want new-1's start", wm2)
+	if wm2, err := in.db.Watermark(ctx, model); err != nil || !wm2.Equal(now.Add(-30*time.Second)) {
+		t.Fatalf("watermark = %v, %v; want new-1's start", wm2, err)
 	}
 
 	// Polling again does not queue new-1 again: the worker's schedule of

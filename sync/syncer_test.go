@@ -512,13 +512,17 @@ func TestSyncer_KeepsUndecodableBody(t *testing.T) {
 	h.enqueue(id)
 	h.runOnce(callsync.Config{})
 	var body []byte
-	h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body)
+	if err := h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
 	if len(body) != 64<<10 || string(body[:6]) != "<html>" {
 		t.Fatalf("kept %d bytes starting %q, want the first 64 KiB", len(body), body[:min(len(body), 6)])
 	}
 	h.makeDue()
 	h.runOnce(callsync.Config{})
-	h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body)
+	if err := h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
 	if body != nil {
 		t.Fatalf("bad body kept after the call was stored")
 	}

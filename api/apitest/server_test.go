@@ -361,10 +361,16 @@ func TestParseCall_Example(t *testing.T) {
 			Calls []json.RawMessage `json:"calls"`
 		} `json:"response"`
 	}
-	_ = json.Unmarshal(raw, &want)
+	if err := json.Unmarshal(raw, &want); err != nil || len(want.Response.Calls) != 1 {
+		t.Fatalf("example: %d calls, %v; want one", len(want.Response.Calls), err)
+	}
 	var a, b any
-	_ = json.Unmarshal(env.Response.Calls[0], &a)
-	_ = json.Unmarshal(want.Response.Calls[0], &b)
+	if err := json.Unmarshal(env.Response.Calls[0], &a); err != nil {
+		t.Fatalf("served call: %v", err)
+	}
+	if err := json.Unmarshal(want.Response.Calls[0], &b); err != nil {
+		t.Fatalf("example call: %v", err)
+	}
 	if ja, jb := marshalSorted(a), marshalSorted(b); ja != jb {
 		t.Fatalf("served example differs:\n got %s\nwant %s", ja, jb)
 	}

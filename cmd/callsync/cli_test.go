@@ -239,6 +239,9 @@ func TestRun_SIGTERM(t *testing.T) {
 		out, code = execWithProcess(t, ctx, env, cmd, "run")
 	}()
 	proc := <-cmd
+	if proc == nil {
+		t.Fatal("run did not start")
+	}
 	// The first pass runs at start: wait for it to store every call.
 	for count(t, dbURL, `SELECT count(*) FROM sync_queue WHERE state = 'done'`) < len(calls) {
 		if ctx.Err() != nil {
@@ -246,7 +249,9 @@ func TestRun_SIGTERM(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	proc.Signal(syscall.SIGTERM)
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	<-done
 	if code != 0 {
 		t.Fatalf("run exited %d after SIGTERM:\n%s", code, out)

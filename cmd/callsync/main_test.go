@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := storetest.Run(m)
-	os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "remove the test binary:", err)
+	}
 	os.Exit(code)
 }
 
@@ -86,6 +89,9 @@ func execWithProcess(t *testing.T, ctx context.Context, env map[string]string, p
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return buf.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Error(err) // Error, not Fatal: callers run this on a goroutine of their own
+		return buf.String(), -1
 	}
 	return buf.String(), 0
 }
