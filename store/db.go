@@ -87,8 +87,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.pool.Ping(ctx)
 }
 
-// redactURLError drops the connection string from pgx's parse errors, which
-// quote it whole, password included.
+// redactURLError keeps only the text of pgx's parse errors. pgx masks the
+// password in that text (best effort: postgres://u:xxxxx@h/d), but the
+// *pgconn.ParseConfigError itself holds the connection string unmasked in
+// ConnString, where anything that unwraps the error could read it.
 func redactURLError(err error) error {
 	var pe *pgconn.ParseConfigError
 	if errors.As(err, &pe) {

@@ -182,8 +182,9 @@ type storedCall struct {
 	unchanged bool
 }
 
-// classify runs classifySQL: it touches the stored calls whose payload is
-// unchanged and returns every stored call of calls.
+// classify runs touchUnchangedSQL, which touches the stored calls whose
+// payload is unchanged, then storedSQL for the rest, and returns every
+// stored call of calls.
 func classify(ctx context.Context, tx pgx.Tx, calls []*Call) (map[string]storedCall, error) {
 	ids, hashes := make([]string, len(calls)), make([][]byte, len(calls))
 	for i, c := range calls {
