@@ -22,12 +22,13 @@ type MigrationStatus struct {
 
 // newProvider returns a goose provider over the embedded migrations that
 // takes a Postgres session lock, so replicas starting together migrate one at
-// a time. Close the returned io.Closer when done.
+// a time, and a func that closes it (and the *sql.DB it runs on, which does
+// not close pool): call it when done.
 func newProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func(), error) {
 	db := stdlib.OpenDBFromPool(pool) // closing db does not close pool
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		db.Close()
+		_ = db.Close() // returns its idle connections to pool; nothing to report
 		return nil, nil, fmt.Errorf("create migration lock: %w", err)
 	}
 	opts := []goose.ProviderOption{goose.WithSessionLocker(locker)}
@@ -36,7 +37,7 @@ func newProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, opts...)
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return p, func() { _ = p.Close() }, nil
