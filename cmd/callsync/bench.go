@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -145,10 +146,9 @@ func benchDatabase(ctx context.Context, adminURL string) (string, func(), error)
 			return "", nil, fmt.Errorf("bench: %w\nSet DATABASE_URL to use a running server instead", err)
 		}
 		if err := createDatabase(ctx, srv.URL("postgres"), name); err != nil {
-			srv.Close()
-			return "", nil, err
+			return "", nil, errors.Join(err, srv.Close())
 		}
-		return srv.URL(name), func() { srv.Close() }, nil
+		return srv.URL(name), func() { _ = srv.Close() }, nil
 	}
 	if err := createDatabase(ctx, adminURL, name); err != nil {
 		return "", nil, err

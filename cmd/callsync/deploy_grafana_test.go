@@ -182,7 +182,11 @@ func TestDeploy_ComposeInitRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
+	defer func() {
+		if err := pg.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	if err := createDatabase(ctx, pg.URL("postgres"), "warehouse"); err != nil {
 		t.Fatal(err)
 	}

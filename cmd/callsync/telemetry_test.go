@@ -236,7 +236,11 @@ func TestReadyz_DatabaseDownAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
+	defer func() {
+		if err := pg.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	db, err := openStore(ctx, dbConfig{url: pg.URL("postgres")}, nil, true)
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func (s *Server) startLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open server log: %w", err)
 	}
-	defer logf.Close() // postgres has its own copy once started
+	defer func() { _ = logf.Close() }() // never written here: postgres has its own copy once started
 	logStart, err := logf.Seek(0, io.SeekEnd)
 	if err != nil {
 		return fmt.Errorf("open server log: %w", err)
@@ -144,7 +144,7 @@ func (s *Server) readLog(off int64) []byte {
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // only read
 	if fi, err := f.Stat(); err == nil && fi.Size()-off > tailSize {
 		off = fi.Size() - tailSize
 	}
