@@ -216,7 +216,7 @@ func (d *decoder) time(key string) *time.Time {
 	if !ok {
 		return nil
 	}
-	t, ok := ParseTime(s)
+	t, ok := parseTime(s)
 	if !ok {
 		d.problem(key, "want epoch milliseconds or ISO 8601, got %s", abbrev(v))
 		return nil
@@ -235,10 +235,10 @@ var isoLayouts = []string{
 	"2006-01-02",
 }
 
-// ParseTime reads epoch milliseconds (or seconds, below 1e11) as digits, or an
+// parseTime reads epoch milliseconds (or seconds, below 1e11) as digits, or an
 // ISO-8601 timestamp; without an offset the time is UTC. It reports false for
 // anything else, and for years outside 1970–9999.
-func ParseTime(s string) (time.Time, bool) {
+func parseTime(s string) (time.Time, bool) {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		if math.IsNaN(f) || f < 0 || f >= 253402300800000 { // 10000-01-01 in ms
 			return time.Time{}, false

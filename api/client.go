@@ -99,9 +99,6 @@ func NewClient(opts Options) (*Client, error) {
 	return c, nil
 }
 
-// BaseURL returns the base URL the client sends requests to.
-func (c *Client) BaseURL() string { return c.base.String() }
-
 // GetCall fetches one call with GET /calls/{id} and decodes it: GetPayload
 // followed by Payload.Decode, with their errors.
 func (c *Client) GetCall(ctx context.Context, id string) (*Call, error) {
