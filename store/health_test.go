@@ -57,13 +57,13 @@ func TestDB_Ready(t *testing.T) {
 	if err := db.Ready(ctx); err != nil {
 		t.Fatalf("Ready on a migrated database: %v", err)
 	}
-	if err := store.MigrateDown(ctx, db.Pool(), nil, false); err != nil {
+	if err := db.MigrateDown(ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Ready(ctx); !errors.Is(err, store.ErrMigrationsPending) {
 		t.Fatalf("Ready after a rollback = %v, want ErrMigrationsPending", err)
 	}
-	if err := store.Migrate(ctx, db.Pool(), nil); err != nil {
+	if err := db.Migrate(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Ready(ctx); err != nil {

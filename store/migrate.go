@@ -43,6 +43,24 @@ func newProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func
 	return p, func() { _ = p.Close() }, nil
 }
 
+// Migrate applies every pending migration to db's database, as the function
+// Migrate does on a pool.
+func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
+	return Migrate(ctx, db.pool, logger)
+}
+
+// MigrateDown rolls back the newest migration, or with all every migration,
+// as the function MigrateDown does on a pool.
+func (db *DB) MigrateDown(ctx context.Context, logger *slog.Logger, all bool) error {
+	return MigrateDown(ctx, db.pool, logger, all)
+}
+
+// Migrations reports every embedded migration and whether it is applied to
+// db's database, as the function Migrations does on a pool.
+func (db *DB) Migrations(ctx context.Context) ([]MigrationStatus, error) {
+	return Migrations(ctx, db.pool)
+}
+
 // Migrate applies every pending migration. It is safe to call from several
 // processes at once: they take turns on a Postgres advisory lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {

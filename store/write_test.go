@@ -172,7 +172,7 @@ func TestMigrate_ConcurrentStarts(t *testing.T) {
 				return
 			}
 			defer db.Close()
-			errs <- store.Migrate(t.Context(), db.Pool(), nil)
+			errs <- db.Migrate(t.Context(), nil)
 		}()
 	}
 	for range 3 {

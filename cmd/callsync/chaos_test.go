@@ -337,7 +337,7 @@ func referenceWarehouse(t *testing.T, pg *pgserver.Server, calls []apitest.Call)
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	if err := store.Migrate(ctx, db.Pool(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := db.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
 	rows := make([]store.Call, 0, len(calls))

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"github.com/callsync/callsync/store"
 )
 
 func runMigrate(ctx context.Context, args []string, e env) error {
@@ -36,11 +34,11 @@ func runMigrate(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	switch action {
 	case "up":
-		return store.Migrate(ctx, db.Pool(), logger)
+		return db.Migrate(ctx, logger)
 	case "down":
-		return store.MigrateDown(ctx, db.Pool(), logger, all)
+		return db.MigrateDown(ctx, logger, all)
 	}
-	st, err := store.Migrations(ctx, db.Pool())
+	st, err := db.Migrations(ctx)
 	if err != nil {
 		return err
 	}

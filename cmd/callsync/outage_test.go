@@ -45,7 +45,7 @@ func ownServer(t testing.TB) (*pgserver.Server, string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := store.Migrate(ctx, db.Pool(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := db.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
 	return srv, dbURL

@@ -275,7 +275,7 @@ func TestReadyz_MigrationsPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := store.MigrateDown(ctx, db.Pool(), nil, false); err != nil {
+	if err := db.MigrateDown(ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()

@@ -143,7 +143,7 @@ func openStore(ctx context.Context, c dbConfig, logger *slog.Logger, migrate boo
 		return nil, err
 	}
 	if migrate {
-		if err := store.Migrate(ctx, db.Pool(), logger); err != nil {
+		if err := db.Migrate(ctx, logger); err != nil {
 			db.Close()
 			return nil, err
 		}
