@@ -68,7 +68,7 @@ RETURNING paused_until`
 
 // Pause stops every request with key for d (or longer, if a longer pause is
 // already in force) and empties the bucket, so that requests resume one at
-// a time. It returns when the pause ends.
+// a time. It returns at once, with the time the pause ends.
 func (db *DB) Pause(ctx context.Context, key string, d time.Duration) (time.Time, error) {
 	var until time.Time
 	if err := db.pool.QueryRow(ctx, pauseSQL, key, d.Milliseconds()).Scan(&until); err != nil {
