@@ -179,11 +179,11 @@ func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := db.RescueExpired(ctx); n != 0 {
+	if n, _ := db.RescueExpired(ctx, 8); n != 0 {
 		t.Fatalf("rescued %d rows with a live lease", n)
 	}
 	expire(t, db)
-	if n, err := db.RescueExpired(ctx); err != nil || n != 1 {
+	if n, err := db.RescueExpired(ctx, 8); err != nil || n != 1 {
 		t.Fatalf("RescueExpired = %d, %v; want 1", n, err)
 	}
 	fresh := claimAll(t, db)
