@@ -276,28 +276,45 @@ func (s *hookScanner) object(field func(key string) error) error {
 
 // str reads the rest of a string whose opening quote was taken, and
 // returns it quoted, as JSON, when it is at most limit bytes long (nil
-// when longer: read and dropped).
+// when longer: read and dropped). Long runs without quotes or escapes are
+// skipped in bulk, straight from the read buffer.
 func (s *hookScanner) str(limit int) ([]byte, error) {
 	buf := []byte{'"'}
-	for esc := false; ; {
-		b, err := s.byte()
+	for {
+		chunk, _ := s.r.Peek(max(1, s.r.Buffered()))
+		if len(chunk) == 0 {
+			_, err := s.byte() // sets rerr on a read error
+			return nil, err
+		}
+		i := bytes.IndexAny(chunk, "\"\\")
+		if i < 0 {
+			i = len(chunk)
+		}
+		if buf != nil {
+			if buf = append(buf, chunk[:i]...); len(buf) > limit+2 {
+				buf = nil
+			}
+		}
+		_, _ = s.r.Discard(i)
+		if i == len(chunk) {
+			continue
+		}
+		b, _ := s.r.ReadByte()
+		if b == '"' {
+			if buf != nil {
+				buf = append(buf, '"')
+				if bytes.ContainsFunc(buf, func(r rune) bool { return r < 0x20 }) {
+					return nil, errSyntax
+				}
+			}
+			return buf, nil
+		}
+		esc, err := s.byte() // the escaped byte: never a closing quote
 		if err != nil {
 			return nil, err
 		}
 		if buf != nil {
-			if buf = append(buf, b); len(buf) > limit+2 {
-				buf = nil
-			}
-		}
-		switch {
-		case esc:
-			esc = false
-		case b == '\\':
-			esc = true
-		case b == '"':
-			return buf, nil
-		case b < 0x20:
-			return nil, errSyntax
+			buf = append(buf, b, esc)
 		}
 	}
 }
@@ -335,6 +352,13 @@ func (s *hookScanner) skip() error {
 		return err
 	case '{', '[':
 		for depth := 1; depth > 0; {
+			chunk, _ := s.r.Peek(max(1, s.r.Buffered()))
+			if i := bytes.IndexAny(chunk, "\"{}[]"); i != 0 {
+				if i < 0 {
+					i = len(chunk)
+				}
+				_, _ = s.r.Discard(i) // nothing that opens, closes or quotes: skipped in bulk
+			}
 			b, err := s.byte()
 			if err != nil {
 				return err
