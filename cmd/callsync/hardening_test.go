@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/storetest"
 )
 
@@ -424,6 +426,37 @@ func TestCLI_SmallLeaks(t *testing.T) {
 		r := runCmd(t, map[string]string{"DATABASE_URL": "postgres://unused", "SYNTHFLOW_API_KEY": "k-123456"}, "", c.args...)
 		if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), c.flag) || !strings.Contains(r.err.Error(), c.env) {
 			t.Errorf("%v: err = %v, want a usage error naming %s and %s", c.args, r.err, c.flag, c.env)
+		}
+	}
+}
+
+// TestTelemetry_ScrapesCostNoDatabaseWork (observation 7): /metrics and
+// /readyz answer from the snapshot: with the snapshot's connection gone,
+// scrapes still get the queue gauges and probes still get "ready" until the
+// snapshot is stale. A scrape that read the database would fail here.
+func TestTelemetry_ScrapesCostNoDatabaseWork(t *testing.T) {
+	dbURL := storetest.NewDatabase(t)
+	db, err := store.Open(t.Context(), dbURL, store.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Enqueue(t.Context(), []string{"a", "b", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	snap := testSnapshot(t, db, io.Discard)
+	db.Close() // from now on, any database work fails
+	tel := newTelemetry()
+	mux := http.NewServeMux()
+	mountTelemetry(mux, snap, tel, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for range 50 {
+		_, body := get(t, srv.URL+metricsPath)
+		if m := parseMetrics(t, body); m[`callsync_queue_depth{state="pending"}`] != 3 {
+			t.Fatalf("callsync_queue_depth{state=\"pending\"} = %v, want 3 from the snapshot", m[`callsync_queue_depth{state="pending"}`])
+		}
+		if code, body := get(t, srv.URL+readyzPath); code != http.StatusOK {
+			t.Fatalf("GET /readyz = %d %s, want 200 from the snapshot", code, body)
 		}
 	}
 }
