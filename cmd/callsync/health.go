@@ -28,12 +28,13 @@ const (
 )
 
 // mountTelemetry registers /metrics, /healthz and /readyz on mux. None of
-// them touches the database: the queue gauges and readiness come from snap.
+// them touches the database: the queue gauges and readiness come from snap;
+// and /metrics is rendered at most once a second per format.
 // The endpoints need no credentials, so they say what a prober needs and
 // no more: the reasons go to the log.
 func mountTelemetry(mux *http.ServeMux, snap *queueSnapshot, tel *telemetry, logger *slog.Logger) {
 	tel.watchQueue(snap)
-	mux.Handle("GET "+metricsPath, tel.handler(logger))
+	mux.Handle("GET "+metricsPath, cachedMetrics(tel.handler(logger), metricsCacheFor))
 	mux.HandleFunc("GET "+healthzPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
