@@ -21,8 +21,8 @@ type panicky struct {
 
 func (p *panicky) GetPayload(ctx context.Context, id string) (*api.Payload, error) {
 	if id == p.poison {
-		var m map[string]int
-		m["boom"]++ // a nil map write: a runtime panic, as a decoder bug would raise
+		var calls []*api.Call
+		_ = calls[len(id)] // an index out of range: a runtime panic, as a decoder bug would raise
 	}
 	return p.inner.GetPayload(ctx, id)
 }
