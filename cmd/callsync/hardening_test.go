@@ -460,3 +460,29 @@ func TestTelemetry_ScrapesCostNoDatabaseWork(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhook_SlowBodyLosesItsSlot: a client that sends headers and then
+// trickles nothing is cut off after the body timeout, freeing its slot.
+func TestWebhook_SlowBodyLosesItsSlot(t *testing.T) {
+	srv, _, _ := webhookServer(t, map[string]string{"SYNTHFLOW_WEBHOOK_SECRET": hookSecret, "SYNTHFLOW_WEBHOOK_MAX_INFLIGHT": "1"})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /webhooks/synthflow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Content-Length: 100000\r\n%s: %s\r\n\r\n{\"call\":", api.SignatureHeader, "d3Jvbmc=")
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || time.Since(start) > time.Minute {
+		t.Fatalf("status %d after %v, want 408 after the body timeout", resp.StatusCode, time.Since(start))
+	}
+	// The slot is free again: a signed webhook goes through.
+	if got := post(t, srv.URL+"/webhooks/synthflow", "application/json", payload("after-slow"), signed("after-slow")); got != http.StatusAccepted {
+		t.Fatalf("after the slow client: %d, want 202", got)
+	}
+}

@@ -139,10 +139,11 @@ type webhookHandler struct {
 	refusals *refusalLog
 }
 
-// Timeouts of one webhook: the wait for a slot to read its body in, and
-// the queue write.
+// Timeouts of one webhook: the wait for a slot to read its body in, the
+// read of the body, and the queue write.
 const (
 	slotWait       = 10 * time.Second
+	bodyTimeout    = 10 * time.Second
 	enqueueTimeout = 10 * time.Second
 )
 
@@ -169,12 +170,17 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusServiceUnavailable, "busy", "too many webhooks at once; send it again later")
 		return
 	}
+	// A slot is held for bodyTimeout at most: a client that trickles its
+	// body cannot keep a slot from the others.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout)) // unsupported: the server's ReadTimeout holds
 	hook, err := api.ReadWebhook(http.MaxBytesReader(w, r.Body, h.maxBody))
 	<-h.slots
 	if err != nil {
 		switch {
 		case errors.As(err, new(*http.MaxBytesError)):
 			h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			h.refuse(w, r, http.StatusRequestTimeout, "slow_body", "body not received within "+bodyTimeout.String())
 		default:
 			h.refuse(w, r, http.StatusBadRequest, "bad_payload", err.Error())
 		}
