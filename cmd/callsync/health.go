@@ -29,7 +29,8 @@ const (
 
 // mountTelemetry registers /metrics, /healthz and /readyz on mux. None of
 // them touches the database: the queue gauges and readiness come from snap;
-// and /metrics is rendered at most once a second per format.
+// and /metrics is rendered at most once a second per format, and answered
+// at most 20 times a second.
 // The endpoints need no credentials, so they say what a prober needs and
 // no more: the reasons go to the log.
 func mountTelemetry(mux *http.ServeMux, snap *queueSnapshot, tel *telemetry, logger *slog.Logger) {

@@ -27,10 +27,21 @@ func cachedMetrics(h http.Handler, maxAge time.Duration) http.Handler {
 // share the CPU with the webhook as two would.
 const metricsInFlight = 2
 
+// metricsEvery spaces /metrics answers: at most 20 a second, whoever asks.
+// Prometheus asks once per scrape interval (15 s or so) per server; a
+// scraper in a loop waits, idle, instead of taking the CPU the webhook
+// needs. A request that would wait more than metricsMaxWait gets 429.
+const (
+	metricsEvery   = 50 * time.Millisecond
+	metricsMaxWait = 8 * time.Second
+)
+
 type metricsCache struct {
 	h       http.Handler
 	maxAge  time.Duration
 	slots   chan struct{}
+	paceMu  sync.Mutex
+	next    time.Time // the earliest time the next answer may start
 	mu      sync.Mutex
 	entries map[string]*cachedAnswer
 }
@@ -47,6 +58,19 @@ type cachedAnswer struct {
 const maxMetricsFormats = 8
 
 func (c *metricsCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if wait, ok := c.reserve(); !ok {
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many scrapes", http.StatusTooManyRequests)
+		return
+	} else if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the scraper gave up
+		}
+	}
 	select {
 	case c.slots <- struct{}{}:
 		defer func() { <-c.slots }()
@@ -78,6 +102,23 @@ func (c *metricsCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(code)
 	_, _ = w.Write(body) // the scraper may be gone; nothing to do
+}
+
+// reserve books the next answer's start and returns how long to wait for
+// it; false when that would be more than metricsMaxWait (nothing booked).
+func (c *metricsCache) reserve() (time.Duration, bool) {
+	c.paceMu.Lock()
+	defer c.paceMu.Unlock()
+	now := time.Now()
+	at := now
+	if c.next.After(now) {
+		at = c.next
+	}
+	if wait := at.Sub(now); wait > metricsMaxWait {
+		return 0, false
+	}
+	c.next = at.Add(metricsEvery)
+	return at.Sub(now), true
 }
 
 // recorder is the http.ResponseWriter a rendering is kept in.
