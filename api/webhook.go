@@ -136,6 +136,7 @@ func ReadWebhook(r io.Reader) (*Webhook, error) {
 	err := s.object(func(key string) error {
 		switch key {
 		case "call":
+			inner = hookFields{} // the last "call" counts, as with encoding/json
 			if b, err := s.peek(); err != nil || b != '{' {
 				return s.skip()
 			}

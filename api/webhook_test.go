@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -167,5 +169,43 @@ func TestParseWebhook(t *testing.T) {
 		if _, err := api.ParseWebhook([]byte(body)); !errors.Is(err, api.ErrWebhookPayload) {
 			t.Errorf("%s: err = %v, want ErrWebhookPayload", name, err)
 		}
+	}
+}
+
+// FuzzReadWebhook: the streaming reader never panics, and on a valid JSON
+// object it finds the call id encoding/json finds.
+func FuzzReadWebhook(f *testing.F) {
+	for _, s := range []string{`{"call":{"call_id":"a","status":"completed"}}`, `{"call_id":"b"}`,
+		`{"call":{"call_id":"a\"b\\c\u00e9"},"x":[[{"y":"]}"}]]}`, `{"call":[1,2],"call_id":"c"}`, `{`, `[]`, `"x"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		hook, err := api.ReadWebhook(bytes.NewReader(body))
+		var v map[string]any // keys matched exactly, as ReadWebhook does
+		if !json.Valid(body) || json.Unmarshal(body, &v) != nil || v == nil {
+			return // ReadWebhook is lenient on broken JSON; only valid objects are compared
+		}
+		want, _ := v["call_id"].(string)
+		if m, ok := v["call"].(map[string]any); ok {
+			if id, ok := m["call_id"].(string); ok {
+				want = id
+			}
+		}
+		if len(want) > 1024 || strings.TrimSpace(want) == "" {
+			if err == nil && hook.CallID == want {
+				t.Fatalf("accepted call id %q", want)
+			}
+			return
+		}
+		if err != nil || hook.CallID != want {
+			t.Fatalf("ReadWebhook(%q) = %+v, %v; want call id %q", body, hook, err, want)
+		}
+	})
+}
+
+func TestReadWebhook_LastCallCounts(t *testing.T) {
+	hook, err := api.ReadWebhook(strings.NewReader(`{"call_id":"top","call":{"call_id":"first"},"call":{"status":"x"}}`))
+	if err != nil || hook.CallID != "top" {
+		t.Fatalf("ReadWebhook = %+v, %v; want the top-level id, the last call having none", hook, err)
 	}
 }
