@@ -51,6 +51,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// UserAgent is sent with every request. Empty means "callsync".
 	UserAgent string
+	// Secrets are redacted, besides APIKey, from every error the client
+	// returns (API messages and kept bodies included), for when the API
+	// sends one back. Empty strings are ignored.
+	Secrets []string
 	// Observe, when set, is called after every request with the endpoint
 	// ("get_call", "list_calls", …), the HTTP status (0 when no answer
 	// came) and how long the request took. For metrics.
@@ -66,6 +70,7 @@ type Client struct {
 	limiter Limiter
 	agent   string
 	observe func(string, int, time.Duration)
+	redact  *Redactor
 }
 
 // NewClient returns a client for opts. It returns an error when the base URL
@@ -80,7 +85,8 @@ func NewClient(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("api base url %q: want an absolute http(s) URL such as %s", raw, DefaultBaseURL)
 	}
 	c := &Client{base: base, key: opts.APIKey, http: opts.HTTPClient, maxBody: opts.MaxBodyBytes,
-		limiter: opts.Limiter, agent: opts.UserAgent, observe: opts.Observe}
+		limiter: opts.Limiter, agent: opts.UserAgent, observe: opts.Observe,
+		redact: NewRedactor(append([]string{opts.APIKey}, opts.Secrets...)...)}
 	if c.http == nil {
 		timeout := opts.Timeout
 		if timeout == 0 {
@@ -88,7 +94,7 @@ func NewClient(opts Options) (*Client, error) {
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64
-		c.http = &http.Client{Timeout: timeout, Transport: tr}
+		c.http = &http.Client{Timeout: timeout, Transport: tr, CheckRedirect: noRedirect}
 	}
 	if c.maxBody == 0 {
 		c.maxBody = DefaultMaxBodyBytes
@@ -127,9 +133,9 @@ func (c *Client) GetPayload(ctx context.Context, id string) (*Payload, error) {
 		return nil, fmt.Errorf("%s: empty calls array: %w", op, ErrNotFound)
 	}
 	if err != nil {
-		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
+		return nil, &DecodeError{Op: op, Err: err, Body: c.redact.Bytes(keep(body))}
 	}
-	return &Payload{ID: id, JSON: first, op: op, body: body}, nil
+	return &Payload{ID: id, JSON: first, op: op, body: body, redact: c.redact}, nil
 }
 
 // Payload is one call object of a get-call response, byte for byte as the
@@ -140,8 +146,9 @@ type Payload struct {
 	// JSON is the call object, valid JSON; a sub-slice of the response body.
 	JSON json.RawMessage
 
-	op   string // the request, for errors
-	body []byte // the whole response, kept in a DecodeError
+	op     string    // the request, for errors
+	body   []byte    // the whole response, kept in a DecodeError
+	redact *Redactor // cleans what a DecodeError keeps
 }
 
 // Decode decodes the call object. It returns a *DecodeError when it is not
@@ -151,7 +158,7 @@ type Payload struct {
 func (p *Payload) Decode() (*Call, error) {
 	call, err := decodeValidCall(p.JSON)
 	if err != nil {
-		return nil, &DecodeError{Op: p.op, Err: err, Body: keep(p.body)}
+		return nil, &DecodeError{Op: p.op, Err: err, Body: p.redact.Bytes(keep(p.body))}
 	}
 	if call.ID == "" {
 		call.ID = p.ID
@@ -195,7 +202,7 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (int, []byte, er
 		if ctx.Err() != nil {
 			return 0, nil, ctx.Err()
 		}
-		return 0, nil, &TransportError{Op: op, Err: stripURL(err)}
+		return 0, nil, &TransportError{Op: op, Err: c.redact.Error(stripURL(err))}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
@@ -203,14 +210,19 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (int, []byte, er
 		if ctx.Err() != nil {
 			return resp.StatusCode, nil, ctx.Err()
 		}
-		return resp.StatusCode, nil, &TransportError{Op: op, Err: fmt.Errorf("read body: %w", stripURL(err))}
+		return resp.StatusCode, nil, &TransportError{Op: op, Err: fmt.Errorf("read body: %w", c.redact.Error(stripURL(err)))}
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return resp.StatusCode, nil, &RedirectError{Op: op, Code: resp.StatusCode,
+			Location: c.redact.String(redirectTarget(u, resp.Header.Get("Location")))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, nil, &StatusError{Op: op, Code: resp.StatusCode, Message: errorMessage(body),
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		return resp.StatusCode, nil, &StatusError{Op: op, Code: resp.StatusCode, Message: c.redact.String(errorMessage(body)),
+			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), NoRoute: noRoute(resp.StatusCode, body)}
 	}
 	if int64(len(body)) > c.maxBody {
-		return resp.StatusCode, nil, &DecodeError{Op: op, Err: fmt.Errorf("body larger than %d bytes", c.maxBody), Body: keep(body)}
+		return resp.StatusCode, nil, &DecodeError{Op: op, Err: fmt.Errorf("body larger than %d bytes", c.maxBody),
+			Body: c.redact.Bytes(keep(body))}
 	}
 	return resp.StatusCode, body, nil
 }
@@ -232,6 +244,45 @@ func (c *Client) endpoint(query url.Values, segments ...string) *url.URL {
 	u.Path, _ = url.PathUnescape(p)
 	u.RawQuery = query.Encode()
 	return &u
+}
+
+// noRedirect stops the client at a redirect: following it would send the
+// Authorization header to wherever it points. do reports it.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redirectTarget resolves a Location header against the request URL and
+// drops its query and fragment, which may hold tokens.
+func redirectTarget(u *url.URL, location string) string {
+	if location == "" {
+		return "(no Location header)"
+	}
+	l, err := u.Parse(location)
+	if err != nil {
+		return fmt.Sprintf("%q (unreadable)", oneLine(location, 200))
+	}
+	l.RawQuery, l.Fragment, l.User = "", "", nil
+	return l.String()
+}
+
+// noRoute reports whether a 404 or 405 body is anything but the API's
+// answer for an unknown call, {"detail": {…}}: an unmatched route answers
+// {"detail": "Not Found"}, the gateway {"error": …, "message": …}, and a
+// proxy in front of the wrong host anything at all.
+func noRoute(code int, body []byte) bool {
+	if code == http.StatusMethodNotAllowed {
+		return true
+	}
+	if code != http.StatusNotFound {
+		return false
+	}
+	var v struct {
+		Detail json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return true
+	}
+	d := bytes.TrimSpace(v.Detail)
+	return len(d) == 0 || d[0] != '{'
 }
 
 // stripURL drops the request URL from a *url.Error: the op already names

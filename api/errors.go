@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +21,15 @@ var (
 	ErrRateLimited = errors.New("api: rate limited")
 	// ErrServer: the API answered with a 5xx status.
 	ErrServer = errors.New("api: server error")
+	// ErrWrongURL: the base URL does not lead to the Synthflow API. The
+	// server answered a redirect (*RedirectError), or a 404 or 405 that is
+	// not the API's answer for an unknown call: an unmatched route
+	// ({"detail": "Not Found"}), the gateway's {"error", "message"}, or a
+	// body of another shape. Not the fault of any one call.
+	ErrWrongURL = errors.New("api: the base URL does not lead to the Synthflow API")
+	// ErrUnreachable: no connection could be made to the API host (name not
+	// resolved, connection refused, no route). Not the fault of any one call.
+	ErrUnreachable = errors.New("api: host unreachable")
 )
 
 // StatusError is a non-2xx answer from the API.
@@ -33,6 +43,10 @@ type StatusError struct {
 	// RetryAfter is the delay the API asked for with Retry-After (429, 503);
 	// zero when it sent none.
 	RetryAfter time.Duration
+	// NoRoute is set on a 404 or 405 whose body is not the API's answer
+	// for an unknown call ({"detail": {…}}): the request reached no
+	// endpoint of the API. It matches ErrWrongURL, not ErrNotFound.
+	NoRoute bool
 }
 
 func (e *StatusError) Error() string {
@@ -52,7 +66,9 @@ func (e *StatusError) Error() string {
 func (e *StatusError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return e.Code == http.StatusNotFound
+		return e.Code == http.StatusNotFound && !e.NoRoute
+	case ErrWrongURL:
+		return e.NoRoute
 	case ErrUnauthorized:
 		return e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden
 	case ErrRateLimited:
@@ -72,6 +88,35 @@ type TransportError struct {
 
 func (e *TransportError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *TransportError) Unwrap() error { return e.Err }
+
+// Is matches ErrUnreachable when no connection could be made: the name did
+// not resolve or the dial failed. A connection that broke or timed out
+// later is a failure of that request only.
+func (e *TransportError) Is(target error) bool {
+	if target != ErrUnreachable {
+		return false
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(e.Err, &dns) || errors.As(e.Err, &op) && op.Op == "dial" && !op.Timeout()
+}
+
+// RedirectError is a 3xx answer. The client follows no redirect: it would
+// send the API key to wherever the redirect points. It matches ErrWrongURL.
+type RedirectError struct {
+	Op   string
+	Code int
+	// Location is where the server pointed, without its query.
+	Location string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d %s to %s: not followed, it would carry the API key there", e.Op, e.Code,
+		http.StatusText(e.Code), e.Location)
+}
+
+// Is matches ErrWrongURL.
+func (e *RedirectError) Is(target error) bool { return target == ErrWrongURL }
 
 // DecodeError is a 2xx answer whose body is not what the API documents:
 // not JSON, no calls array, larger than the size cap.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,13 +9,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"sort"
 	"strings"
 )
 
 // SignatureHeader is the header of a post-call webhook that carries its
 // signature. Synthflow's documentation spells it HTTP_SYNTHFLOW_SIGNATURE,
-// the name a WSGI server gives it; WebhookSignature accepts both.
+// the name a WSGI server gives it; callsync accepts both.
 const SignatureHeader = "Synthflow-Signature"
 
 // signatureHeaders are the names the signature may come under, compared
@@ -25,18 +28,46 @@ var signatureHeaders = []string{SignatureHeader, "HTTP_SYNTHFLOW_SIGNATURE"}
 // post-call payload with a call id.
 var ErrWebhookPayload = errors.New("api: not a post-call webhook payload")
 
-// WebhookSignature returns the signature header of a webhook request,
-// Synthflow-Signature or HTTP_SYNTHFLOW_SIGNATURE in any case, trimmed;
-// empty when there is none.
-func WebhookSignature(h http.Header) string {
-	for name, values := range h {
-		for _, want := range signatureHeaders {
-			if strings.EqualFold(name, want) && len(values) > 0 {
-				return strings.TrimSpace(values[0])
+// WebhookSignatures returns every signature a webhook request carries:
+// the values of Synthflow-Signature and HTTP_SYNTHFLOW_SIGNATURE, names in
+// any case, each trimmed, in a fixed order (header name, then value), so
+// that the answer never depends on the order of the header map. Empty
+// values count: a sender that sends the header sends a signature.
+func WebhookSignatures(h http.Header) []string {
+	var sigs []string
+	for _, want := range signatureHeaders {
+		names := make([]string, 0, 1)
+		for name := range h {
+			if strings.EqualFold(name, want) {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			for _, v := range h[name] {
+				sigs = append(sigs, strings.TrimSpace(v))
 			}
 		}
 	}
-	return ""
+	return sigs
+}
+
+// VerifyWebhookHeaders applies callsync's one signature rule to a request's
+// headers: the request is signed when it carries at least one signature
+// (see WebhookSignatures) and every signature it carries is callID's under
+// secret. One wrong signature beside a right one refuses the request, so
+// that no header order, duplicate or proxy-added header can turn a forged
+// request into an accepted one. It returns false for an empty secret.
+func VerifyWebhookHeaders(secret []byte, callID string, h http.Header) bool {
+	sigs := WebhookSignatures(h)
+	if len(sigs) == 0 {
+		return false
+	}
+	ok := true
+	for _, sig := range sigs {
+		ok = VerifyWebhook(secret, callID, sig) && ok // check them all: same time whichever fails
+	}
+	return ok
 }
 
 // SignWebhook returns the signature Synthflow sends for a call: the base64
@@ -86,32 +117,292 @@ type Webhook struct {
 	Status *string
 }
 
-// ParseWebhook reads a post-call webhook body. It returns an error matching
-// ErrWebhookPayload when the body is not a JSON object or carries no
-// non-empty string call id.
+// ParseWebhook reads a post-call webhook body: ReadWebhook on body.
 func ParseWebhook(body []byte) (*Webhook, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return nil, fmt.Errorf("%w: body is not a JSON object", ErrWebhookPayload)
-	}
-	var call map[string]json.RawMessage
-	if raw := bytes.TrimSpace(top["call"]); len(raw) > 0 && raw[0] == '{' {
-		if err := json.Unmarshal(raw, &call); err != nil {
-			return nil, fmt.Errorf("%w: call: %v", ErrWebhookPayload, err)
+	return ReadWebhook(bytes.NewReader(body))
+}
+
+// ReadWebhook reads a post-call webhook body from r as it streams, keeping
+// only the call id and status: memory stays a few KB whatever the size of
+// the transcript or executed actions, and values nested however deep are
+// skipped without recursion. It returns an error matching ErrWebhookPayload
+// when the body is not a JSON object or carries no non-empty string call
+// id (call.call_id, or a top-level call_id). The body is checked for JSON
+// structure only as far as finding those fields needs: it is a hint, and
+// the call is fetched from the API.
+func ReadWebhook(r io.Reader) (*Webhook, error) {
+	s := &hookScanner{r: bufio.NewReaderSize(r, 4096)}
+	var inner, outer hookFields
+	err := s.object(func(key string) error {
+		switch key {
+		case "call":
+			inner = hookFields{} // the last "call" counts, as with encoding/json
+			if b, err := s.peek(); err != nil || b != '{' {
+				return s.skip()
+			}
+			return s.object(func(key string) error { return inner.read(s, key) })
+		default:
+			return outer.read(s, key)
 		}
+	})
+	if err == nil {
+		err = s.end()
 	}
-	inner, outer := decoder{fields: call}, decoder{fields: top}
-	w := &Webhook{}
-	id := inner.str("call_id")
-	if id == nil {
-		id = outer.str("call_id")
+	if err != nil {
+		if s.rerr != nil {
+			return nil, fmt.Errorf("%w: read body: %w", ErrWebhookPayload, s.rerr)
+		}
+		return nil, fmt.Errorf("%w: body is not a JSON object: %v", ErrWebhookPayload, err)
 	}
-	if id == nil || strings.TrimSpace(*id) == "" {
+	w := &Webhook{CallID: inner.callID, Status: inner.status}
+	if w.CallID == "" {
+		w.CallID = outer.callID
+	}
+	if w.Status == nil {
+		w.Status = outer.status
+	}
+	if strings.TrimSpace(w.CallID) == "" {
 		return nil, fmt.Errorf("%w: no call.call_id", ErrWebhookPayload)
 	}
-	w.CallID = *id
-	if w.Status = inner.str("status"); w.Status == nil {
-		w.Status = outer.str("status")
-	}
 	return w, nil
+}
+
+// maxHookString caps a kept string value: longer call ids are not call ids.
+const maxHookString = 1024
+
+// hookFields are the fields ReadWebhook keeps of one object.
+type hookFields struct {
+	callID string
+	status *string
+}
+
+// read reads the value of key, keeping it when it is a wanted string.
+func (f *hookFields) read(s *hookScanner, key string) error {
+	if key != "call_id" && key != "status" {
+		return s.skip()
+	}
+	v, ok, err := s.maybeString()
+	if err != nil || !ok {
+		return err
+	}
+	if key == "call_id" {
+		f.callID = v
+	} else {
+		f.status = &v
+	}
+	return nil
+}
+
+// hookScanner is a small streaming JSON reader: it walks objects key by
+// key and skips values it is not asked to keep.
+type hookScanner struct {
+	r    *bufio.Reader
+	rerr error // a read error other than EOF: the body, not its syntax
+}
+
+var errSyntax = errors.New("malformed JSON")
+
+func (s *hookScanner) byte() (byte, error) {
+	b, err := s.r.ReadByte()
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			s.rerr = err
+		}
+		return 0, errSyntax
+	}
+	return b, nil
+}
+
+// peek returns the next byte that is not white space, without taking it.
+func (s *hookScanner) peek() (byte, error) {
+	for {
+		b, err := s.byte()
+		if err != nil {
+			return 0, err
+		}
+		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
+			return b, s.r.UnreadByte()
+		}
+	}
+}
+
+// next takes the next byte that is not white space.
+func (s *hookScanner) next() (byte, error) {
+	if _, err := s.peek(); err != nil {
+		return 0, err
+	}
+	return s.byte()
+}
+
+// object reads an object, calling field for each key with the scanner
+// before the value; field must consume the value.
+func (s *hookScanner) object(field func(key string) error) error {
+	if b, err := s.next(); err != nil || b != '{' {
+		return errSyntax
+	}
+	if b, err := s.peek(); err != nil {
+		return err
+	} else if b == '}' {
+		_, err = s.byte()
+		return err
+	}
+	for {
+		if b, err := s.next(); err != nil || b != '"' {
+			return errSyntax
+		}
+		raw, err := s.str(64)
+		if err != nil {
+			return err
+		}
+		var key string
+		if raw != nil {
+			_ = json.Unmarshal(raw, &key) // a key that does not decode matches no wanted key
+		}
+		if b, err := s.next(); err != nil || b != ':' {
+			return errSyntax
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+		switch b, err := s.next(); {
+		case err != nil:
+			return err
+		case b == '}':
+			return nil
+		case b != ',':
+			return errSyntax
+		}
+	}
+}
+
+// str reads the rest of a string whose opening quote was taken, and
+// returns it quoted, as JSON, when it is at most limit bytes long (nil
+// when longer: read and dropped). Long runs without quotes or escapes are
+// skipped in bulk, straight from the read buffer.
+func (s *hookScanner) str(limit int) ([]byte, error) {
+	buf := []byte{'"'}
+	for {
+		chunk, _ := s.r.Peek(max(1, s.r.Buffered()))
+		if len(chunk) == 0 {
+			_, err := s.byte() // sets rerr on a read error
+			return nil, err
+		}
+		i := bytes.IndexAny(chunk, "\"\\")
+		if i < 0 {
+			i = len(chunk)
+		}
+		if buf != nil {
+			if buf = append(buf, chunk[:i]...); len(buf) > limit+2 {
+				buf = nil
+			}
+		}
+		_, _ = s.r.Discard(i)
+		if i == len(chunk) {
+			continue
+		}
+		b, _ := s.r.ReadByte()
+		if b == '"' {
+			if buf != nil {
+				buf = append(buf, '"')
+				if bytes.ContainsFunc(buf, func(r rune) bool { return r < 0x20 }) {
+					return nil, errSyntax
+				}
+			}
+			return buf, nil
+		}
+		esc, err := s.byte() // the escaped byte: never a closing quote
+		if err != nil {
+			return nil, err
+		}
+		if buf != nil {
+			buf = append(buf, b, esc)
+		}
+	}
+}
+
+// maybeString reads a value and returns it when it is a string of at most
+// maxHookString bytes.
+func (s *hookScanner) maybeString() (string, bool, error) {
+	if b, err := s.peek(); err != nil {
+		return "", false, err
+	} else if b != '"' {
+		return "", false, s.skip()
+	}
+	_, _ = s.byte()
+	raw, err := s.str(maxHookString)
+	if err != nil || raw == nil {
+		return "", false, err
+	}
+	var v string
+	if json.Unmarshal(raw, &v) != nil {
+		return "", false, errSyntax
+	}
+	return v, true, nil
+}
+
+// skip reads one value of any kind and drops it. Objects and arrays are
+// skipped by counting brackets, however deep they nest.
+func (s *hookScanner) skip() error {
+	b, err := s.next()
+	if err != nil {
+		return err
+	}
+	switch b {
+	case '"':
+		_, err := s.str(0)
+		return err
+	case '{', '[':
+		for depth := 1; depth > 0; {
+			chunk, _ := s.r.Peek(max(1, s.r.Buffered()))
+			if i := bytes.IndexAny(chunk, "\"{}[]"); i != 0 {
+				if i < 0 {
+					i = len(chunk)
+				}
+				_, _ = s.r.Discard(i) // nothing that opens, closes or quotes: skipped in bulk
+			}
+			b, err := s.byte()
+			if err != nil {
+				return err
+			}
+			switch b {
+			case '"':
+				if _, err := s.str(0); err != nil {
+					return err
+				}
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+		}
+		return nil
+	}
+	// A number, true, false or null.
+	if !isLiteral(b) {
+		return errSyntax
+	}
+	for {
+		b, err := s.r.ReadByte()
+		if err != nil {
+			return nil // the end of the body ends the literal; end() has the last word
+		}
+		if !isLiteral(b) {
+			return s.r.UnreadByte()
+		}
+	}
+}
+
+func isLiteral(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b == '-' || b == '+' || b == '.' || b == 'E'
+}
+
+// end checks that nothing but white space follows the object.
+func (s *hookScanner) end() error {
+	if _, err := s.peek(); err == nil {
+		return errSyntax
+	}
+	if s.rerr != nil {
+		return s.rerr
+	}
+	return nil
 }

@@ -1,9 +1,13 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -47,16 +51,91 @@ func TestVerifyWebhook(t *testing.T) {
 	}
 }
 
-func TestWebhookSignature(t *testing.T) {
+func TestWebhookSignatures(t *testing.T) {
 	for _, name := range []string{"Synthflow-Signature", "synthflow-signature", "SYNTHFLOW-SIGNATURE",
 		"HTTP_SYNTHFLOW_SIGNATURE", "http_synthflow_signature", "Http_synthflow_signature"} {
 		h := http.Header{"Content-Type": {"application/json"}}
 		h[name] = []string{"  " + hookSig + " "} // raw key, as a server may store it
-		eq(t, name, api.WebhookSignature(h), hookSig)
+		if got := api.WebhookSignatures(h); len(got) != 1 || got[0] != hookSig {
+			t.Errorf("%s: signatures = %q, want [%q]", name, got, hookSig)
+		}
 	}
-	if got := api.WebhookSignature(http.Header{"X-Signature": {hookSig}}); got != "" {
+	if got := api.WebhookSignatures(http.Header{"X-Signature": {hookSig}}); len(got) != 0 {
 		t.Fatalf("other header: %q, want none", got)
 	}
+}
+
+// TestVerifyWebhookHeaders checks the one signature rule for every
+// combination of the two headers, each absent, right, wrong or empty: a
+// request is signed when it has a signature and every one it has is right.
+// Each combination is asked many times: the answer must not depend on the
+// order in which Go walks the header map.
+func TestVerifyWebhookHeaders(t *testing.T) {
+	values := map[string][]string{"Absent": nil, "Right": {hookSig}, "Wrong": {api.SignWebhook([]byte("other"), hookCallID)},
+		"Empty": {""}, "RightTwice": {hookSig, hookSig}, "RightAndWrong": {hookSig, "bad"}}
+	for an, a := range values {
+		for bn, b := range values {
+			want := (a != nil || b != nil) && (a == nil || an == "Right" || an == "RightTwice") &&
+				(b == nil || bn == "Right" || bn == "RightTwice")
+			t.Run("Synthflow-Signature"+an+"/HTTP_SYNTHFLOW_SIGNATURE"+bn, func(t *testing.T) {
+				h := http.Header{"Content-Type": {"application/json"}}
+				if a != nil {
+					h["Synthflow-Signature"] = a
+				}
+				if b != nil {
+					h["HTTP_SYNTHFLOW_SIGNATURE"] = b
+					h["Http_synthflow_signature"] = b // both spellings a server may store
+				}
+				for range 50 {
+					if got := api.VerifyWebhookHeaders([]byte(hookSecret), hookCallID, h.Clone()); got != want {
+						t.Fatalf("VerifyWebhookHeaders = %v, want %v", got, want)
+					}
+				}
+			})
+		}
+	}
+	if api.VerifyWebhookHeaders(nil, hookCallID, http.Header{"Synthflow-Signature": {hookSig}}) {
+		t.Fatal("verified without a secret")
+	}
+}
+
+// TestReadWebhook_Streams checks that a huge body is read through with a
+// small, fixed amount of memory: the transcript is never held.
+func TestReadWebhook_Streams(t *testing.T) {
+	const size = 64 << 20
+	body := io.MultiReader(strings.NewReader(`{"call":{"transcript":"`), &repeatReader{b: 'x', n: size},
+		strings.NewReader(`","deep":`+strings.Repeat("[", 100000)+strings.Repeat("]", 100000)+
+			`,"call_id":"`+hookCallID+`"},"n":-1.5e3,"ok":true}`))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	hook, err := api.ReadWebhook(body)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "CallID", hook.CallID, hookCallID)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("reading a %d MiB body allocated %d bytes, want under 1 MiB", size>>20, grew)
+	}
+}
+
+// repeatReader yields n copies of b.
+type repeatReader struct {
+	b byte
+	n int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.n)
+	for i := range n {
+		p[i] = r.b
+	}
+	r.n -= n
+	return n, nil
 }
 
 func TestParseWebhook(t *testing.T) {
@@ -83,9 +162,50 @@ func TestParseWebhook(t *testing.T) {
 		"EmptyCallID": `{"call":{"call_id":"  "}}`,
 		"CallIDArray": `{"call":{"call_id":["1"]}}`,
 		"BrokenCall":  `{"call":{"call_id":"1",}}`,
+		"Trailing":    `{"call":{"call_id":"1"}} {}`,
+		"Unfinished":  `{"call":{"call_id":"1"`,
+		"BadLiteral":  `{"call":{"call_id":"1"},"x":}`,
 	} {
 		if _, err := api.ParseWebhook([]byte(body)); !errors.Is(err, api.ErrWebhookPayload) {
 			t.Errorf("%s: err = %v, want ErrWebhookPayload", name, err)
 		}
+	}
+}
+
+// FuzzReadWebhook: the streaming reader never panics, and on a valid JSON
+// object it finds the call id encoding/json finds.
+func FuzzReadWebhook(f *testing.F) {
+	for _, s := range []string{`{"call":{"call_id":"a","status":"completed"}}`, `{"call_id":"b"}`,
+		`{"call":{"call_id":"a\"b\\c\u00e9"},"x":[[{"y":"]}"}]]}`, `{"call":[1,2],"call_id":"c"}`, `{`, `[]`, `"x"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		hook, err := api.ReadWebhook(bytes.NewReader(body))
+		var v map[string]any // keys matched exactly, as ReadWebhook does
+		if !json.Valid(body) || json.Unmarshal(body, &v) != nil || v == nil {
+			return // ReadWebhook is lenient on broken JSON; only valid objects are compared
+		}
+		want, _ := v["call_id"].(string)
+		if m, ok := v["call"].(map[string]any); ok {
+			if id, ok := m["call_id"].(string); ok {
+				want = id
+			}
+		}
+		if len(want) > 1024 || strings.TrimSpace(want) == "" {
+			if err == nil && hook.CallID == want {
+				t.Fatalf("accepted call id %q", want)
+			}
+			return
+		}
+		if err != nil || hook.CallID != want {
+			t.Fatalf("ReadWebhook(%q) = %+v, %v; want call id %q", body, hook, err, want)
+		}
+	})
+}
+
+func TestReadWebhook_LastCallCounts(t *testing.T) {
+	hook, err := api.ReadWebhook(strings.NewReader(`{"call_id":"top","call":{"call_id":"first"},"call":{"status":"x"}}`))
+	if err != nil || hook.CallID != "top" {
+		t.Fatalf("ReadWebhook = %+v, %v; want the top-level id, the last call having none", hook, err)
 	}
 }

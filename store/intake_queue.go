@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 const enqueueNewSQL = `
@@ -24,4 +28,47 @@ func (db *DB) EnqueueNew(ctx context.Context, ids []string) (int, error) {
 		return 0, fmt.Errorf("enqueue %d new calls: %w", len(ids), err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// Outcomes of EnqueueHook.
+const (
+	HookAdded   = "added"   // the call was new to the queue
+	HookQueued  = "queued"  // a known call was queued again
+	HookIgnored = "ignored" // the queue row changed within the cooldown: nothing done
+)
+
+const enqueueHookSQL = `
+INSERT INTO sync_queue AS q (call_id) VALUES ($1)
+ON CONFLICT (call_id) DO UPDATE SET
+    state           = CASE WHEN q.state = 'running' THEN 'running' ELSE 'pending' END,
+    requeue         = q.state = 'running',
+    attempts        = CASE WHEN q.state = 'done' THEN 0 ELSE q.attempts END,
+    polls           = CASE WHEN q.state = 'done' THEN 0 ELSE q.polls END,
+    next_attempt_at = CASE WHEN q.state = 'running' THEN q.next_attempt_at ELSE least(q.next_attempt_at, now()) END,
+    enqueued_at     = now(),
+    updated_at      = now()
+WHERE q.updated_at <= now() - $2 * interval '1 millisecond'
+RETURNING (xmax = 0) AS added`
+
+// EnqueueHook queues a call announced by a webhook, and returns HookAdded,
+// HookQueued or HookIgnored. Synthflow signs only the call id, so a
+// captured webhook can be replayed forever: a call whose queue row changed
+// within cooldown (queued, claimed, synced or failed that recently) is left
+// as it is, and costs nothing. Otherwise a known call is made due now (a
+// running one is fetched again when its sync ends). A done call starts
+// afresh; a failed call keeps its attempts, so it is tried once more and
+// fails again at its next failure: only retry-failed resets attempts. The
+// id is not validated here.
+func (db *DB) EnqueueHook(ctx context.Context, id string, cooldown time.Duration) (string, error) {
+	var added bool
+	err := db.pool.QueryRow(ctx, enqueueHookSQL, id, cooldown.Milliseconds()).Scan(&added)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return HookIgnored, nil
+	case err != nil:
+		return "", fmt.Errorf("enqueue call %s from a webhook: %w", id, err)
+	case added:
+		return HookAdded, nil
+	}
+	return HookQueued, nil
 }

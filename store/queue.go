@@ -23,6 +23,9 @@ type Claimed struct {
 	Attempts   int
 	Polls      int
 	EnqueuedAt time.Time
+	// Suspect is set when the row's previous lease expired with its worker
+	// gone: such a row is claimed alone.
+	Suspect bool
 	// Stored is what the warehouse held of the call when it was claimed;
 	// nil when the call is not stored.
 	Stored *Stored
@@ -136,15 +139,23 @@ func (db *DB) Enqueue(ctx context.Context, ids []string) (EnqueueResult, error) 
 
 const rescueExpiredSQL = `
 UPDATE sync_queue
-SET    state = 'pending', locked_until = NULL, lease_token = NULL, requeue = false,
+SET    state = CASE WHEN attempts + 1 >= $1 THEN 'failed' ELSE 'pending' END,
+       attempts = attempts + 1, suspect = true,
+       locked_until = NULL, lease_token = NULL, requeue = false,
+       last_error = 'attempt ' || (attempts + 1) || ' of ' || $1 ||
+                    ': the worker holding the lease stopped before finishing (crash, kill or lost database)',
        next_attempt_at = now(), updated_at = now()
 WHERE  state = 'running' AND locked_until < now()`
 
-// RescueExpired makes running rows whose lease has expired pending again,
-// due now, and returns how many there were. Their worker died or lost the
-// database; it can no longer complete them.
-func (db *DB) RescueExpired(ctx context.Context) (int, error) {
-	tag, err := db.pool.Exec(ctx, rescueExpiredSQL)
+// RescueExpired takes back running rows whose lease has expired and returns
+// how many there were. Their worker died or lost the database while it
+// held them, and may have died of one of them: each counts the lost
+// attempt and becomes suspect (claimed alone from then on), pending and
+// due now, or failed once it reaches maxAttempts. So a call that kills
+// every worker that fetches it ends failed, and cannot hold back the rows
+// claimed with it.
+func (db *DB) RescueExpired(ctx context.Context, maxAttempts int) (int, error) {
+	tag, err := db.pool.Exec(ctx, rescueExpiredSQL, maxAttempts)
 	if err != nil {
 		return 0, fmt.Errorf("rescue expired leases: %w", err)
 	}
@@ -152,22 +163,32 @@ func (db *DB) RescueExpired(ctx context.Context) (int, error) {
 }
 
 const claimSQL = `
+WITH suspect AS (
+       SELECT call_id FROM sync_queue
+       WHERE  state = 'pending' AND suspect AND next_attempt_at <= now()
+       ORDER  BY next_attempt_at
+       LIMIT  1
+       FOR UPDATE SKIP LOCKED),
+     other AS (
+       SELECT call_id FROM sync_queue
+       WHERE  state = 'pending' AND next_attempt_at <= now() AND NOT suspect
+         AND  NOT EXISTS (SELECT FROM suspect)
+       ORDER  BY next_attempt_at
+       LIMIT  $1
+       FOR UPDATE SKIP LOCKED),
+     due AS (SELECT call_id FROM suspect UNION ALL SELECT call_id FROM other)
 UPDATE sync_queue q
 SET    state = 'running', locked_until = now() + $2 * interval '1 millisecond',
        lease_token = $3, requeue = false, updated_at = now()
-FROM  (SELECT call_id FROM sync_queue
-       WHERE  state = 'pending' AND next_attempt_at <= now()
-       ORDER  BY next_attempt_at
-       LIMIT  $1
-       FOR UPDATE SKIP LOCKED) due
-       LEFT JOIN calls c ON c.call_id = due.call_id
+FROM   due LEFT JOIN calls c ON c.call_id = due.call_id
 WHERE  q.call_id = due.call_id
-RETURNING q.call_id, q.attempts, q.polls, q.enqueued_at,
+RETURNING q.call_id, q.attempts, q.polls, q.enqueued_at, q.suspect,
           c.call_id IS NOT NULL, c.payload_hash, c.status, c.started_at`
 
 // Claim takes up to limit due pending rows, oldest due first, and holds them
 // as running for the lease duration, with what the warehouse holds of
-// their calls. Rows locked by another worker are skipped, so concurrent
+// their calls. A due suspect row (see RescueExpired) is claimed alone,
+// before any other. Rows locked by another worker are skipped, so concurrent
 // workers never claim the same row. An empty lease means nothing is due.
 func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease, error) {
 	token := rand.Int64()
@@ -179,7 +200,7 @@ func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease,
 		var c Claimed
 		var stored Stored
 		var isStored bool
-		err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt,
+		err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt, &c.Suspect,
 			&isStored, &stored.PayloadHash, &stored.Status, &stored.StartedAt)
 		if isStored {
 			c.Stored = &stored
@@ -201,6 +222,7 @@ SET    state           = CASE WHEN q.requeue THEN 'pending' ELSE o.state END,
        locked_until    = NULL,
        lease_token     = NULL,
        requeue         = false,
+       suspect         = false,
        last_error      = NULLIF(o.error, ''),
        last_bad_body   = o.bad_body,
        updated_at      = now()

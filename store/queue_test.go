@@ -212,11 +212,11 @@ func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := db.RescueExpired(ctx); err != nil || n != 0 {
+	if n, err := db.RescueExpired(ctx, 8); err != nil || n != 0 {
 		t.Fatalf("RescueExpired = %d, %v; want 0 with a live lease", n, err)
 	}
 	expire(t, db)
-	if n, err := db.RescueExpired(ctx); err != nil || n != 1 {
+	if n, err := db.RescueExpired(ctx, 8); err != nil || n != 1 {
 		t.Fatalf("RescueExpired = %d, %v; want 1", n, err)
 	}
 	fresh := claimAll(t, db)

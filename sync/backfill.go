@@ -258,7 +258,7 @@ func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOp
 		case err == nil:
 		case ctx.Err() != nil:
 			return total, ctx.Err()
-		case errors.Is(err, ErrUnauthorized):
+		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrAPIUnavailable):
 			return total, err
 		default:
 			return total, &windowError{w: Window{cp.ModelID, cp.From, cp.To}, err: err}

@@ -75,7 +75,9 @@ func (c IntakeConfig) withDefaults() IntakeConfig {
 // once (the shared limiter's Wait holds it through the pause; a Retry-After
 // is waited here too, for clients without one); after a 5xx, transport or
 // decode error up to cfg.Attempts times with jittered backoff. A refused key
-// returns an error matching ErrUnauthorized at once; other errors are
+// returns an error matching ErrUnauthorized at once, a wrong base URL one
+// matching ErrAPIUnavailable at once, an unreachable host one matching
+// ErrAPIUnavailable once its attempts are used; other errors are
 // returned as they are. sent counts every request made.
 func request[T any](ctx context.Context, cfg IntakeConfig, sent *int, fn func() (T, error)) (T, error) {
 	var zero T
@@ -93,6 +95,14 @@ func request[T any](ctx context.Context, cfg IntakeConfig, sent *int, fn func() 
 		switch {
 		case errors.Is(err, api.ErrUnauthorized):
 			return zero, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		case errors.Is(err, api.ErrWrongURL):
+			return zero, fmt.Errorf("%w: %w", ErrAPIUnavailable, err)
+		case errors.Is(err, api.ErrUnreachable):
+			failures++
+			if failures >= cfg.Attempts {
+				return zero, fmt.Errorf("%w: %w (gave up after %d attempts)", ErrAPIUnavailable, err, failures)
+			}
+			wait = max(cfg.Retry.Delay(failures), cfg.Retry.Base/4)
 		case errors.Is(err, api.ErrRateLimited):
 			throttled++
 			var se *api.StatusError

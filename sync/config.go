@@ -1,7 +1,7 @@
 package sync
 
 import (
-	"errors"
+	"fmt"
 	"time"
 )
 
@@ -90,26 +90,43 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first setting that is out of range.
+// ConfigError is a Config setting out of range. Field names it as in
+// Config (Retry for either of Retry's bounds).
+type ConfigError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return "sync: config " + e.Field + ": " + e.Problem }
+
+// Validate returns a *ConfigError for the first setting that is out of
+// range, after zero fields take their defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	bad := func(field, problem string) error { return &ConfigError{Field: field, Problem: problem} }
 	switch {
 	case c.BatchSize < 1 || c.BatchSize > 10000:
-		return errors.New("batch size must be between 1 and 10000")
+		return bad("BatchSize", fmt.Sprintf("%d: want between 1 and 10000", c.BatchSize))
 	case c.Concurrency < 1 || c.Concurrency > 1000:
-		return errors.New("concurrency must be between 1 and 1000")
+		return bad("Concurrency", fmt.Sprintf("%d: want between 1 and 1000", c.Concurrency))
 	case c.Lease < 10*time.Second:
-		return errors.New("lease must be at least 10s")
+		return bad("Lease", fmt.Sprintf("%v: want at least 10s", c.Lease))
 	case c.MaxAttempts < 1:
-		return errors.New("max attempts must be at least 1")
+		return bad("MaxAttempts", fmt.Sprintf("%d: want at least 1", c.MaxAttempts))
+	case c.NotFoundAttempts < 1:
+		return bad("NotFoundAttempts", fmt.Sprintf("%d: want at least 1", c.NotFoundAttempts))
 	case c.Retry.Base < 0 || c.Retry.Max < c.Retry.Base:
-		return errors.New("retry backoff: base must be ≥ 0 and ≤ max")
+		return bad("Retry", fmt.Sprintf("base %v, max %v: want 0 ≤ base ≤ max", c.Retry.Base, c.Retry.Max))
 	case c.Poll.Base <= 0 || c.Poll.Max < c.Poll.Base:
-		return errors.New("poll backoff: base must be > 0 and ≤ max")
+		return bad("Poll", fmt.Sprintf("base %v, max %v: want 0 < base ≤ max", c.Poll.Base, c.Poll.Max))
+	case c.MaxPollAge < 0:
+		return bad("MaxPollAge", fmt.Sprintf("%v: want 0 or more", c.MaxPollAge))
+	case c.RateLimitPause < 0:
+		return bad("RateLimitPause", fmt.Sprintf("%v: want 0 or more", c.RateLimitPause))
 	case c.RequestsPerSecond < 0:
-		return errors.New("requests per second must not be negative")
+		return bad("RequestsPerSecond", fmt.Sprintf("%v: want 0 or more", c.RequestsPerSecond))
 	case c.ShutdownGrace < 0:
-		return errors.New("shutdown grace must not be negative")
+		return bad("ShutdownGrace", fmt.Sprintf("%v: want 0 or more", c.ShutdownGrace))
 	}
 	return nil
 }

@@ -2,6 +2,9 @@ package sync
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/callsync/callsync/store"
 )
@@ -58,3 +61,22 @@ func Enqueue(ctx context.Context, q Enqueuer, ids []string) (EnqueueReport, erro
 	}
 	return rep, nil
 }
+
+// HookQueue queues calls announced by webhooks. *store.DB implements it.
+type HookQueue interface {
+	EnqueueHook(ctx context.Context, id string, cooldown time.Duration) (string, error)
+}
+
+// EnqueueHook validates a call id from a webhook and queues it under the
+// replay cooldown (see store.DB.EnqueueHook): it returns store.HookAdded,
+// HookQueued or HookIgnored, an error wrapping ErrBadCallID for a malformed
+// id, or the queue's error.
+func EnqueueHook(ctx context.Context, q HookQueue, id string, cooldown time.Duration) (string, error) {
+	if err := ValidateCallID(id); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadCallID, err)
+	}
+	return q.EnqueueHook(ctx, id, cooldown)
+}
+
+// ErrBadCallID is matched by EnqueueHook's error for a malformed call id.
+var ErrBadCallID = errors.New("sync: malformed call id")

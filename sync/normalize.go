@@ -3,8 +3,8 @@ package sync
 import (
 	"crypto/sha256"
 	"fmt"
-	"math"
 	"strings"
+	"time"
 
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
@@ -39,12 +39,8 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 		RecordingURL:        nonEmpty(n.ptr(c.RecordingURL)),
 		ErrorMessage:        n.ptr(c.ErrorMessage),
 	}
-	if d := c.DurationSeconds; d != nil {
-		if *d < 0 || *d > math.MaxInt32 {
-			notes = append(notes, fmt.Sprintf("duration: %d seconds is out of range, not stored", *d))
-		} else {
-			row.DurationSeconds = new(int32(*d))
-		}
+	if d := timing(c.DurationSeconds, time.Second, "duration", &notes); d != nil {
+		row.DurationSeconds = new(int32(*d))
 	}
 	if row.ExecutedActions, err = n.json("executed_actions", c.ExecutedActions); err != nil {
 		return row, notes, err
@@ -73,8 +69,8 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 	t := store.Telephony{
 		Hangup:            n.ptr(c.TelephonyHangup),
 		DisconnectReason:  n.ptr(c.TelephonyDisconnectReason),
-		DurationMS:        c.TelephonyDurationMS,
-		RingingDurationMS: c.TelephonyRingingMS,
+		DurationMS:        timing(c.TelephonyDurationMS, time.Millisecond, "telephony_duration", &notes),
+		RingingDurationMS: timing(c.TelephonyRingingMS, time.Millisecond, "telephony_ringing_duration", &notes),
 		StartedAt:         c.TelephonyStart,
 		EndedAt:           c.TelephonyEnd,
 	}
@@ -85,11 +81,29 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 	return row, append(notes, n.notes()...), nil
 }
 
+// maxTiming is the longest duration a call can have: a longer one, like a
+// negative one, is a fault of the sender, and summed into daily talk time
+// it would skew every dashboard.
+const maxTiming = 7 * 24 * time.Hour
+
+// timing returns a duration counted in unit when it is between 0 and
+// maxTiming, and nil with a note otherwise.
+func timing(v *int64, unit time.Duration, field string, notes *[]string) *int64 {
+	if v == nil {
+		return nil
+	}
+	if *v < 0 || *v > int64(maxTiming/unit) {
+		*notes = append(*notes, fmt.Sprintf("%s: %d is negative or longer than 7 days, not stored", field, *v))
+		return nil
+	}
+	return v
+}
+
 // normalizeVersion names what Normalize makes of a payload. Change it
 // whenever Normalize stores something different for the same payload: the
 // payload hashes change with it, so every call is written in full on its
 // next sync instead of being skipped as unchanged.
-const normalizeVersion = "callsync normalize 2\n"
+const normalizeVersion = "callsync normalize 3\n"
 
 // PayloadHash is the hash of a call object as the API sent it, byte for
 // byte, and of the version of Normalize: two payloads with the same hash

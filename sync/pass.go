@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -44,7 +45,9 @@ type job struct {
 }
 
 // RunOnce drains the queue: it claims batches and processes them until no
-// row is due, ctx ends, or the API refuses the key (ErrUnauthorized).
+// row is due, ctx ends, the API refuses the key (ErrUnauthorized) or cannot
+// be used at its URL (ErrAPIUnavailable). A config that Config.Validate
+// refuses is returned as an error before anything is done.
 // Fetching runs Concurrency calls at a time and overlaps the write of the
 // previous batch. A per-call failure is recorded on its row and the pass
 // goes on. When ctx ends, no new call is fetched, calls being fetched get
@@ -53,9 +56,12 @@ type job struct {
 // the pass and is returned; rows it could not settle come back when their
 // lease expires.
 func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
-	cfg := s.Config.withDefaults()
 	var st Stats
-	n, err := s.Queue.RescueExpired(ctx)
+	if err := s.Config.Validate(); err != nil {
+		return st, fmt.Errorf("sync: config: %w", err)
+	}
+	cfg := s.Config.withDefaults()
+	n, err := s.Queue.RescueExpired(ctx, cfg.MaxAttempts)
 	if err != nil {
 		return st, err
 	}
@@ -75,7 +81,7 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 	for range cfg.Concurrency {
 		workers.Go(func() {
 			for j := range jobs {
-				j.b.results[j.i] = s.syncOne(fetchCtx, cancelFetch, cfg, j.b, j.i, &st)
+				j.b.results[j.i] = s.syncSafely(fetchCtx, cancelFetch, cfg, j.b, j.i, &st)
 				j.b.fetched.Done()
 			}
 		})
@@ -110,7 +116,7 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 	var claimErr error
 	stopping := func() bool { return ctx.Err() != nil || fetchCtx.Err() != nil }
 	for !stopping() {
-		lease, err := s.Queue.Claim(ctx, cfg.claimSize(), cfg.Lease)
+		lease, err := s.claim(ctx, cfg)
 		if err != nil {
 			if ctx.Err() == nil {
 				claimErr = err
@@ -140,6 +146,11 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 		}
 		b.fetched.Add(dispatched - len(lease.Rows)) // rows never dispatched are released
 		toWrite <- b
+		if suspect(lease) {
+			// A suspect may kill the process: let it run alone, so that
+			// no other row is lost with it.
+			b.fetched.Wait()
+		}
 	}
 	close(jobs)
 	workers.Wait()
@@ -151,10 +162,31 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 		return st, writeErr
 	case claimErr != nil:
 		return st, claimErr
-	case errors.Is(cause, ErrUnauthorized):
+	case errors.Is(cause, ErrUnauthorized), errors.Is(cause, ErrAPIUnavailable):
 		return st, cause
 	}
 	return st, ctx.Err()
+}
+
+// claim claims the next batch. The claim is not cut short by ctx: a claim
+// the database committed but whose answer was dropped would leave its rows
+// running until their lease expired. A batch claimed as ctx ends is given
+// back at once, untouched.
+func (s *Syncer) claim(ctx context.Context, cfg Config) (store.Lease, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	return s.Queue.Claim(ctx, cfg.claimSize(), cfg.Lease)
+}
+
+// suspect reports whether a lease holds a row whose previous worker died
+// holding it.
+func suspect(l store.Lease) bool {
+	for _, r := range l.Rows {
+		if r.Suspect {
+			return true
+		}
+	}
+	return false
 }
 
 // settle writes a batch's calls and outcomes in one transaction and gives

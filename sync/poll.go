@@ -113,7 +113,7 @@ func (p *Poller) pollModel(ctx context.Context, cfg IntakeConfig, model string, 
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, ErrUnauthorized):
+		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrAPIUnavailable):
 			return err
 		default:
 			return &windowError{w: w, err: err}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,14 @@ import (
 // pass stops at once and every claimed row goes back to the queue untouched.
 var ErrUnauthorized = errors.New("sync: the Synthflow API refused the API key")
 
+// ErrAPIUnavailable is returned by RunOnce, backfill and poll when the API
+// cannot be used at all: the base URL leads to no endpoint of the API
+// (api.ErrWrongURL: a redirect, an unmatched route) or its host cannot be
+// reached (api.ErrUnreachable). It is no call's fault: the pass stops, no
+// attempt is counted, and claimed rows go back to the queue untouched. The
+// error wraps the API's, so errors.Is tells the two apart.
+var ErrAPIUnavailable = errors.New("sync: the Synthflow API cannot be used at its URL")
+
 // Fetcher fetches one call object from the calls API, not yet decoded.
 // *api.Client implements it.
 type Fetcher interface {
@@ -28,7 +37,7 @@ type Fetcher interface {
 
 // Queue is the part of *store.DB that a sync pass uses.
 type Queue interface {
-	RescueExpired(ctx context.Context) (int, error)
+	RescueExpired(ctx context.Context, maxAttempts int) (int, error)
 	Claim(ctx context.Context, limit int, lease time.Duration) (store.Lease, error)
 	Complete(ctx context.Context, token int64, outcomes []store.Outcome) (store.CompleteResult, error)
 	Release(ctx context.Context, token int64, ids []string) error
@@ -72,6 +81,27 @@ type Stats struct {
 // pause, when the API answers 429; then it goes back to the queue.
 const maxRateLimitRetries = 3
 
+// syncSafely is syncOne that turns a panic into a failed attempt of the
+// call: the stack goes to the log, a short message to last_error, and the
+// pass goes on with the other calls.
+func (s *Syncer) syncSafely(ctx context.Context, stop context.CancelCauseFunc, cfg Config, b *batch, i int, st *Stats) (r result) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		row := b.lease.Rows[i]
+		log := s.Logger.With("call_id", row.CallID)
+		log.Error("panic while syncing a call; counting it as a failed attempt", "panic", fmt.Sprint(v),
+			"stack", string(debug.Stack()))
+		r = s.failure(log, cfg, row, fmt.Errorf("%w: %v", errPanic, v), st)
+	}()
+	return s.syncOne(ctx, stop, cfg, b, i, st)
+}
+
+// errPanic marks a failed attempt that was a panic in callsync.
+var errPanic = errors.New("internal error (panic) while handling the call; see the worker's log")
+
 // syncOne fetches the i-th call of b and decides its outcome. On a refused
 // key it cancels the pass through stop.
 func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg Config, b *batch, i int, st *Stats) result {
@@ -104,6 +134,9 @@ func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg 
 		return result{}
 	case errors.Is(err, api.ErrUnauthorized):
 		stop(fmt.Errorf("%w: %w", ErrUnauthorized, err))
+		return result{}
+	case errors.Is(err, api.ErrWrongURL), errors.Is(err, api.ErrUnreachable):
+		stop(fmt.Errorf("%w: %w", ErrAPIUnavailable, err))
 		return result{}
 	default:
 		return s.failure(log, cfg, row, err, st)

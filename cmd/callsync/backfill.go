@@ -67,6 +67,8 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("backfill stopped before the end; run the same command again to continue")
+	case errors.Is(err, callsync.ErrAPIUnavailable):
+		return ac.urlError(err) // the same command cannot help: the setting must change
 	case err != nil:
 		return apiError(ac, err)
 	case len(rep.Failed) > 0:
@@ -75,10 +77,14 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// apiError explains a refused key, and passes other errors on.
+// apiError explains a refused key or an API that cannot be used at its
+// URL, and passes other errors on.
 func apiError(ac apiConfig, err error) error {
-	if errors.Is(err, callsync.ErrUnauthorized) {
+	switch {
+	case errors.Is(err, callsync.ErrUnauthorized):
 		return ac.authError(err)
+	case errors.Is(err, callsync.ErrAPIUnavailable):
+		return ac.urlError(err)
 	}
 	return err
 }

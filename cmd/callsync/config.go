@@ -18,9 +18,11 @@ import (
 // collected and reported by parse, naming the variable.
 type flagSet struct {
 	*flag.FlagSet
-	getenv func(string) string
-	errs   []error
-	args   []string
+	getenv  func(string) string
+	errs    []error
+	args    []string
+	secrets *secretSet
+	secret  []*string // values of secretVar flags, added to secrets by parse
 }
 
 func newFlagSet(name, synopsis string, e env) *flagSet {
@@ -30,7 +32,7 @@ func newFlagSet(name, synopsis string, e env) *flagSet {
 		fmt.Fprintf(fs.Output(), "Usage: callsync %s\n\nFlags (each can also be set by the environment variable in brackets):\n", synopsis)
 		fs.PrintDefaults()
 	}
-	return &flagSet{FlagSet: fs, getenv: e.getenv}
+	return &flagSet{FlagSet: fs, getenv: e.getenv, secrets: e.secrets}
 }
 
 func (f *flagSet) env(name string) (string, bool) {
@@ -60,6 +62,7 @@ func (f *flagSet) stringVar(p *string, name, envName, def, usage string) {
 func (f *flagSet) secretVar(p *string, name, envName, usage string) {
 	f.stringVar(p, name, envName, "", usage)
 	f.Lookup(name).DefValue = ""
+	f.secret = append(f.secret, p)
 }
 
 func (f *flagSet) intVar(p *int, name, envName string, def int, usage string) {
@@ -110,6 +113,9 @@ func (f *flagSet) parse(args []string) error {
 		args = rest[1:]
 	}
 	f.args = positional
+	for _, p := range f.secret {
+		f.secrets.add(*p)
+	}
 	if len(f.errs) > 0 {
 		return usagef("%s: %v", f.Name(), f.errs[0])
 	}
@@ -142,14 +148,14 @@ func (c *logConfig) register(f *flagSet, level string) {
 func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.level)); err != nil {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", c.level)
+		return nil, usagef("--log-level (LOG_LEVEL) %q: want debug, info, warn or error", c.level)
 	}
 	switch c.format {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 	case "text":
 	default:
-		return nil, usagef("--log-format %q: want text or json", c.format)
+		return nil, usagef("--log-format (LOG_FORMAT) %q: want text or json", c.format)
 	}
 	var color bool
 	switch c.color {
@@ -159,7 +165,7 @@ func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 		color = true
 	case "0", "false", "no":
 	default:
-		return nil, usagef("--log-color %q: want auto, 1 or 0", c.color)
+		return nil, usagef("--log-color (LOG_COLOR) %q: want auto, 1 or 0", c.color)
 	}
 	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, NoColor: !color, TimeFormat: time.DateTime})), nil
 }
@@ -175,10 +181,12 @@ func isTerminal(w io.Writer) bool {
 
 // dbConfig holds the database settings.
 type dbConfig struct {
-	url string
+	url     string
+	secrets *secretSet
 }
 
 func (c *dbConfig) register(f *flagSet) {
+	c.secrets = f.secrets
 	f.secretVar(&c.url, "database-url", "DATABASE_URL", "PostgreSQL connection URL, e.g. postgres://user:pass@host:5432/db")
 }
 
@@ -186,5 +194,6 @@ func (c *dbConfig) validate() error {
 	if c.url == "" {
 		return usagef("no database: set DATABASE_URL or --database-url (e.g. postgres://postgres@127.0.0.1:5432/postgres)")
 	}
+	c.secrets.addDatabaseURL(c.url)
 	return nil
 }

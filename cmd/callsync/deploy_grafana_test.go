@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,7 +138,7 @@ func TestDeploy_PrometheusAlerts(t *testing.T) {
 	tel.observeAPI("get_call", 200, time.Millisecond)
 	tel.observeWrite(time.Millisecond, 1)
 	tel.observePass(callsync.Stats{}, time.Second, "ok", time.Now())
-	tel.watchQueue(store.New(storetest.Pool(t)))
+	tel.watchQueue(testSnapshot(t, store.New(storetest.Pool(t)), io.Discard))
 	families, err := tel.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

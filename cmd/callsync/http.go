@@ -22,7 +22,7 @@ type httpServer struct {
 func listenHTTP(addr string, mux *http.ServeMux, logger *slog.Logger) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, usagef("--http-addr %q: %v", addr, err)
+		return nil, usagef("--http-addr (HTTP_ADDR) %q: %v", addr, err)
 	}
 	s := &httpServer{ln: ln, srv: &http.Server{
 		Handler:           mux,

@@ -62,10 +62,11 @@ func usagef(format string, args ...any) error {
 
 // env carries what a command reads from its process.
 type env struct {
-	getenv func(string) string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	getenv  func(string) string
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	secrets *secretSet // redacted from stdout, stderr and the error run returns
 }
 
 // command is one subcommand.
@@ -94,7 +95,8 @@ var commands = []command{
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM) // SIGTERM = container stop
 	defer stop()
-	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	secrets := &secretSet{}
+	e := env{getenv: getenv, stdin: stdin, stdout: secrets.writer(stdout), stderr: secrets.writer(stderr), secrets: secrets}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stdout)
 		if len(args) == 0 {
@@ -104,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], e)
+			return secrets.error(c.run(ctx, args[1:], e))
 		}
 	}
 	printUsage(stderr)

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,9 +21,6 @@ import (
 // Outcomes of claimed calls, the values of callsync_calls_synced_total's
 // outcome label. They mirror callsync.Stats.
 var outcomes = []string{"done", "polling", "retrying", "failed", "rate_limited", "released", "lost"}
-
-// scrapeTimeout bounds the database reading behind the queue gauges.
-const scrapeTimeout = 5 * time.Second
 
 // telemetry observes what the worker does: Prometheus metrics on a registry
 // of its own, and per-pass API counts for sync_runs. Its methods are safe
@@ -44,6 +41,13 @@ type telemetry struct {
 
 	// Requests and 429s since the current pass began, for its sync_runs row.
 	passRequests, passThrottled atomic.Int64
+
+	// afterPass, when set, is called after each pass (to refresh the queue
+	// snapshot).
+	afterPass func()
+
+	webhookOnce sync.Once
+	webhooks    *prometheus.CounterVec // see webhookCounter
 }
 
 func newTelemetry() *telemetry {
@@ -146,12 +150,15 @@ func (t *telemetry) observePass(st callsync.Stats, took time.Duration, result st
 	if result == "ok" {
 		t.lastSuccess.Set(float64(end.UnixNano()) / 1e9)
 	}
+	if t.afterPass != nil {
+		t.afterPass()
+	}
 }
 
-// watchQueue adds the queue gauges, read from the sync_health view at each
-// scrape.
-func (t *telemetry) watchQueue(db *store.DB) {
-	t.reg.MustRegister(&queueCollector{db: db})
+// watchQueue adds the queue gauges, read from snap: a scrape costs the
+// database nothing.
+func (t *telemetry) watchQueue(snap *queueSnapshot) {
+	t.reg.MustRegister(&queueCollector{snap: snap})
 }
 
 // handler serves the metrics in the Prometheus text format. A failed
@@ -164,9 +171,10 @@ func (t *telemetry) handler(logger *slog.Logger) http.Handler {
 	})
 }
 
-// queueCollector reports the queue from the sync_health view.
+// queueCollector reports the queue from the latest snapshot of the
+// sync_health view.
 type queueCollector struct {
-	db *store.DB
+	snap *queueSnapshot
 }
 
 var (
@@ -180,24 +188,25 @@ var (
 		"Queue rows that became failed in the last 24 hours and are still failed.", nil, nil)
 	pausedUntilDesc = prometheus.NewDesc("callsync_api_paused_until_timestamp_seconds",
 		"Unix time until which requests to the API are paused after a 429, as shared in the database (0: no pause).", nil, nil)
+	snapshotDesc = prometheus.NewDesc("callsync_queue_snapshot_timestamp_seconds",
+		"Unix time of the reading of the queue that the callsync_queue_* gauges show (read every 10s and after each pass).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queueDepthDesc, queueDueDesc, oldestDueDesc, failedRecentDesc, pausedUntilDesc} {
+	for _, d := range []*prometheus.Desc{queueDepthDesc, queueDueDesc, oldestDueDesc, failedRecentDesc, pausedUntilDesc, snapshotDesc} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
-	defer cancel()
-	h, err := c.db.Health(ctx)
+	h, at, err := c.snap.queue()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(queueDepthDesc, err)
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(snapshotDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9)
 	for s, n := range map[string]int64{store.StatePending: h.Pending, store.StateRunning: h.Running,
 		store.StateDone: h.Done, store.StateFailed: h.Failed} {
 		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), s)

@@ -47,6 +47,8 @@ func runOnce(ctx context.Context, args []string, e env) error {
 		return nil // a signal ended the pass: what was fetched is stored, the rest is queued
 	case errors.Is(err, callsync.ErrUnauthorized):
 		return ac.authError(err)
+	case errors.Is(err, callsync.ErrAPIUnavailable):
+		return ac.urlError(err)
 	}
 	return err
 }

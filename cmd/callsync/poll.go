@@ -36,7 +36,7 @@ func (c *pollConfig) validate() error {
 		_ = c.models.Set(c.envModels) // Set never fails
 	}
 	if c.lookback <= 0 {
-		return usagef("--poll-lookback must be positive")
+		return usagef("--poll-lookback (SYNC_POLL_LOOKBACK) must be positive")
 	}
 	return nil
 }
@@ -154,8 +154,8 @@ func (c *intakeConfig) pollOnce(ctx context.Context, logger *slog.Logger) error 
 }
 
 // mount serves the webhook on mux, when it is on.
-func (c *intakeConfig) mount(mux *http.ServeMux, db *store.DB, logger *slog.Logger) {
+func (c *intakeConfig) mount(mux *http.ServeMux, db *store.DB, tel *telemetry, logger *slog.Logger) {
 	if c.serve {
-		c.webhook.mount(mux, db, logger)
+		c.webhook.mount(mux, db, tel, logger)
 	}
 }

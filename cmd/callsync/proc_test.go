@@ -60,7 +60,12 @@ func startProc(t testing.TB, env map[string]string, args ...string) *proc {
 
 // spawn starts the binary; the caller must kill or wait for it.
 func spawn(env map[string]string, args ...string) (*proc, error) {
-	cmd := exec.Command(binary, args...)
+	return spawnPath(binary, env, args...)
+}
+
+// spawnPath is spawn for the callsync binary at path.
+func spawnPath(path string, env map[string]string, args ...string) (*proc, error) {
+	cmd := exec.Command(path, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

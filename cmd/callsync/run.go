@@ -11,6 +11,7 @@ import (
 	"github.com/lmittmann/tint"
 	"github.com/robfig/cron/v3"
 
+	"github.com/callsync/callsync/api"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -39,7 +40,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if _, err := cron.ParseStandard(schedule); err != nil {
-		return usagef("--schedule %q: %v", schedule, err)
+		return usagef("--schedule (SYNC_SCHEDULE) %q: %v", schedule, err)
 	}
 	cfg, err := wc.config()
 	if err != nil {
@@ -68,19 +69,30 @@ func runRun(ctx context.Context, args []string, e env) error {
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger})))
 	id, err := c.AddFunc(schedule, func() {
 		err := ic.pollOnce(ctx, logger) // new calls first, so this pass fetches the ones not final yet
-		if !errors.Is(err, callsync.ErrUnauthorized) {
+		if !errors.Is(err, callsync.ErrUnauthorized) && !errors.Is(err, callsync.ErrAPIUnavailable) {
 			_, err = passes.run(ctx)
 		}
-		if errors.Is(err, callsync.ErrUnauthorized) {
+		switch {
+		case errors.Is(err, callsync.ErrUnauthorized):
 			cancel(ac.authError(err)) // a wrong key will not fix itself: stop and say so
+		case errors.Is(err, api.ErrWrongURL):
+			cancel(ac.urlError(err)) // nor will a wrong URL; an unreachable host may come back
+		case errors.Is(err, callsync.ErrAPIUnavailable):
+			logger.Error("the Synthflow API cannot be reached; trying again at the next pass", "api_url", ac.url)
 		}
 	})
 	if err != nil {
-		return usagef("--schedule %q: %v", schedule, err)
+		return usagef("--schedule (SYNC_SCHEDULE) %q: %v", schedule, err)
 	}
+	snap, snapDB, err := openQueueSnapshot(ctx, dc, logger)
+	if err != nil {
+		return err
+	}
+	defer snapDB.Close()
+	w.tel.afterPass = snap.kick
 	mux := http.NewServeMux()
-	mountTelemetry(mux, db, w.tel, logger)
-	ic.mount(mux, db, logger)
+	mountTelemetry(mux, snap, w.tel, logger)
+	ic.mount(mux, db, w.tel, logger)
 	if httpAddr != "" {
 		hs, err := listenHTTP(httpAddr, mux, logger)
 		if err != nil {
@@ -103,7 +115,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 	logger.Info("shutting down; waiting for the running pass")
 	<-c.Stop().Done()
 	first.Wait()
-	if cause := context.Cause(ctx); errors.Is(cause, callsync.ErrUnauthorized) {
+	if cause := context.Cause(ctx); errors.Is(cause, callsync.ErrUnauthorized) || errors.Is(cause, api.ErrWrongURL) {
 		return cause
 	}
 	logger.Info("callsync stopped")

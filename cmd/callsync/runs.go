@@ -29,7 +29,7 @@ func (c *runsConfig) register(f *flagSet) {
 
 func (c *runsConfig) validate() error {
 	if c.retention < 0 {
-		return usagef("--runs-retention must be 0 (keep every pass) or more, got %v", c.retention)
+		return usagef("--runs-retention (SYNC_RUNS_RETENTION) must be 0 (keep every pass) or more, got %v", c.retention)
 	}
 	return nil
 }

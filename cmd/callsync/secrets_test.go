@@ -174,7 +174,8 @@ func TestSecrets_APIKeyNeverShown(t *testing.T) {
 
 		tr.exec(label("bad API URL"), with("SYNTHFLOW_API_URL", "api.synthflow.ai/v2"), 2, "once")
 		tr.exec(label("enqueue for an unreachable API"), env, 0, "enqueue", calls[4].ID())
-		tr.exec(label("unreachable API"), with("SYNTHFLOW_API_URL", "http://127.0.0.1:1/v2"), 0, "once")
+		// An unreachable host fails the pass (no attempt counted) and once exits 1.
+		tr.exec(label("unreachable API"), with("SYNTHFLOW_API_URL", "http://127.0.0.1:1/v2"), 1, "once")
 		for _, args := range [][]string{{"once"}, {"run"}, {"status"}, {"retry-failed"}, {"enqueue", calls[5].ID()}} {
 			tr.exec(label(args[0]+" with the database down"), with("DATABASE_URL", deadDB), 1, args...)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -121,10 +122,10 @@ func TestRun_MetricsAndSyncRuns(t *testing.T) {
 	addr := startRun(t, env, "--webhook-path=")
 	base := "http://" + addr
 	var m map[string]float64
-	waitFor(t, time.Minute, "the first pass", func() bool {
+	waitFor(t, time.Minute, "the first pass, and the queue snapshot after it", func() bool {
 		_, body := get(t, base+metricsPath)
 		m = parseMetrics(t, body)
-		return m[`callsync_sync_passes_total{result="ok"}`] == 1
+		return m[`callsync_sync_passes_total{result="ok"}`] == 1 && m[`callsync_queue_depth{state="done"}`] == 19
 	})
 
 	want := map[string]float64{
@@ -228,8 +229,17 @@ func TestRunsRetention_Invalid(t *testing.T) {
 	}
 }
 
+// testSnapshot returns a queue snapshot of db, logging into logs, read once.
+func testSnapshot(t *testing.T, db *store.DB, logs io.Writer) *queueSnapshot {
+	t.Helper()
+	snap := newQueueSnapshot(db, slog.New(slog.NewTextHandler(logs, nil)))
+	snap.refresh(t.Context())
+	return snap
+}
+
 // TestReadyz_DatabaseDownAndBack stops and restarts a throwaway server
-// under the /readyz handler.
+// under the /readyz handler. The answer says "not ready" and nothing about
+// the database (user, host, port, name); the log says why.
 func TestReadyz_DatabaseDownAndBack(t *testing.T) {
 	ctx := t.Context()
 	pg, err := pgserver.Start(ctx, pgserver.Options{Fast: true})
@@ -246,8 +256,11 @@ func TestReadyz_DatabaseDownAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h := readyHandler(db)
+	var logs lockedBuffer
+	snap := testSnapshot(t, db, &logs)
+	h := readyHandler(snap)
 	ready := func() (int, string) {
+		snap.refresh(ctx)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, readyzPath, nil))
 		return rec.Code, rec.Body.String()
@@ -258,8 +271,12 @@ func TestReadyz_DatabaseDownAndBack(t *testing.T) {
 	if err := pg.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, "database unreachable") {
-		t.Fatalf("/readyz with the database down = %d %q, want 503 saying the database is unreachable", code, body)
+	code, body := ready()
+	if code != http.StatusServiceUnavailable || strings.TrimSpace(body) != "not ready" {
+		t.Fatalf("/readyz with the database down = %d %q, want 503 \"not ready\"", code, body)
+	}
+	if !strings.Contains(logs.String(), "database unreachable") {
+		t.Fatalf("the log does not say why:\n%s", logs.String())
 	}
 	if err := pg.Restart(ctx); err != nil {
 		t.Fatal(err)
@@ -278,9 +295,12 @@ func TestReadyz_MigrationsPending(t *testing.T) {
 	if err := db.MigrateDown(ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
+	var logs lockedBuffer
 	rec := httptest.NewRecorder()
-	readyHandler(db).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, readyzPath, nil))
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "migrations pending") {
-		t.Errorf("/readyz with a migration rolled back = %d %q, want 503 naming the pending migrations", rec.Code, rec.Body.String())
+	readyHandler(testSnapshot(t, db, &logs)).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, readyzPath, nil))
+	if rec.Code != http.StatusServiceUnavailable || strings.TrimSpace(rec.Body.String()) != "not ready" ||
+		!strings.Contains(logs.String(), "migrations pending") {
+		t.Errorf("/readyz with a migration rolled back = %d %q (log %q), want 503 and the log naming the pending migrations",
+			rec.Code, rec.Body.String(), logs.String())
 	}
 }

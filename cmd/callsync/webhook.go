@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -15,14 +14,22 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
 )
 
 // defaultWebhookMaxBody caps a webhook body. Payloads carry the transcript
 // and executed actions, rarely more than a few hundred KB.
 const defaultWebhookMaxBody = 4 << 20
+
+// Defaults of the webhook's flood and replay guards.
+const (
+	defaultWebhookCooldown = 10 * time.Minute
+	defaultWebhookInFlight = 8
+)
 
 // webhookConfig holds the post-call webhook settings of run.
 type webhookConfig struct {
@@ -31,10 +38,14 @@ type webhookConfig struct {
 	secretFile string
 	insecure   bool
 	maxBody    int
+	inFlight   int
+	cooldown   time.Duration
 	key        []byte // the secret, once loaded
+	secrets    *secretSet
 }
 
 func (c *webhookConfig) register(f *flagSet) {
+	c.secrets = f.secrets
 	f.stringVar(&c.path, "webhook-path", "SYNTHFLOW_WEBHOOK_PATH", "/webhooks/synthflow",
 		"with --http-addr, path of the post-call webhook endpoint (empty: no webhook endpoint)")
 	f.secretVar(&c.secret, "webhook-secret", "SYNTHFLOW_WEBHOOK_SECRET",
@@ -43,6 +54,10 @@ func (c *webhookConfig) register(f *flagSet) {
 	envBoolVar(f, &c.insecure, "webhook-insecure", "SYNTHFLOW_WEBHOOK_INSECURE",
 		"accept webhooks without a signature when no secret is set (for trusted networks only)")
 	f.intVar(&c.maxBody, "webhook-max-body", "SYNTHFLOW_WEBHOOK_MAX_BODY", defaultWebhookMaxBody, "largest webhook body accepted, in bytes")
+	f.intVar(&c.inFlight, "webhook-max-inflight", "SYNTHFLOW_WEBHOOK_MAX_INFLIGHT", defaultWebhookInFlight,
+		"webhook bodies read at once; more wait up to 10s, then get 503")
+	f.durationVar(&c.cooldown, "webhook-cooldown", "SYNTHFLOW_WEBHOOK_COOLDOWN", defaultWebhookCooldown,
+		"a webhook for a call queued, synced or failed this recently changes nothing (replays cost no API request)")
 }
 
 // load reads the secret and checks the settings; errors name the setting,
@@ -53,10 +68,16 @@ func (c *webhookConfig) load() error {
 		return nil
 	}
 	if !strings.HasPrefix(c.path, "/") {
-		return usagef("--webhook-path %q: want a path starting with /", c.path)
+		return usagef("--webhook-path (SYNTHFLOW_WEBHOOK_PATH) %q: want a path starting with /", c.path)
 	}
 	if c.maxBody < 1024 {
-		return usagef("--webhook-max-body %d: want at least 1024 bytes", c.maxBody)
+		return usagef("--webhook-max-body (SYNTHFLOW_WEBHOOK_MAX_BODY) %d: want at least 1024 bytes", c.maxBody)
+	}
+	if c.inFlight < 1 {
+		return usagef("--webhook-max-inflight (SYNTHFLOW_WEBHOOK_MAX_INFLIGHT) %d: want at least 1", c.inFlight)
+	}
+	if c.cooldown < 0 {
+		return usagef("--webhook-cooldown (SYNTHFLOW_WEBHOOK_COOLDOWN) %v: want 0 (no cooldown) or more", c.cooldown)
 	}
 	secret := strings.TrimSpace(c.secret)
 	if c.secretFile != "" {
@@ -64,8 +85,11 @@ func (c *webhookConfig) load() error {
 			return usagef("set SYNTHFLOW_WEBHOOK_SECRET or SYNTHFLOW_WEBHOOK_SECRET_FILE, not both")
 		}
 		b, err := os.ReadFile(c.secretFile)
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // not the path: a secret set there by mistake must not be shown
+		}
 		if err != nil {
-			return usagef("read SYNTHFLOW_WEBHOOK_SECRET_FILE: %v", err)
+			return usagef("read SYNTHFLOW_WEBHOOK_SECRET_FILE (--webhook-secret-file): %v", err)
 		}
 		secret = strings.TrimSpace(string(b))
 	}
@@ -74,100 +98,156 @@ func (c *webhookConfig) load() error {
 			"to the secret of Synthflow's Settings → Security → Webhooks; or --webhook-insecure to accept unsigned "+
 			"webhooks; or --webhook-path '' to serve none", c.path)
 	}
+	c.secrets.add(secret)
 	c.key = []byte(secret)
 	return nil
 }
 
-// mount registers the webhook endpoint on mux, when it is enabled. load
-// must have succeeded.
-func (c *webhookConfig) mount(mux *http.ServeMux, q callsync.Enqueuer, logger *slog.Logger) {
+// mount registers the webhook endpoint on mux, when it is enabled, with
+// its requests counted in tel (nil: not counted). load must have succeeded.
+func (c *webhookConfig) mount(mux *http.ServeMux, q callsync.HookQueue, tel *telemetry, logger *slog.Logger) {
 	if c.path == "" {
 		return
 	}
 	if len(c.key) == 0 {
 		logger.Warn("webhook signatures are not checked (--webhook-insecure): anyone who can reach the endpoint can queue calls")
 	}
-	mux.Handle(c.path, &webhookHandler{secret: c.key, queue: q, logger: logger, maxBody: int64(c.maxBody)})
-	logger.Info("webhook endpoint ready", "path", c.path, "signed", len(c.key) > 0)
+	h := &webhookHandler{secret: c.key, queue: q, logger: logger, maxBody: int64(c.maxBody),
+		cooldown: c.cooldown, slots: make(chan struct{}, c.inFlight), counted: tel.webhookCounter(),
+		refusals: newRefusalLog(logger)}
+	mux.Handle(c.path, h)
+	logger.Info("webhook endpoint ready", "path", c.path, "signed", len(c.key) > 0, "cooldown", c.cooldown)
 }
 
 // webhookHandler receives Synthflow's post-call webhooks: it checks the
 // request, queues the call id and answers at once. The call is fetched from
 // the API by the worker: the payload is a hint, and only its call id is
 // signed.
+//
+// Its memory is bounded whatever arrives: requests the headers already
+// settle (method, type, size, no signature) are refused before the body is
+// read; at most cap(slots) bodies are read at once, each streamed through a
+// few KB (api.ReadWebhook), never held whole.
 type webhookHandler struct {
-	secret  []byte // empty: signatures not checked
-	queue   callsync.Enqueuer
-	logger  *slog.Logger
-	maxBody int64
+	secret   []byte // empty: signatures not checked
+	queue    callsync.HookQueue
+	logger   *slog.Logger
+	maxBody  int64
+	cooldown time.Duration
+	slots    chan struct{}
+	counted  *prometheus.CounterVec // by code and reason
+	refusals *refusalLog
 }
 
-// enqueueTimeout bounds the queue write of one webhook.
-const enqueueTimeout = 10 * time.Second
+// Timeouts of one webhook: the wait for a slot to read its body in, the
+// read of the body, and the queue write.
+const (
+	slotWait       = 10 * time.Second
+	bodyTimeout    = 10 * time.Second
+	enqueueTimeout = 10 * time.Second
+)
 
 func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.refuse(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: send POST")
+		h.refuse(w, r, http.StatusMethodNotAllowed, "method", "method "+r.Method+" not allowed: send POST")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		h.refuse(w, r, http.StatusUnsupportedMediaType, "content type must be application/json")
+		h.refuse(w, r, http.StatusUnsupportedMediaType, "content_type", "content type must be application/json")
 		return
 	}
 	if r.ContentLength > h.maxBody {
-		h.refuse(w, r, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes")
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if len(h.secret) > 0 && len(api.WebhookSignatures(r.Header)) == 0 {
+		h.refuse(w, r, http.StatusUnauthorized, "no_signature", "no "+api.SignatureHeader+" header")
+		return
+	}
+	if !h.acquire(r.Context()) {
+		w.Header().Set("Retry-After", "5")
+		h.refuse(w, r, http.StatusServiceUnavailable, "busy", "too many webhooks at once; send it again later")
+		return
+	}
+	// A slot is held for bodyTimeout at most: a client that trickles its
+	// body cannot keep a slot from the others.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout)) // unsupported: the server's ReadTimeout holds
+	hook, err := api.ReadWebhook(http.MaxBytesReader(w, r.Body, h.maxBody))
+	<-h.slots
 	if err != nil {
-		if errors.As(err, new(*http.MaxBytesError)) {
-			h.refuse(w, r, http.StatusRequestEntityTooLarge, "body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes")
-			return
+		switch {
+		case errors.As(err, new(*http.MaxBytesError)):
+			h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			h.refuse(w, r, http.StatusRequestTimeout, "slow_body", "body not received within "+bodyTimeout.String())
+		default:
+			h.refuse(w, r, http.StatusBadRequest, "bad_payload", err.Error())
 		}
-		h.refuse(w, r, http.StatusBadRequest, "read body: "+err.Error())
 		return
 	}
-	hook, err := api.ParseWebhook(body)
-	if err != nil {
-		h.refuse(w, r, http.StatusBadRequest, err.Error())
+	if len(h.secret) > 0 && !api.VerifyWebhookHeaders(h.secret, hook.CallID, r.Header) {
+		h.refuse(w, r, http.StatusUnauthorized, "bad_signature", "signature does not match the call id")
 		return
-	}
-	if len(h.secret) > 0 {
-		sig := api.WebhookSignature(r.Header)
-		if sig == "" {
-			h.refuse(w, r, http.StatusUnauthorized, "no "+api.SignatureHeader+" header")
-			return
-		}
-		if !api.VerifyWebhook(h.secret, hook.CallID, sig) {
-			h.refuse(w, r, http.StatusUnauthorized, "signature does not match the call id")
-			return
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
 	defer cancel()
-	rep, err := callsync.Enqueue(ctx, h.queue, []string{hook.CallID})
+	what, err := callsync.EnqueueHook(ctx, h.queue, hook.CallID, h.cooldown)
 	switch {
+	case errors.Is(err, callsync.ErrBadCallID):
+		h.refuse(w, r, http.StatusUnprocessableEntity, "bad_call_id", err.Error())
+		return
 	case err != nil:
 		h.logger.Error("webhook: queue call", "call_id", hook.CallID, tint.Err(err))
+		h.count(http.StatusServiceUnavailable, "queue_error")
 		webhookReply(w, http.StatusServiceUnavailable, "error", "the call could not be queued; send it again")
-		return
-	case len(rep.Rejected) > 0:
-		h.refuse(w, r, http.StatusUnprocessableEntity, rep.Rejected[0].Reason.Error())
 		return
 	}
 	status := ""
 	if hook.Status != nil {
 		status = *hook.Status
 	}
-	h.logger.Info("webhook: call queued", "call_id", hook.CallID, "status", status, "again", rep.Requeued > 0)
+	if what == store.HookIgnored {
+		h.logger.Debug("webhook: call queued, synced or failed within the cooldown; nothing to do", "call_id", hook.CallID)
+		h.count(http.StatusAccepted, "replay")
+		webhookReply(w, http.StatusAccepted, "already queued", hook.CallID)
+		return
+	}
+	h.logger.Info("webhook: call queued", "call_id", hook.CallID, "status", status, "again", what == store.HookQueued)
+	h.count(http.StatusAccepted, "queued")
 	webhookReply(w, http.StatusAccepted, "queued", hook.CallID)
 }
 
-// refuse answers a request that is not a valid webhook, and logs why.
-func (h *webhookHandler) refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
-	h.logger.Warn("webhook refused", "status", code, "reason", reason, "remote", r.RemoteAddr)
-	webhookReply(w, code, "error", reason)
+// acquire waits up to slotWait for a slot to read a body in.
+func (h *webhookHandler) acquire(ctx context.Context) bool {
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// refuse answers a request that is not a valid webhook, counts it by
+// reason, and logs why (a summary per reason and second under a flood).
+func (h *webhookHandler) refuse(w http.ResponseWriter, r *http.Request, code int, reason, detail string) {
+	h.count(code, reason)
+	h.refusals.log(code, reason, detail, r.RemoteAddr)
+	webhookReply(w, code, "error", detail)
+}
+
+func (h *webhookHandler) count(code int, reason string) {
+	if h.counted != nil {
+		h.counted.WithLabelValues(strconv.Itoa(code), reason).Inc()
+	}
 }
 
 // webhookReply answers {"status": status, "detail": detail}.

@@ -36,7 +36,7 @@ func webhookServer(t *testing.T, env map[string]string) (*httptest.Server, *stor
 	db := store.New(storetest.Pool(t))
 	var logs bytes.Buffer
 	mux := http.NewServeMux()
-	c.mount(mux, db, slog.New(slog.NewTextHandler(&logs, nil)))
+	c.mount(mux, db, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, db, &logs

@@ -26,9 +26,11 @@ type apiConfig struct {
 	rateBurst int
 	// observe, when set, is told of every request (api.Options.Observe).
 	observe func(endpoint string, status int, took time.Duration)
+	secrets *secretSet
 }
 
 func (c *apiConfig) register(f *flagSet) {
+	c.secrets = f.secrets
 	f.stringVar(&c.url, "api-url", "SYNTHFLOW_API_URL", api.DefaultBaseURL,
 		"Synthflow API base URL with /v2: https://api.synthflow.ai/v2, https://api.us.synthflow.ai/v2 or https://api.eu.synthflow.ai/v2")
 	f.secretVar(&c.key, "api-key", "SYNTHFLOW_API_KEY", "Synthflow API key (prefer the environment or a key file to a flag)")
@@ -56,15 +58,16 @@ func (c *apiConfig) validate() error {
 		c.key, c.keyFile = string(b), ""
 	}
 	c.key = strings.TrimSpace(c.key)
+	c.secrets.add(c.key)
 	switch {
 	case c.key == "":
 		return usagef("no API key: set SYNTHFLOW_API_KEY, or SYNTHFLOW_API_KEY_FILE to a file holding it")
 	case c.timeout <= 0:
-		return usagef("--api-timeout must be positive")
+		return usagef("--api-timeout (SYNTHFLOW_API_TIMEOUT) must be positive, got %v", c.timeout)
 	case c.rateLimit < 0:
-		return usagef("--rate-limit must be 0 (no limit) or more")
+		return usagef("--rate-limit (SYNTHFLOW_RATE_LIMIT) must be 0 (no limit) or more, got %d", c.rateLimit)
 	case c.rateBurst < 1:
-		return usagef("--rate-burst must be at least 1")
+		return usagef("--rate-burst (SYNTHFLOW_RATE_BURST) must be at least 1, got %d", c.rateBurst)
 	}
 	if _, err := api.NewClient(api.Options{BaseURL: c.url}); err != nil {
 		return usagef("SYNTHFLOW_API_URL: %v", err)
@@ -81,7 +84,7 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 	}
 	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, logger)
 	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
-		Observe: c.observe})
+		Observe: c.observe, Secrets: c.secrets.list()})
 	if err != nil {
 		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
 	}
@@ -97,6 +100,19 @@ func (c *apiConfig) requestsPerSecond() float64 {
 func (c *apiConfig) authError(err error) error {
 	return fmt.Errorf("%w\nThe API refused the key. Check SYNTHFLOW_API_KEY (or SYNTHFLOW_API_KEY_FILE), and that "+
 		"SYNTHFLOW_API_URL (now %s) is your workspace's region: a key used against another region's host gets 401", err, c.url)
+}
+
+// urlError explains an API that cannot be used at SYNTHFLOW_API_URL (an
+// error matching callsync.ErrAPIUnavailable): which setting to check, and
+// that no call was blamed for it.
+func (c *apiConfig) urlError(err error) error {
+	if errors.Is(err, api.ErrWrongURL) {
+		return fmt.Errorf("%w\nSYNTHFLOW_API_URL (now %s) does not lead to the Synthflow API: set it to the API base "+
+			"with its version, %s (or the api.us. or api.eu. host of your region). No queued call was counted as failed",
+			err, c.url, api.DefaultBaseURL)
+	}
+	return fmt.Errorf("%w\nSYNTHFLOW_API_URL (now %s): the host cannot be reached; check the URL, DNS and the "+
+		"network path (egress rules, proxy). No queued call was counted as failed", err, c.url)
 }
 
 // workerConfig holds the sync pass settings.
@@ -118,15 +134,32 @@ func (c *workerConfig) register(f *flagSet) {
 	f.durationVar(&c.cfg.MaxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", d.MaxPollAge, "how long after its start a call whose status is not final is fetched again")
 }
 
+// workerSettings names the flag and environment variable of each
+// callsync.Config field that a flag sets.
+var workerSettings = map[string]string{
+	"BatchSize": "--batch-size (SYNC_BATCH_SIZE)", "Concurrency": "--concurrency (SYNC_CONCURRENCY)",
+	"Lease": "--lease (SYNC_LEASE)", "MaxAttempts": "--max-attempts (SYNC_MAX_ATTEMPTS)",
+	"Retry":         "--retry-base (SYNC_RETRY_BASE) and --retry-max (SYNC_RETRY_MAX)",
+	"ShutdownGrace": "--shutdown-grace (SYNC_SHUTDOWN_GRACE)", "MaxPollAge": "--max-poll-age (SYNC_MAX_POLL_AGE)",
+	"RequestsPerSecond": "--rate-limit (SYNTHFLOW_RATE_LIMIT)",
+}
+
 func (c *workerConfig) config() (callsync.Config, error) {
 	cfg := c.cfg
-	for name, v := range map[string]int{"--batch-size": cfg.BatchSize, "--concurrency": cfg.Concurrency, "--max-attempts": cfg.MaxAttempts} {
-		if v < 1 {
-			return cfg, usagef("%s must be at least 1, got %d", name, v)
+	for _, v := range []struct {
+		field string
+		n     int
+	}{{"BatchSize", cfg.BatchSize}, {"Concurrency", cfg.Concurrency}, {"MaxAttempts", cfg.MaxAttempts}} {
+		if v.n < 1 { // 0 would mean "the default" to callsync.Config
+			return cfg, usagef("%s must be at least 1, got %d", workerSettings[v.field], v.n)
 		}
 	}
 	cfg.Retry = callsync.Backoff{Base: c.retryBase, Max: c.retryMax}
 	if err := cfg.Validate(); err != nil {
+		var ce *callsync.ConfigError
+		if errors.As(err, &ce) && workerSettings[ce.Field] != "" {
+			return cfg, usagef("%s %s", workerSettings[ce.Field], ce.Problem)
+		}
 		return cfg, usagef("%v", err)
 	}
 	return cfg, nil
