@@ -27,7 +27,7 @@ func newFlagSet(name, synopsis string, e env) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: callsync %s\n\nFlags (each can also be set by the environment variable in brackets):\n", synopsis)
+		fmt.Fprintf(fs.Output(), "Usage: callsync %s\n\nFlags (a flag's environment variable, when it has one, is in brackets; the flag wins):\n", synopsis)
 		fs.PrintDefaults()
 	}
 	return &flagSet{FlagSet: fs, getenv: e.getenv}
@@ -146,7 +146,7 @@ func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 	}
 	switch c.format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationAsString})), nil
 	case "text":
 	default:
 		return nil, usagef("--log-format %q: want text or json", c.format)
@@ -162,6 +162,15 @@ func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, usagef("--log-color %q: want auto, 1 or 0", c.color)
 	}
 	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, NoColor: !color, TimeFormat: time.DateTime})), nil
+}
+
+// durationAsString writes durations as Go duration strings ("1m30s"), not
+// as the integer nanoseconds slog's JSON handler writes by default.
+func durationAsString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func isTerminal(w io.Writer) bool {

@@ -87,6 +87,7 @@ var commands = []command{
 	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},
 	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
 	{"bench", "measure sync throughput against a fake API on loopback", runBench},
+	{"version", "print callsync's version", runVersion},
 }
 
 // run runs the command line args. It is main without the process: tests
@@ -95,20 +96,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM) // SIGTERM = container stop
 	defer stop()
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	switch {
+	case len(args) == 0:
 		printUsage(stdout)
-		if len(args) == 0 {
-			return usagef("no command given")
+		return usagef("no command given")
+	case args[0] == "-version" || args[0] == "--version":
+		return runVersion(ctx, args[1:], e)
+	case args[0] == "help" && len(args) > 1:
+		if c, ok := findCommand(args[1]); ok { // help CMD is CMD --help
+			e.stderr = stdout
+			return c.run(ctx, []string{"--help"}, e)
 		}
+		printUsage(stderr)
+		return usagef("help: unknown command %q", args[1])
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		printUsage(stdout)
 		return nil
 	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], e)
-		}
+	if c, ok := findCommand(args[0]); ok {
+		return c.run(ctx, args[1:], e)
 	}
 	printUsage(stderr)
 	return usagef("unknown command %q", args[0])
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 func printUsage(w io.Writer) {
@@ -117,5 +135,6 @@ func printUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'callsync <command> --help' for a command's flags; every flag has an environment variable.")
+	fmt.Fprintln(w, "\nRun 'callsync help <command>' (or 'callsync <command> --help') for a command's flags; a flag's\n"+
+		"environment variable, when it has one, is named in brackets after it. 'callsync --version' prints the version.")
 }
