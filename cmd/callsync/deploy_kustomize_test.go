@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -87,5 +88,26 @@ func TestDeploy_PrometheusRuleMatchesAlerts(t *testing.T) {
 	}
 	if rule.Kind != "PrometheusRule" || !reflect.DeepEqual(alerts.Groups, rule.Spec.Groups) {
 		t.Error("kubernetes/prometheusrule.yaml's groups differ from prometheus/alerts.yaml's: copy them over")
+	}
+}
+
+// TestDeploy_DockerfileServesWhatItExposes checks that the image's default
+// command serves HTTP on the port it exposes, that its user is numeric (so
+// that runAsNonRoot holds without runAsUser), and that it is labelled with
+// its version.
+func TestDeploy_DockerfileServesWhatItExposes(t *testing.T) {
+	d := readDockerfile(t)
+	if !regexp.MustCompile(`^\d+:\d+$`).MatchString(d.user) || strings.HasPrefix(d.user, "0:") {
+		t.Errorf("USER %q, want a numeric non-root uid:gid such as 65532:65532", d.user)
+	}
+	m := regexp.MustCompile(`(?m)^ENV HTTP_ADDR=(\S+)$`).FindStringSubmatch(d.text)
+	if m == nil || portOf(t, m[1]) != d.expose {
+		t.Errorf("the image's HTTP_ADDR %v does not serve the EXPOSEd port %q", m, d.expose)
+	}
+	for _, want := range []string{"org.opencontainers.image.version=\"${VERSION}\"", "org.opencontainers.image.revision=\"${REVISION}\"",
+		"-X main.version=${VERSION}", "-X main.revision=${REVISION}"} {
+		if !strings.Contains(d.text, want) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
 	}
 }
