@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func main() {
@@ -114,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	}
 	if c, ok := findCommand(args[0]); ok {
-		return c.run(ctx, args[1:], e)
+		return hintUnmigrated(c.run(ctx, args[1:], e))
 	}
 	printUsage(stderr)
 	return usagef("unknown command %q", args[0])
@@ -137,4 +139,14 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun 'callsync help <command>' (or 'callsync <command> --help') for a command's flags; a flag's\n"+
 		"environment variable, when it has one, is named in brackets after it. 'callsync --version' prints the version.")
+}
+
+// hintUnmigrated adds what to do to an error that comes from a database
+// without callsync's tables.
+func hintUnmigrated(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return fmt.Errorf("%w\nThe database has no callsync tables yet: run 'callsync migrate up' first (run and once apply migrations at start)", err)
+	}
+	return err
 }

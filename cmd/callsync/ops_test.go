@@ -157,3 +157,122 @@ func TestRun_KeyRefusedStaysUpAndShows(t *testing.T) {
 		t.Errorf("the refused pass is not counted as failed: %v", m)
 	}
 }
+
+// TestCLI_FlagErrorIsShort checks that a bad flag value gets one line that
+// names the flag and what it wants, not the command's whole usage.
+func TestCLI_FlagErrorIsShort(t *testing.T) {
+	r := runCmd(t, nil, "", "backfill", "--window", "1d")
+	if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), `--window "1d": want a duration such as 90s, 30m or 24h`) {
+		t.Errorf("--window 1d: %v", r.err)
+	}
+	if strings.Contains(r.stderr, "Usage:") || strings.Count(r.stderr, "\n") > 1 {
+		t.Errorf("--window 1d printed the usage:\n%s", r.stderr)
+	}
+	r = runCmd(t, nil, "", "once", "--nosuch")
+	if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "Run 'callsync help once' for its flags.") || strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("once --nosuch: %v\n%s", r.err, r.stderr)
+	}
+}
+
+// TestMigrateUp_SaysWhatItDid checks migrate up's output on an empty
+// database and on a migrated one.
+func TestMigrateUp_SaysWhatItDid(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": storetest.NewEmptyDatabase(t), "LOG_LEVEL": "warn"}
+	r := runCmd(t, env, "", "migrate", "up")
+	if r.err != nil || !strings.Contains(r.stdout, "applied  00001  00001_create_calls.sql") ||
+		!strings.Contains(r.stdout, "migrations applied; the database is at version") {
+		t.Errorf("migrate up on an empty database: %v\n%s", r.err, r.stdout)
+	}
+	r = runCmd(t, env, "", "migrate", "up")
+	if r.err != nil || !strings.HasPrefix(r.stdout, "nothing to apply: the database is at the latest version") {
+		t.Errorf("migrate up again: %v\n%s", r.err, r.stdout)
+	}
+}
+
+// TestStatus_Unmigrated checks the hint on a database without callsync's
+// tables.
+func TestStatus_Unmigrated(t *testing.T) {
+	r := runCmd(t, map[string]string{"DATABASE_URL": storetest.NewEmptyDatabase(t)}, "", "status")
+	if r.err == nil || !strings.Contains(r.err.Error(), "run 'callsync migrate up' first") {
+		t.Errorf("status on an unmigrated database: %v", r.err)
+	}
+}
+
+// TestStatus_WhyPending checks that status says why rows are pending, and
+// shows the latest error of a pending call.
+func TestStatus_WhyPending(t *testing.T) {
+	dbURL := storetest.NewDatabase(t)
+	env := map[string]string{"DATABASE_URL": dbURL}
+	if r := runCmd(t, env, "", "enqueue", "new-1", "poll-1", "retry-1", "held-1"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	pool := mustPool(t, dbURL)
+	for _, q := range []string{
+		`UPDATE sync_queue SET polls = 2 WHERE call_id = 'poll-1'`,
+		`UPDATE sync_queue SET attempts = 1, last_error = 'attempt 1 of 8: HTTP 503' WHERE call_id = 'retry-1'`,
+		`UPDATE sync_queue SET last_error = 'HTTP 429', updated_at = now() - interval '1 hour' WHERE call_id = 'held-1'`,
+	} {
+		if _, err := pool.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runCmd(t, env, "", "status")
+	for _, want := range []string{"1  new: not fetched yet", "1  waiting for a final status", "1  retrying after an error",
+		"1  held back by a rate limit", "latest error of a pending call (retry-1", "attempt 1 of 8: HTTP 503"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// TestWebhookPath_Off checks that SYNTHFLOW_WEBHOOK_PATH=off turns the
+// endpoint off (an empty variable means the default), and that the error
+// for a missing secret advises it.
+func TestWebhookPath_Off(t *testing.T) {
+	load := func(env map[string]string) (webhookConfig, error) {
+		f := newFlagSet("run", "run", env2(env))
+		var c webhookConfig
+		c.register(f)
+		if err := f.parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		return c, c.load()
+	}
+	if c, err := load(map[string]string{"SYNTHFLOW_WEBHOOK_PATH": "off"}); err != nil || c.path != "" {
+		t.Errorf("SYNTHFLOW_WEBHOOK_PATH=off: path %q, err %v", c.path, err)
+	}
+	if _, err := load(map[string]string{}); err == nil || !strings.Contains(err.Error(), "SYNTHFLOW_WEBHOOK_PATH=off") {
+		t.Errorf("no secret: %v, want the advice SYNTHFLOW_WEBHOOK_PATH=off", err)
+	}
+}
+
+// TestLogPass_IdleAtDebug checks that a pass with nothing to do logs at
+// debug, so that an idle worker's log stays quiet at info.
+func TestLogPass_IdleAtDebug(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logPass(logger, callsync.Stats{}, time.Millisecond, nil)
+	if buf.Len() != 0 {
+		t.Errorf("an idle pass logs at info: %s", buf.String())
+	}
+	logPass(logger, callsync.Stats{Claimed: 1, Done: 1}, time.Millisecond, nil)
+	if !strings.Contains(buf.String(), "sync pass done") {
+		t.Errorf("a pass that did something is not logged at info: %q", buf.String())
+	}
+}
+
+// TestPrintBackfill_Stopped checks a stopped backfill's summary: what this
+// run finished, what was done before and what is left, and the dry run's
+// wording.
+func TestPrintBackfill_Stopped(t *testing.T) {
+	var buf bytes.Buffer
+	printBackfill(&buf, callsync.BackfillReport{Windows: 60, Skipped: 5, Done: 10, Calls: 70, Enqueued: 3}, 0, 0, false)
+	if want := "backfill: 10 of 60 windows read to the end in this run (5 done before, skipped), 45 left; 70 calls stored"; !strings.HasPrefix(buf.String(), want) {
+		t.Errorf("summary %q, want it to start %q", buf.String(), want)
+	}
+	buf.Reset()
+	printBackfill(&buf, callsync.BackfillReport{Windows: 2, Done: 2, Calls: 7, Enqueued: 3}, 0, 0, true)
+	if !strings.Contains(buf.String(), "7 calls listed (dry run: nothing written)") || !strings.Contains(buf.String(), "3 would be queued for a fetch") {
+		t.Errorf("dry run summary %q", buf.String())
+	}
+}

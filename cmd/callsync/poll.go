@@ -98,8 +98,12 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	}
 	defer db.Close()
 	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, maxPollAge), logger)
-	fmt.Fprintf(e.stdout, "poll: %d models, %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
-		st.Models, st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	fmt.Fprintf(e.stdout, "poll: %d of %d models polled to the end", st.Models, len(pc.models))
+	if st.Failed > 0 {
+		fmt.Fprintf(e.stdout, " (%d failed)", st.Failed)
+	}
+	fmt.Fprintf(e.stdout, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
+		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("poll stopped before the end: %w", err)
