@@ -20,7 +20,7 @@ import (
 // collected and reported by parse, naming the variable.
 type flagSet struct {
 	*flag.FlagSet
-	getenv func(string) string
+	getenv  func(string) string
 	errs    []error
 	args    []string
 	helping bool // the arguments ask for help: print the flags
