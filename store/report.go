@@ -26,7 +26,7 @@ type Report struct {
 // Reports are example BI queries over the warehouse tables.
 var Reports = []Report{
 	{
-		Title: "Calls per day and agent: volume, answered share, average duration",
+		Title: "Calls per day and agent: volume, completed share, average duration",
 		SQL: `SELECT date_trunc('day', started_at)::date AS day,
        model_id,
        count(*) AS calls,

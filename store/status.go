@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,21 @@ type QueueStatus struct {
 	OldestDue time.Time
 	// Failures groups failed rows by last_error, most frequent first.
 	Failures []FailureGroup
+	// Pending says why pending rows are pending.
+	Pending PendingReasons
+}
+
+// PendingReasons splits the pending rows by why they wait.
+type PendingReasons struct {
+	New         int // never fetched yet
+	Polling     int // stored with a status that is not final: fetched again later
+	Retrying    int // the last attempt failed (last_error); retried after a backoff
+	RateLimited int // held back by a 429 or a release, not counted as an attempt
+	// LastError is the newest last_error of a pending row, with its call
+	// and when it was set; empty when no pending row has one.
+	LastError     string
+	LastErrorCall string
+	LastErrorAt   time.Time
 }
 
 // FailureGroup is a set of failed rows sharing one last_error.
@@ -39,6 +55,17 @@ const failureGroupsSQL = `
 SELECT coalesce(last_error, ''), count(*), max(updated_at), min(call_id)
 FROM   sync_queue WHERE state = 'failed'
 GROUP  BY 1 ORDER BY 2 DESC, 3 DESC LIMIT $1`
+
+const pendingReasonsSQL = `
+SELECT count(*) FILTER (WHERE last_error IS NULL AND polls = 0),
+       count(*) FILTER (WHERE last_error IS NULL AND polls > 0),
+       count(*) FILTER (WHERE last_error IS NOT NULL AND attempts > 0),
+       count(*) FILTER (WHERE last_error IS NOT NULL AND attempts = 0)
+FROM   sync_queue WHERE state = 'pending'`
+
+const lastPendingErrorSQL = `
+SELECT last_error, call_id, updated_at FROM sync_queue
+WHERE  state = 'pending' AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1`
 
 // Status reads queue counts, the oldest due row and up to maxFailureGroups
 // groups of failures.
@@ -62,6 +89,14 @@ func (db *DB) Status(ctx context.Context, maxFailureGroups int) (QueueStatus, er
 	}
 	if oldest != nil {
 		st.OldestDue = *oldest
+	}
+	p := &st.Pending
+	if err := db.pool.QueryRow(ctx, pendingReasonsSQL).Scan(&p.New, &p.Polling, &p.Retrying, &p.RateLimited); err != nil {
+		return st, fmt.Errorf("split pending rows: %w", err)
+	}
+	err = db.pool.QueryRow(ctx, lastPendingErrorSQL).Scan(&p.LastError, &p.LastErrorCall, &p.LastErrorAt)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return st, fmt.Errorf("read the latest error of a pending row: %w", err)
 	}
 	rows, err = db.pool.Query(ctx, failureGroupsSQL, maxFailureGroups)
 	if err != nil {

@@ -222,6 +222,17 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats, mu *sync.Mutex
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if s.ObserveBatch != nil {
+		before := outcomeValues(st)
+		defer func() {
+			after := outcomeValues(st)
+			var d Stats
+			for i, p := range outcomeCounts(&d) {
+				*p = after[i] - before[i]
+			}
+			s.ObserveBatch(d)
+		}()
+	}
 	st.Unchanged += res.Unchanged
 	st.Failed += failed
 	st.Lost += lostRejected
@@ -270,4 +281,19 @@ func (s *Syncer) failRejected(ctx context.Context, token int64, rejected map[str
 		return 0, 0, err
 	}
 	return len(outcomes) - len(res.Lost), len(res.Lost), nil
+}
+
+// outcomeCounts points at the counters of st that settle adds to: every
+// field but Claimed and Rescued, which the claiming loop writes without
+// the writers' lock.
+func outcomeCounts(st *Stats) *[8]*int {
+	return &[8]*int{&st.Done, &st.Unchanged, &st.Polling, &st.Retrying, &st.Failed, &st.RateLimited, &st.Released, &st.Lost}
+}
+
+func outcomeValues(st *Stats) [8]int {
+	var v [8]int
+	for i, p := range outcomeCounts(st) {
+		v[i] = *p
+	}
+	return v
 }

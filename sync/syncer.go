@@ -58,6 +58,11 @@ type Syncer struct {
 	// long the write took and how many queue rows it settled. For metrics;
 	// batches are written two at a time, so it must be safe for concurrent use.
 	ObserveWrite func(took time.Duration, rows int)
+	// ObserveBatch, when set, is called after each batch is settled with
+	// the outcomes it added to the pass's Stats (Claimed and Rescued stay 0),
+	// so that metrics move while a long pass runs. It must be safe for
+	// concurrent use.
+	ObserveBatch func(Stats)
 
 	pauseMu    sync.Mutex
 	pauseUntil time.Time

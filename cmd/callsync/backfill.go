@@ -92,15 +92,22 @@ func apiError(ac apiConfig, err error) error {
 // printBackfill prints a backfill's summary, the windows whose counts still
 // differ and the windows that failed.
 func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, took time.Duration, dry bool) {
-	verb := "stored"
+	verb, queued := "stored", "queued for a fetch"
 	if dry {
-		verb = "listed (dry run: nothing written)"
+		verb, queued = "listed (dry run: nothing written)", "would be queued for a fetch"
 	}
-	fmt.Fprintf(w, "backfill: %d windows (%d already done), %d calls %s", rep.Windows, rep.Skipped, rep.Calls, verb)
+	fmt.Fprintf(w, "backfill: %d of %d windows read to the end in this run", rep.Done, rep.Windows)
+	if rep.Skipped > 0 {
+		fmt.Fprintf(w, " (%d done before, skipped)", rep.Skipped)
+	}
+	if left := rep.Windows - rep.Done - rep.Skipped; left > 0 {
+		fmt.Fprintf(w, ", %d left", left)
+	}
+	fmt.Fprintf(w, "; %d calls %s", rep.Calls, verb)
 	if !dry {
 		fmt.Fprintf(w, " (%d unchanged)", rep.Unchanged)
 	}
-	fmt.Fprintf(w, ", %d queued for a fetch, %d list requests", rep.Enqueued, rep.Requests)
+	fmt.Fprintf(w, ", %d %s, %d list requests", rep.Enqueued, queued, rep.Requests)
 	if modelRequests > 0 {
 		fmt.Fprintf(w, " + %d to list agents", modelRequests)
 	}

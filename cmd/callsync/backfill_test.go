@@ -21,7 +21,8 @@ func TestBackfill_CLI(t *testing.T) {
 	env := intakeEnv(t, srv)
 
 	r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-02", "--to", "2026-06-01", "--dry-run")
-	if r.err != nil || !strings.Contains(r.stdout, "60 windows (0 already done), 400 calls listed (dry run") {
+	if r.err != nil || !strings.Contains(r.stdout, "60 of 60 windows read to the end in this run; 400 calls listed (dry run") ||
+		!strings.Contains(r.stdout, "would be queued for a fetch") {
 		t.Fatalf("dry run: err %v\n%s%s", r.err, r.stdout, r.stderr)
 	}
 	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != 0 {
@@ -37,7 +38,7 @@ func TestBackfill_CLI(t *testing.T) {
 		t.Fatalf("%d calls stored, want 400", n)
 	}
 	r = runCmd(t, env, "", "backfill", "--model-id", m0, "--model-id", m1, "--from", "2026-05-02", "--to", "2026-06-01")
-	if r.err != nil || !strings.Contains(r.stdout, "60 windows (60 already done), 0 calls stored") {
+	if r.err != nil || !strings.Contains(r.stdout, "0 of 60 windows read to the end in this run (60 done before, skipped); 0 calls stored") {
 		t.Fatalf("rerun: err %v\n%s", r.err, r.stdout)
 	}
 }

@@ -118,14 +118,15 @@ func runWorker(ctx context.Context, binary string, env []string, duration time.D
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var line struct {
-			Msg     string        `json:"msg"`
-			Took    time.Duration `json:"took"` // slog writes durations as nanoseconds
-			Done    int           `json:"done"`
-			Polling int           `json:"polling"`
+			Msg     string `json:"msg"`
+			Took    string `json:"took"` // JSON logs write durations as strings, e.g. "1.5s"
+			Done    int    `json:"done"`
+			Polling int    `json:"polling"`
 		}
 		if json.Unmarshal(sc.Bytes(), &line) == nil && (line.Msg == "sync pass done" || line.Msg == "sync pass stopped") {
+			took, _ := time.ParseDuration(line.Took) // a line without it adds no time
 			r.synced += line.Done + line.Polling
-			r.took += line.Took
+			r.took += took
 		}
 	}
 	return r

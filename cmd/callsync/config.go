@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,16 +25,38 @@ type flagSet struct {
 	args    []string
 	secrets *secretSet
 	secret  []*string // values of secretVar flags, added to secrets by parse
+	helping bool      // the arguments ask for help: print the flags
 }
 
 func newFlagSet(name, synopsis string, e env) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	f := &flagSet{FlagSet: fs, getenv: e.getenv, secrets: e.secrets}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: callsync %s\n\nFlags (each can also be set by the environment variable in brackets):\n", synopsis)
+		if !f.helping {
+			return // a mistake gets a short error from parse, not every flag
+		}
+		fmt.Fprintf(fs.Output(), "Usage: callsync %s\n\nFlags (a flag's environment variable, when it has one, is in brackets; the flag wins):\n", synopsis)
 		fs.PrintDefaults()
 	}
-	return &flagSet{FlagSet: fs, getenv: e.getenv, secrets: e.secrets}
+	return f
+}
+
+// badFlagRE finds the flag a parse error is about.
+var badFlagRE = regexp.MustCompile(`^invalid value "(.*)" for flag -(\S+):`)
+
+// flagError rewrites a parse error of the flag package into one line that
+// names the flag and says what it wants, with where to find the rest.
+func (f *flagSet) flagError(err error) error {
+	msg := err.Error()
+	if m := badFlagRE.FindStringSubmatch(msg); m != nil {
+		if fl := f.Lookup(m[2]); fl != nil {
+			if _, ok := fl.Value.(flag.Getter).Get().(time.Duration); ok {
+				return usagef("%s: --%s %q: want a duration such as 90s, 30m or 24h (no days: 7 days is 168h)", f.Name(), m[2], m[1])
+			}
+		}
+	}
+	return usagef("%s: %v\nRun 'callsync help %s' for its flags.", f.Name(), err, f.Name())
 }
 
 func (f *flagSet) env(name string) (string, bool) {
@@ -94,12 +118,17 @@ func (f *flagSet) durationVar(p *time.Duration, name, envName string, def time.D
 // Positional arguments are then in Args.
 func (f *flagSet) parse(args []string) error {
 	var positional []string
+	f.helping = slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "--h" })
+	if out := f.Output(); !f.helping {
+		f.SetOutput(io.Discard) // the flag package prints its error too: flagError's is enough
+		defer f.SetOutput(out)
+	}
 	for {
 		if err := f.Parse(args); err != nil {
 			if err == flag.ErrHelp {
 				return err
 			}
-			return usagef("%s: %v", f.Name(), err)
+			return f.flagError(err)
 		}
 		rest := f.FlagSet.Args()
 		if len(rest) == 0 {
@@ -152,7 +181,7 @@ func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 	}
 	switch c.format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: durationAsString})), nil
 	case "text":
 	default:
 		return nil, usagef("--log-format (LOG_FORMAT) %q: want text or json", c.format)
@@ -168,6 +197,15 @@ func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 		return nil, usagef("--log-color (LOG_COLOR) %q: want auto, 1 or 0", c.color)
 	}
 	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, NoColor: !color, TimeFormat: time.DateTime})), nil
+}
+
+// durationAsString writes durations as Go duration strings ("1m30s"), not
+// as the integer nanoseconds slog's JSON handler writes by default.
+func durationAsString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func isTerminal(w io.Writer) bool {

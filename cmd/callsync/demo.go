@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 const demoKey = "demo-key"
 
 func runDemo(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("demo", "demo [flags]\n\nRuns the whole job end to end: a throwaway PostgreSQL (or DATABASE_URL's), a fake Synthflow\nAPI serving generated calls, enqueue, one sync pass, and what landed. It cleans up after itself.", e)
+	f := newFlagSet("demo", "demo [flags]\n\nRuns the whole job end to end: a throwaway PostgreSQL (with DATABASE_URL set: a new database of\nits own on that server, never the one DATABASE_URL names), a fake Synthflow API serving generated\ncalls, enqueue, one sync pass, and what landed. It drops everything it created.", e)
 	var lc logConfig
 	var dc dbConfig
 	var n int
@@ -41,7 +42,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	out := e.stdout
-	fmt.Fprintln(out, "callsync demo: the whole job on an embedded default")
+	fmt.Fprintln(out, "callsync demo: syncs generated calls from a fake Synthflow API into a database of its own, shows what landed, then removes it all.")
 
 	dbURL := dc.url
 	if dbURL == "" {
@@ -61,7 +62,26 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		dbURL = srv.URL("callsync")
 		fmt.Fprintf(out, "  PostgreSQL at 127.0.0.1:%d in %s (removed on exit)\n", srv.Port(), srv.Dir())
 	} else {
-		fmt.Fprintln(out, "• using the database in DATABASE_URL (demo calls are added to it)")
+		// Never the database DATABASE_URL names: a new one on its server,
+		// dropped at the end.
+		name := fmt.Sprintf("callsync_demo_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		adminURL := dbURL
+		own, err := withDatabase(adminURL, name)
+		if err != nil {
+			return err
+		}
+		if err := createDatabase(ctx, adminURL, name); err != nil {
+			return fmt.Errorf("demo: %w\nThe demo creates a database of its own on DATABASE_URL's server; unset DATABASE_URL to use a throwaway server instead", err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := dropDatabase(ctx, adminURL, name); err != nil {
+				fmt.Fprintln(e.stderr, "callsync: demo:", err)
+			}
+		}()
+		dbURL = own
+		fmt.Fprintf(out, "• DATABASE_URL is set: using a new database, %s, on its server (dropped on exit); the database DATABASE_URL names is not touched\n", name)
 	}
 	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
 	if err != nil {

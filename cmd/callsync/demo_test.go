@@ -48,12 +48,29 @@ func TestDemo_Throwaway(t *testing.T) {
 	}
 }
 
+// TestDemo_DatabaseURL checks that with DATABASE_URL set (as on a
+// production shell) the demo works in a database of its own on that server,
+// drops it, and writes nothing into the database DATABASE_URL names.
 func TestDemo_DatabaseURL(t *testing.T) {
-	r := runCmd(t, map[string]string{"DATABASE_URL": storetest.NewDatabase(t)}, "", "demo", "--calls", "20")
+	dbURL := storetest.NewDatabase(t)
+	r := runCmd(t, map[string]string{"DATABASE_URL": dbURL}, "", "demo", "--calls", "20")
 	if r.err != nil {
 		t.Fatalf("demo: %v\n%s", r.err, r.stderr)
 	}
 	if rows := demoRows(t, r.stdout); rows["calls"] != 20 || rows["transcript_lines"] == 0 {
 		t.Errorf("rows = %v", rows)
+	}
+	if n := count(t, dbURL, `SELECT (SELECT count(*) FROM calls) + (SELECT count(*) FROM sync_queue)`); n != 0 {
+		t.Errorf("the demo wrote %d rows into DATABASE_URL's database", n)
+	}
+	m := regexp.MustCompile(`using a new database, (callsync_demo_\w+), on its server \(dropped on exit\)`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("the demo does not say which database it used:\n%s", r.stdout)
+	}
+	if n := count(t, dbURL, `SELECT count(*) FROM pg_database WHERE datname = '`+m[1]+`'`); n != 0 {
+		t.Errorf("the demo left database %s behind", m[1])
+	}
+	if !strings.HasPrefix(r.stdout, "callsync demo: syncs generated calls") {
+		t.Errorf("first line: %q", strings.SplitN(r.stdout, "\n", 2)[0])
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func main() {
@@ -88,6 +90,7 @@ var commands = []command{
 	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},
 	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
 	{"bench", "measure sync throughput against a fake API on loopback", runBench},
+	{"version", "print callsync's version", runVersion},
 }
 
 // run runs the command line args. It is main without the process: tests
@@ -97,20 +100,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	defer stop()
 	secrets := &secretSet{}
 	e := env{getenv: getenv, stdin: stdin, stdout: secrets.writer(stdout), stderr: secrets.writer(stderr), secrets: secrets}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	switch {
+	case len(args) == 0:
 		printUsage(stdout)
-		if len(args) == 0 {
-			return usagef("no command given")
+		return usagef("no command given")
+	case args[0] == "-version" || args[0] == "--version":
+		return runVersion(ctx, args[1:], e)
+	case args[0] == "help" && len(args) > 1:
+		if c, ok := findCommand(args[1]); ok { // help CMD is CMD --help
+			e.stderr = e.stdout
+			return c.run(ctx, []string{"--help"}, e)
 		}
+		printUsage(stderr)
+		return usagef("help: unknown command %q", args[1])
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		printUsage(stdout)
 		return nil
 	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return secrets.error(c.run(ctx, args[1:], e))
-		}
+	if c, ok := findCommand(args[0]); ok {
+		return secrets.error(hintUnmigrated(c.run(ctx, args[1:], e)))
 	}
 	printUsage(stderr)
 	return usagef("unknown command %q", args[0])
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 func printUsage(w io.Writer) {
@@ -119,5 +139,16 @@ func printUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'callsync <command> --help' for a command's flags; every flag has an environment variable.")
+	fmt.Fprintln(w, "\nRun 'callsync help <command>' (or 'callsync <command> --help') for a command's flags; a flag's\n"+
+		"environment variable, when it has one, is named in brackets after it. 'callsync --version' prints the version.")
+}
+
+// hintUnmigrated adds what to do to an error that comes from a database
+// without callsync's tables.
+func hintUnmigrated(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return fmt.Errorf("%w\nThe database has no callsync tables yet: run 'callsync migrate up' first (run and once apply migrations at start)", err)
+	}
+	return err
 }

@@ -38,6 +38,7 @@ type telemetry struct {
 	passes       *prometheus.CounterVec
 	passDuration prometheus.Histogram
 	lastSuccess  prometheus.Gauge
+	keyRefused   prometheus.Gauge
 
 	// Requests and 429s since the current pass began, for its sync_runs row.
 	passRequests, passThrottled atomic.Int64
@@ -96,9 +97,20 @@ func newTelemetry() *telemetry {
 			Name: "callsync_last_successful_pass_timestamp_seconds",
 			Help: "Unix time at which this process last finished a pass without error; 0 before the first.",
 		}),
+		keyRefused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "callsync_api_key_refused",
+			Help: "1 while the Synthflow API refuses the API key (the last pass was stopped by a 401), else 0.",
+		}),
 	}
+	bv := readBuildVersion()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "callsync_build_info",
+		Help:        "Always 1; its labels name the running build, as `callsync version` prints it.",
+		ConstLabels: prometheus.Labels{"version": bv.Version, "revision": bv.Revision, "goversion": bv.GoVersion},
+	})
+	buildInfo.Set(1)
 	t.reg.MustRegister(t.calls, t.unchanged, t.apiRequests, t.apiLatency, t.rateLimited, t.writeLatency,
-		t.writtenRows, t.passes, t.passDuration, t.lastSuccess,
+		t.writtenRows, t.passes, t.passDuration, t.lastSuccess, t.keyRefused, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range outcomes {
 		t.calls.WithLabelValues(o) // every outcome shows, at 0, from the start
@@ -126,6 +138,16 @@ func (t *telemetry) observeWrite(took time.Duration, rows int) {
 	t.writtenRows.Add(float64(rows))
 }
 
+// observeBatch is callsync.Syncer.ObserveBatch: it counts the outcomes of
+// one settled batch, so that the counters move while a long pass runs.
+func (t *telemetry) observeBatch(st callsync.Stats) {
+	for o, n := range map[string]int{"done": st.Done, "polling": st.Polling, "retrying": st.Retrying,
+		"failed": st.Failed, "rate_limited": st.RateLimited, "released": st.Released, "lost": st.Lost} {
+		t.calls.WithLabelValues(o).Add(float64(n))
+	}
+	t.unchanged.Add(float64(st.Unchanged))
+}
+
 // startPass resets the per-pass request counts. Passes of one process never
 // overlap, so the counts belong to the pass that follows.
 func (t *telemetry) startPass() {
@@ -138,13 +160,14 @@ func (t *telemetry) passAPI() (requests, throttled int) {
 	return int(t.passRequests.Load()), int(t.passThrottled.Load())
 }
 
-// observePass counts a finished pass; result is ok, stopped or failed.
-func (t *telemetry) observePass(st callsync.Stats, took time.Duration, result string, end time.Time) {
-	for o, n := range map[string]int{"done": st.Done, "polling": st.Polling, "retrying": st.Retrying,
-		"failed": st.Failed, "rate_limited": st.RateLimited, "released": st.Released, "lost": st.Lost} {
-		t.calls.WithLabelValues(o).Add(float64(n))
+// observePass counts a finished pass; result is ok, stopped, failed or
+// unauthorized (counted as failed). Its calls were counted batch by batch.
+func (t *telemetry) observePass(took time.Duration, result string, end time.Time) {
+	t.keyRefused.Set(0)
+	if result == "unauthorized" {
+		t.keyRefused.Set(1)
+		result = "failed"
 	}
-	t.unchanged.Add(float64(st.Unchanged))
 	t.passes.WithLabelValues(result).Inc()
 	t.passDuration.Observe(took.Seconds())
 	if result == "ok" {

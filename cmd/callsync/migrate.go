@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/callsync/callsync/store"
 )
 
 func runMigrate(ctx context.Context, args []string, e env) error {
@@ -34,7 +38,7 @@ func runMigrate(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	switch action {
 	case "up":
-		return db.Migrate(ctx, logger)
+		return migrateUp(ctx, db, logger, e.stdout)
 	case "down":
 		return db.MigrateDown(ctx, logger, all)
 	}
@@ -49,5 +53,30 @@ func runMigrate(ctx context.Context, args []string, e env) error {
 		}
 		fmt.Fprintf(e.stdout, "%05d  %-8s %s\n", m.Version, state, m.Name)
 	}
+	return nil
+}
+
+// migrateUp applies the pending migrations and prints what it did.
+func migrateUp(ctx context.Context, db *store.DB, logger *slog.Logger, w io.Writer) error {
+	before, err := db.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx, logger); err != nil {
+		return err
+	}
+	var applied, latest int
+	for _, m := range before {
+		latest = max(latest, int(m.Version))
+		if !m.Applied {
+			fmt.Fprintf(w, "applied  %05d  %s\n", m.Version, m.Name)
+			applied++
+		}
+	}
+	if applied == 0 {
+		fmt.Fprintf(w, "nothing to apply: the database is at the latest version, %05d\n", latest)
+		return nil
+	}
+	fmt.Fprintf(w, "%d migrations applied; the database is at version %05d\n", applied, latest)
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func runOnce(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("once", "once [flags]", e)
+	f := newFlagSet("once", "once [flags]\n\nRuns one sync pass: applies pending migrations, fetches every call that is due and stores it,\nrecords the pass in sync_runs, then exits (0: the pass drained the queue). For a Kubernetes\nCronJob or a crontab; 'callsync run' does the same on a schedule.", e)
 	var lc logConfig
 	var dc dbConfig
 	var ac apiConfig

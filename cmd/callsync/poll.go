@@ -68,7 +68,7 @@ func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller, logger *s
 }
 
 func runPoll(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("poll", "poll --model-id M,... [flags]\n\n"+
+	f := newFlagSet("poll", "poll (--model-id M,... | --all-models) [flags]\n\n"+
 		"Lists each agent's calls started since its watermark minus --poll-lookback (GET /v2/calls), stores them,\n"+
 		"queues those whose status is not final, and advances the watermark. For crontabs; callsync run\n"+
 		"--poll-models polls before every pass.", e)
@@ -77,10 +77,12 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	var ac apiConfig
 	var pc pollConfig
 	var maxPollAge time.Duration
+	var allModels bool
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
 	pc.register(f, "model-id")
+	f.BoolVar(&allModels, "all-models", false, "every agent of the workspace (GET /v2/assistants)")
 	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
 		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
 	if err := f.parse(args); err != nil {
@@ -89,17 +91,35 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	if err := pc.validate(); err != nil {
 		return err
 	}
-	if len(pc.models) == 0 {
-		return usagef("poll: give --model-id (comma-separated or repeated) or SYNC_POLL_MODELS")
+	switch {
+	case allModels && len(pc.models) > 0:
+		return usagef("poll: give --model-id or --all-models, not both")
+	case len(pc.models) == 0 && !allModels:
+		return usagef("poll: give --model-id (comma-separated or repeated), SYNC_POLL_MODELS or --all-models")
 	}
 	logger, db, client, err := openAPI(ctx, e, &lc, dc, &ac)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if allModels {
+		var sent int
+		models, err := callsync.AllModels(ctx, client, callsync.IntakeConfig{MaxPollAge: maxPollAge}, &sent)
+		if err != nil {
+			return apiError(ac, err)
+		}
+		if len(models) == 0 {
+			return fmt.Errorf("poll: the workspace has no agents (GET /v2/assistants listed none)")
+		}
+		pc.models = models
+	}
 	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, maxPollAge), logger)
-	fmt.Fprintf(e.stdout, "poll: %d models, %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
-		st.Models, st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	fmt.Fprintf(e.stdout, "poll: %d of %d models polled to the end", st.Models, len(pc.models))
+	if st.Failed > 0 {
+		fmt.Fprintf(e.stdout, " (%d failed)", st.Failed)
+	}
+	fmt.Fprintf(e.stdout, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
+		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("poll stopped before the end: %w", err)

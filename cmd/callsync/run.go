@@ -39,8 +39,8 @@ func runRun(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	if _, err := cron.ParseStandard(schedule); err != nil {
-		return usagef("--schedule (SYNC_SCHEDULE) %q: %v", schedule, err)
+	if err := checkSchedule(schedule); err != nil {
+		return err
 	}
 	cfg, err := wc.config()
 	if err != nil {
@@ -63,22 +63,28 @@ func runRun(ctx context.Context, args []string, e env) error {
 	db := w.db
 	ic.start(w.client, db, logger, cfg.MaxPollAge)
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	passes := newPassRunner("run", w.syncer, db, w.tel, logger, rc)
+	var gate passGate
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger})))
 	id, err := c.AddFunc(schedule, func() {
-		err := ic.pollOnce(ctx, logger) // new calls first, so this pass fetches the ones not final yet
-		if !errors.Is(err, callsync.ErrUnauthorized) && !errors.Is(err, callsync.ErrAPIUnavailable) {
-			_, err = passes.run(ctx)
-		}
-		switch {
-		case errors.Is(err, callsync.ErrUnauthorized):
-			cancel(ac.authError(err)) // a wrong key will not fix itself: stop and say so
-		case errors.Is(err, api.ErrWrongURL):
-			cancel(ac.urlError(err)) // nor will a wrong URL; an unreachable host may come back
-		case errors.Is(err, callsync.ErrAPIUnavailable):
-			logger.Error("the Synthflow API cannot be reached; trying again at the next pass", "api_url", ac.url)
+		ran := gate.run(func() {
+			err := ic.pollOnce(ctx, logger) // new calls first, so this pass fetches the ones not final yet
+			if !errors.Is(err, callsync.ErrUnauthorized) && !errors.Is(err, callsync.ErrAPIUnavailable) {
+				_, err = passes.run(ctx)
+			}
+			// The process stays up whatever the API says: webhooks are still
+			// queued, /metrics shows it, and the next tick tries again.
+			switch {
+			case errors.Is(err, callsync.ErrUnauthorized):
+				logger.Error("the API refuses the key; trying again at the next tick", "hint", ac.authError(err).Error())
+			case errors.Is(err, api.ErrWrongURL):
+				logger.Error("the API URL is wrong; trying again at the next tick", "hint", ac.urlError(err).Error())
+			case errors.Is(err, callsync.ErrAPIUnavailable):
+				logger.Error("the Synthflow API cannot be reached; trying again at the next tick", "api_url", ac.url)
+			}
+		}, false)
+		if !ran {
+			logger.Info("sync pass still running; skipping this tick")
 		}
 	})
 	if err != nil {
@@ -106,18 +112,16 @@ func runRun(ctx context.Context, args []string, e env) error {
 			}
 		}()
 	}
-	logger.Info("callsync running", "schedule", schedule, "api_url", ac.url, "batch_size", cfg.BatchSize,
+	logger.Info("callsync running", "version", readBuildVersion().Version, "schedule", schedule, "api_url", ac.url, "batch_size", cfg.BatchSize,
 		"concurrency", cfg.Concurrency)
 	c.Start()
 	var first sync.WaitGroup             // cron's Stop waits only for the passes cron started
 	first.Go(c.Entry(id).WrappedJob.Run) // the first pass now, not a schedule period from now
+	first.Go(func() { wakeOnQueued(ctx, db, logger, &gate, func() { _, _ = passes.run(ctx) }) })
 	<-ctx.Done()
 	logger.Info("shutting down; waiting for the running pass")
 	<-c.Stop().Done()
 	first.Wait()
-	if cause := context.Cause(ctx); errors.Is(cause, callsync.ErrUnauthorized) || errors.Is(cause, api.ErrWrongURL) {
-		return cause
-	}
 	logger.Info("callsync stopped")
 	return nil
 }

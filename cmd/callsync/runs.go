@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -44,6 +46,9 @@ type passRunner struct {
 	command   string // once or run
 	worker    string // host name
 	retention time.Duration
+
+	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
+	dropped    int         // passes dropped from unrecorded since the last recorded failure
 }
 
 func newPassRunner(command string, s *callsync.Syncer, db *store.DB, tel *telemetry, logger *slog.Logger, rc runsConfig) *passRunner {
@@ -62,7 +67,6 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	st, err := p.syncer.RunOnce(ctx)
 	end := time.Now()
 	logPass(p.logger, st, end.Sub(start), err)
-	p.tel.observePass(st, end.Sub(start), passResult(err), end)
 
 	requests, throttled := p.tel.passAPI()
 	run := store.Run{Worker: p.worker, Command: p.command, StartedAt: start, FinishedAt: end,
@@ -72,12 +76,48 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	if err != nil {
 		run.Error = err.Error()
 	}
+	p.record(ctx, run)
+	// The metrics move after the row is written: who sees the pass counted
+	// finds its sync_runs row.
+	result := passResult(err)
+	if errors.Is(err, callsync.ErrUnauthorized) {
+		result = "unauthorized"
+	}
+	p.tel.observePass(end.Sub(start), result, end)
+	return st, err
+}
+
+// maxUnrecorded bounds the passes kept in memory while sync_runs cannot be
+// written; beyond it the oldest are dropped (and counted in the next one's
+// error), so that a long outage cannot grow memory.
+const maxUnrecorded = 100
+
+// record writes run to sync_runs, with the runs that could not be written
+// before it: a pass that failed because the database was down is recorded
+// once the database is back, so that sync_runs and sync_health show the
+// outage. A write that fails again keeps them for the next pass.
+func (p *passRunner) record(ctx context.Context, run store.Run) {
+	p.unrecorded = append(p.unrecorded, run)
+	if n := len(p.unrecorded) - maxUnrecorded; n > 0 {
+		p.dropped += n
+		p.unrecorded = p.unrecorded[n:]
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if _, rerr := p.db.RecordRun(rctx, run, p.retention); rerr != nil {
-		p.logger.Warn("sync pass not recorded in sync_runs", tint.Err(rerr))
+	for len(p.unrecorded) > 0 {
+		r := p.unrecorded[0]
+		if p.dropped > 0 {
+			r.Error = strings.TrimSpace(fmt.Sprintf("%s (%d earlier passes were not recorded: sync_runs could not be written)",
+				r.Error, p.dropped))
+		}
+		if _, err := p.db.RecordRun(rctx, r, p.retention); err != nil {
+			p.logger.Warn("sync pass not recorded in sync_runs yet; it will be with the next pass",
+				"unrecorded", len(p.unrecorded), tint.Err(err))
+			return
+		}
+		p.dropped = 0
+		p.unrecorded = p.unrecorded[1:]
 	}
-	return st, err
 }
 
 // passResult names a pass's end for metrics, as logPass does for logs.

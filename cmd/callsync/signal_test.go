@@ -175,7 +175,7 @@ func TestSignal_SIGKILLLeasesComeBack(t *testing.T) {
 	before := w.srv.Counters().Total()
 
 	// While the lease holds, another worker leaves the rows alone.
-	out, code := execCmd(t, t.Context(), w.env, "once")
+	out, code := execCmd(t, t.Context(), w.env, "once", "--log-level", "debug") // an idle pass logs at debug
 	if code != 0 || !strings.Contains(out, "claimed=0") {
 		t.Fatalf("once during the lease: exit %d, want nothing claimed:\n%s", code, out)
 	}

@@ -42,6 +42,26 @@ func runStatus(ctx context.Context, args []string, e env) error {
 	} else {
 		fmt.Fprintln(w, "due now: 0")
 	}
+	if p := st.Pending; st.Counts[store.StatePending] > 0 {
+		fmt.Fprintln(w, "pending, by why they wait:")
+		for _, r := range []struct {
+			n   int
+			why string
+		}{
+			{p.New, "new: not fetched yet"},
+			{p.Polling, "waiting for a final status: stored, fetched again later (until --max-poll-age)"},
+			{p.Retrying, "retrying after an error, with backoff (marked failed after --max-attempts)"},
+			{p.RateLimited, "held back by a rate limit (429) or given back by a stopped pass"},
+		} {
+			if r.n > 0 {
+				fmt.Fprintf(w, "  %6d  %s\n", r.n, r.why)
+			}
+		}
+		if p.LastError != "" {
+			fmt.Fprintf(w, "latest error of a pending call (%s, %s):\n  %s\n", p.LastErrorCall,
+				p.LastErrorAt.UTC().Format(time.DateTime), p.LastError)
+		}
+	}
 	if len(st.Failures) > 0 {
 		fmt.Fprintln(w, "failures by error:")
 		for _, g := range st.Failures {

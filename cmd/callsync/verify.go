@@ -56,7 +56,7 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	printVerify(e.stdout, rep, modelRequests)
 	if !fix || len(rep.Diffs) == 0 {
 		if len(rep.Diffs) > 0 {
-			return fmt.Errorf("verify: %d windows differ", len(rep.Diffs))
+			return fmt.Errorf("verify: %d windows differ; run the same command with --fix to backfill them and compare again", len(rep.Diffs))
 		}
 		return nil
 	}

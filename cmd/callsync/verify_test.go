@@ -45,7 +45,7 @@ func TestPoll_CLI(t *testing.T) {
 	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 62, Calls: 40, Models: 2, From: now.Add(-30 * time.Minute), To: now})...)
 	env := intakeEnv(t, srv)
 	r := runCmd(t, env, "", "poll", "--model-id", strings.Join(srv.Models(), ","))
-	if r.err != nil || !strings.Contains(r.stdout, "poll: 2 models, 40 calls stored (0 unchanged)") {
+	if r.err != nil || !strings.Contains(r.stdout, "poll: 2 of 2 models polled to the end, 40 calls stored (0 unchanged)") {
 		t.Fatalf("poll: %v\n%s%s", r.err, r.stdout, r.stderr)
 	}
 	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM poll_watermarks`); n != 2 {

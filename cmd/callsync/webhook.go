@@ -47,7 +47,7 @@ type webhookConfig struct {
 func (c *webhookConfig) register(f *flagSet) {
 	c.secrets = f.secrets
 	f.stringVar(&c.path, "webhook-path", "SYNTHFLOW_WEBHOOK_PATH", "/webhooks/synthflow",
-		"with --http-addr, path of the post-call webhook endpoint (empty: no webhook endpoint)")
+		"with --http-addr, path of the post-call webhook endpoint (off: no webhook endpoint)")
 	f.secretVar(&c.secret, "webhook-secret", "SYNTHFLOW_WEBHOOK_SECRET",
 		"webhook secret (Synthflow: Settings → Security → Webhooks); prefer the environment or a file to a flag")
 	f.stringVar(&c.secretFile, "webhook-secret-file", "SYNTHFLOW_WEBHOOK_SECRET_FILE", "", "file holding the webhook secret")
@@ -64,6 +64,9 @@ func (c *webhookConfig) register(f *flagSet) {
 // never the secret. Without a secret the endpoint refuses to start unless
 // --webhook-insecure.
 func (c *webhookConfig) load() error {
+	if c.path == "off" {
+		c.path = "" // an empty variable means the default, so the environment says off
+	}
 	if c.path == "" {
 		return nil
 	}
@@ -96,7 +99,7 @@ func (c *webhookConfig) load() error {
 	if secret == "" && !c.insecure {
 		return usagef("webhook endpoint %s: no secret: set SYNTHFLOW_WEBHOOK_SECRET (or SYNTHFLOW_WEBHOOK_SECRET_FILE) "+
 			"to the secret of Synthflow's Settings → Security → Webhooks; or --webhook-insecure to accept unsigned "+
-			"webhooks; or --webhook-path '' to serve none", c.path)
+			"webhooks; or SYNTHFLOW_WEBHOOK_PATH=off (--webhook-path off) to serve none", c.path)
 	}
 	c.secrets.add(secret)
 	c.key = []byte(secret)

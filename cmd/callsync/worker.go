@@ -231,7 +231,8 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 		return nil, err
 	}
 	cfg.RequestsPerSecond = ac.requestsPerSecond()
-	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite}
+	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite,
+		ObserveBatch: tel.observeBatch}
 	return &worker{db: db, tel: tel, client: client, syncer: s}, nil
 }
 
@@ -241,6 +242,8 @@ func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err err
 		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
 		"released", st.Released, "lost", st.Lost, "rescued", st.Rescued}
 	switch {
+	case err == nil && st.Claimed == 0 && st.Rescued == 0:
+		logger.Debug("sync pass done: nothing was due", attrs...) // an idle tick, every minute
 	case err == nil:
 		logger.Info("sync pass done", attrs...)
 	case errors.Is(err, context.Canceled):
