@@ -9,18 +9,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// takeTokenSQL refills the bucket for the time since it was last used and
-// takes one token if there is one and no pause is in force. It runs on the
-// locked, latest version of the row, so concurrent takers from any process
-// are serialized. $2 is tokens per second, $3 the bucket size.
-const takeTokenSQL = `
+// takeTokensSQL refills the bucket for the time since it was last used and
+// takes $4 tokens, all or none, if there are that many and no pause is in
+// force. It runs on the locked, latest version of the row, so concurrent
+// takers from any process are serialized. $2 is tokens per second, $3 the
+// bucket size.
+const takeTokensSQL = `
 UPDATE api_limits SET
     granted    = (paused_until IS NULL OR paused_until <= now())
-                 AND LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) >= 1,
+                 AND LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) >= $4,
     tokens     = LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2)
                  - CASE WHEN (paused_until IS NULL OR paused_until <= now())
-                         AND LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) >= 1
-                        THEN 1 ELSE 0 END,
+                         AND LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) >= $4
+                        THEN $4 ELSE 0 END,
     updated_at = GREATEST(updated_at, now())
 WHERE key = $1
 RETURNING granted, tokens, GREATEST(EXTRACT(EPOCH FROM paused_until - now()), 0)`
@@ -29,15 +30,18 @@ const createBucketSQL = `
 INSERT INTO api_limits (key, tokens, updated_at) VALUES ($1, $2, now())
 ON CONFLICT (key) DO NOTHING`
 
-// TakeToken takes one request token from the shared bucket key, which
-// refills at perSecond up to burst tokens. It reports whether a token was
-// taken and, when not, how long to wait before asking again: until the pause
-// ends, or until the next token is due.
-func (db *DB) TakeToken(ctx context.Context, key string, perSecond, burst float64) (bool, time.Duration, error) {
+// TakeTokens takes n request tokens at once from the shared bucket key,
+// which refills at perSecond up to burst tokens: all n or none, so that a
+// taker asking for a chunk waits for the chunk instead of coming back for
+// every token. n above burst is taken as burst. It reports whether the
+// tokens were taken and, when not, how long to wait before asking again:
+// until the pause ends, or until n tokens are due.
+func (db *DB) TakeTokens(ctx context.Context, key string, n int, perSecond, burst float64) (bool, time.Duration, error) {
+	want := min(float64(max(n, 1)), burst)
 	for range 2 {
 		var granted bool
 		var tokens, pausedFor float64
-		err := db.pool.QueryRow(ctx, takeTokenSQL, key, perSecond, burst).Scan(&granted, &tokens, &pausedFor)
+		err := db.pool.QueryRow(ctx, takeTokensSQL, key, perSecond, burst, want).Scan(&granted, &tokens, &pausedFor)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if _, err := db.pool.Exec(ctx, createBucketSQL, key, burst); err != nil {
 				return false, 0, fmt.Errorf("create rate limit bucket: %w", err)
@@ -45,18 +49,18 @@ func (db *DB) TakeToken(ctx context.Context, key string, perSecond, burst float6
 			continue
 		}
 		if err != nil {
-			return false, 0, fmt.Errorf("take rate limit token: %w", err)
+			return false, 0, fmt.Errorf("take rate limit tokens: %w", err)
 		}
 		if granted {
 			return true, 0, nil
 		}
 		wait := seconds(pausedFor)
 		if wait == 0 {
-			wait = seconds((1 - tokens) / perSecond)
+			wait = seconds((want - tokens) / perSecond)
 		}
 		return false, max(wait, time.Millisecond), nil
 	}
-	return false, 0, errors.New("take rate limit token: bucket row vanished")
+	return false, 0, errors.New("take rate limit tokens: bucket row vanished")
 }
 
 const pauseSQL = `

@@ -14,7 +14,7 @@ import (
 // Buckets holds token buckets and pauses shared by every process that uses
 // an API key. *store.DB implements it.
 type Buckets interface {
-	TakeToken(ctx context.Context, key string, perSecond, burst float64) (ok bool, wait time.Duration, err error)
+	TakeTokens(ctx context.Context, key string, n int, perSecond, burst float64) (ok bool, wait time.Duration, err error)
 	Pause(ctx context.Context, key string, d time.Duration) (until time.Time, err error)
 }
 
@@ -30,16 +30,26 @@ const (
 	maxRateLimitPause = 5 * time.Minute
 )
 
+// leaseSpan bounds what one round trip to the shared bucket may take: at
+// most this much of the rate (or the burst, when that is more), used within
+// this long or dropped. A process therefore asks the database at most about
+// 1/leaseSpan times a second whatever the rate, and the leases add at most
+// two spans of the rate to any window of the API's counting.
+const leaseSpan = 50 * time.Millisecond
+
 // Limiter paces API requests for every process that shares an API key: a
 // token bucket and a pause, both kept in the database. It implements
-// api.Limiter. When the database cannot be reached it paces this process
-// alone at the same rate, so a database outage never turns into a burst of
+// api.Limiter. Tokens are leased in chunks sized to this process's demand,
+// so that the database sees a few round trips a second, not one per
+// request. When the database cannot be reached it paces this process alone
+// at the same rate, so a database outage never turns into a burst of
 // requests.
 type Limiter struct {
 	buckets   Buckets
 	key       string
 	perSecond float64 // 0: no rate limit, pauses only
 	burst     float64
+	capacity  float64 // size of the shared bucket: the burst, or one lease span of the rate
 	logger    *slog.Logger
 
 	turn chan struct{} // one waiter of this process asks the database at a time
@@ -47,8 +57,16 @@ type Limiter struct {
 	mu          sync.Mutex
 	pauseUntil  time.Time     // local copy of the shared pause
 	lastPause   time.Duration // length of the last pause without Retry-After
+	lease       lease
 	local       localBucket
 	warnedLocal bool
+}
+
+// lease is the chunk of shared tokens this process holds.
+type lease struct {
+	size  int       // tokens taken by the last lease
+	left  int       // of those, not handed out yet
+	until time.Time // when the ones left expire
 }
 
 // LimiterKey names the bucket of an API key on a host without revealing the
@@ -67,13 +85,18 @@ func NewLimiter(buckets Buckets, key string, perMinute float64, burst int, logge
 	if perMinute > 0 {
 		l.perSecond = perMinute * RateMargin / 60
 	}
+	l.capacity = max(l.burst, l.perSecond*leaseSpan.Seconds())
 	l.local = localBucket{perSecond: l.perSecond, burst: l.burst, tokens: l.burst}
 	return l
 }
 
-// Wait blocks until a request may be sent: no pause is in force and the
-// shared bucket gave a token. It returns ctx's error if ctx ends first.
+// Wait blocks until a request may be sent: no pause is in force and a
+// token of the shared bucket is at hand. It returns ctx's error if ctx ends
+// first.
 func (l *Limiter) Wait(ctx context.Context) error {
+	if l.takeLeased(time.Now()) {
+		return nil
+	}
 	select {
 	case l.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -84,10 +107,14 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if err := sleep(ctx, l.pausedFor()); err != nil {
 			return err
 		}
+		if l.takeLeased(time.Now()) { // leased by the waiter before this one
+			return nil
+		}
 		if l.perSecond == 0 {
 			return nil
 		}
-		ok, wait, err := l.buckets.TakeToken(ctx, l.key, l.perSecond, l.burst)
+		n := l.nextLease()
+		ok, wait, err := l.buckets.TakeTokens(ctx, l.key, n, l.perSecond, l.capacity)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return ctx.Err()
@@ -98,12 +125,50 @@ func (l *Limiter) Wait(ctx context.Context) error {
 				return nil
 			}
 		case ok:
+			l.leased(n, time.Now())
 			return nil
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+// takeLeased hands out a leased token, if no pause is in force and one is
+// left that has not expired. Without a rate limit, it lets every request
+// through that no pause holds back.
+func (l *Limiter) takeLeased(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Before(l.pauseUntil) {
+		return false
+	}
+	if l.perSecond == 0 {
+		return true
+	}
+	if l.lease.left == 0 || !now.Before(l.lease.until) {
+		return false
+	}
+	l.lease.left--
+	return true
+}
+
+// nextLease returns how many tokens to ask for: twice what the last lease
+// handed out before it ran out or expired, so the size follows demand (it
+// doubles while leases run out, and shrinks to what was used when they
+// expire), within 1 and the shared bucket.
+func (l *Limiter) nextLease() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	used := l.lease.size - l.lease.left
+	return int(min(max(2*float64(used), 1), max(l.capacity, 1)))
+}
+
+// leased records a lease of n tokens, one of which the caller sends now.
+func (l *Limiter) leased(n int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lease = lease{size: n, left: n - 1, until: now.Add(leaseSpan)}
 }
 
 // Throttled pauses every request with the key after a 429: for retryAfter
@@ -129,6 +194,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 	if until := time.Now().Add(d); until.After(l.pauseUntil) {
 		l.pauseUntil = until
 	}
+	l.lease.left = 0 // the shared bucket is emptied too
 	l.mu.Unlock()
 	l.logger.Warn("rate limited by the API; pausing every request with this key", "pause", d.Round(time.Millisecond))
 	until, err := l.buckets.Pause(context.WithoutCancel(ctx), l.key, d)
