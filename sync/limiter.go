@@ -14,7 +14,7 @@ import (
 // Buckets holds token buckets and pauses shared by every process that uses
 // an API key. *store.DB implements it.
 type Buckets interface {
-	TakeTokens(ctx context.Context, key string, n int, perSecond, burst float64) (ok bool, wait time.Duration, err error)
+	TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (taken int, wait time.Duration, err error)
 	Pause(ctx context.Context, key string, d time.Duration) (until time.Time, err error)
 }
 
@@ -58,15 +58,18 @@ type Limiter struct {
 	pauseUntil  time.Time     // local copy of the shared pause
 	lastPause   time.Duration // length of the last pause without Retry-After
 	lease       lease
+	refilling   bool // a lease is being taken in the background
 	local       localBucket
 	warnedLocal bool
 }
 
 // lease is the chunk of shared tokens this process holds.
 type lease struct {
-	size  int       // tokens taken by the last lease
-	left  int       // of those, not handed out yet
-	until time.Time // when the ones left expire
+	size   int       // tokens held when it was taken
+	left   int       // of those, not handed out yet
+	handed int       // handed out since it was taken
+	at     time.Time // when it was taken
+	until  time.Time // when the ones left expire
 }
 
 // LimiterKey names the bucket of an API key on a host without revealing the
@@ -94,7 +97,10 @@ func NewLimiter(buckets Buckets, key string, perMinute float64, burst int, logge
 // token of the shared bucket is at hand. It returns ctx's error if ctx ends
 // first.
 func (l *Limiter) Wait(ctx context.Context) error {
-	if l.takeLeased(time.Now()) {
+	if ok, refill := l.takeLeased(time.Now()); ok {
+		if refill {
+			go l.refill(context.WithoutCancel(ctx))
+		}
 		return nil
 	}
 	select {
@@ -107,14 +113,14 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if err := sleep(ctx, l.pausedFor()); err != nil {
 			return err
 		}
-		if l.takeLeased(time.Now()) { // leased by the waiter before this one
+		if ok, _ := l.takeLeased(time.Now()); ok { // leased by the waiter before this one
 			return nil
 		}
 		if l.perSecond == 0 {
 			return nil
 		}
-		n := l.nextLease()
-		ok, wait, err := l.buckets.TakeTokens(ctx, l.key, n, l.perSecond, l.capacity)
+		n := l.nextLease(time.Now())
+		taken, wait, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return ctx.Err()
@@ -124,8 +130,8 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			if wait == 0 {
 				return nil
 			}
-		case ok:
-			l.leased(n, time.Now())
+		case taken > 0:
+			l.leased(taken, 1, time.Now())
 			return nil
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -136,39 +142,78 @@ func (l *Limiter) Wait(ctx context.Context) error {
 
 // takeLeased hands out a leased token, if no pause is in force and one is
 // left that has not expired. Without a rate limit, it lets every request
-// through that no pause holds back.
-func (l *Limiter) takeLeased(now time.Time) bool {
+// through that no pause holds back. refill says to lease the next chunk in
+// the background now: at rates where leases hold many tokens, the next one
+// is asked for when half of the current one is used or half of its time is
+// gone, so that requests do not stop for the round trip.
+func (l *Limiter) takeLeased(now time.Time) (ok, refill bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Before(l.pauseUntil) {
-		return false
+		return false, false
 	}
 	if l.perSecond == 0 {
-		return true
+		return true, false
 	}
 	if l.lease.left == 0 || !now.Before(l.lease.until) {
-		return false
+		return false, false
 	}
 	l.lease.left--
-	return true
+	l.lease.handed++
+	if l.capacity > l.burst && !l.refilling &&
+		(2*l.lease.left < l.lease.size || now.After(l.lease.until.Add(-leaseSpan/2))) {
+		l.refilling = true
+		return true, true
+	}
+	return true, false
 }
 
-// nextLease returns how many tokens to ask for: twice what the last lease
-// handed out before it ran out or expired, so the size follows demand (it
-// doubles while leases run out, and shrinks to what was used when they
-// expire), within 1 and the shared bucket.
-func (l *Limiter) nextLease() int {
+// refill leases the next chunk ahead of need. When the bucket cannot give
+// it at once, or the database cannot be reached, it leaves the asking to
+// the next Wait that finds no token.
+func (l *Limiter) refill(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n := l.nextLease(time.Now())
+	taken, _, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
+	if err == nil && taken > 0 {
+		l.leased(taken, 0, time.Now())
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	used := l.lease.size - l.lease.left
-	return int(min(max(2*float64(used), 1), max(l.capacity, 1)))
+	l.refilling = false
+	l.mu.Unlock()
 }
 
-// leased records a lease of n tokens, one of which the caller sends now.
-func (l *Limiter) leased(n int, now time.Time) {
+// nextLease returns how many tokens to ask for: what this process used, at
+// the rate it used them since the last lease, in two lease spans; within 1
+// and the shared bucket. The size follows demand: it doubles while leases
+// run out at once, and shrinks when they expire half used.
+func (l *Limiter) nextLease(now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lease = lease{size: n, left: n - 1, until: now.Add(leaseSpan)}
+	want := 1.0
+	if l.lease.handed > 0 {
+		elapsed := max(now.Sub(l.lease.at), time.Millisecond)
+		want = 2 * float64(l.lease.handed) * min(leaseSpan.Seconds()/elapsed.Seconds(), 2)
+	}
+	return int(min(max(want, 1), max(l.capacity, 1)))
+}
+
+// leastOf is the fewest tokens worth a round trip when asking for n: a
+// quarter of them, so that a process whose demand meets the rate takes
+// chunks rather than single tokens as they come due.
+func leastOf(n int) int { return max(1, n/4) }
+
+// leased adds a lease of n tokens, of which the caller sends used now.
+// Tokens left from the last lease are kept, for the new one's time.
+func (l *Limiter) leased(n, used int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	left := n - used
+	if now.Before(l.lease.until) {
+		left += l.lease.left
+	}
+	l.lease = lease{size: left + used, left: left, handed: used, at: now, until: now.Add(leaseSpan)}
 }
 
 // Throttled pauses every request with the key after a 429: for retryAfter

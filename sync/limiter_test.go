@@ -146,11 +146,11 @@ type countingBuckets struct {
 	takes int
 }
 
-func (c *countingBuckets) TakeTokens(ctx context.Context, key string, n int, perSecond, burst float64) (bool, time.Duration, error) {
+func (c *countingBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
 	c.mu.Lock()
 	c.takes++
 	c.mu.Unlock()
-	return c.Buckets.TakeTokens(ctx, key, n, perSecond, burst)
+	return c.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
 }
 
 // maxInSorted returns the most times within any window of length d.
@@ -178,8 +178,9 @@ func TestLimiter_LeasesTokensInChunks(t *testing.T) {
 	if len(g) < 1000 {
 		t.Fatalf("%d grants in 1 s at a limit of 1,000,000/min", len(g))
 	}
-	// At most about one lease per span (20/s), whatever the request rate.
-	if counted.takes > 60 {
+	// A lease every half span or so (about 40 a second, from the
+	// foreground and ahead of need), whatever the request rate.
+	if counted.takes > 120 || counted.takes*100 > len(g) {
 		t.Errorf("%d round trips to the database for %d requests, want a few per second", counted.takes, len(g))
 	}
 	t.Logf("%d requests, %d round trips to the shared bucket", len(g), counted.takes)
@@ -243,7 +244,7 @@ func TestLimiter_PauseReachesAProcessHoldingALease(t *testing.T) {
 	pausedAt := time.Now()
 	a.Throttled(t.Context(), 800*time.Millisecond)
 	shared := time.Now()
-	time.Sleep(time.Until(pausedAt.Add(time.Second)))
+	time.Sleep(time.Until(shared.Add(1500 * time.Millisecond))) // the pause ends before shared+800ms
 	cancel()
 	wg.Wait()
 	// b may use what it leased before the pause was shared (one lease span

@@ -231,6 +231,7 @@ func TestRunsRetention_Invalid(t *testing.T) {
 // TestReadyz_DatabaseDownAndBack stops and restarts a throwaway server
 // under the /readyz handler.
 func TestReadyz_DatabaseDownAndBack(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pg, err := pgserver.Start(ctx, pgserver.Options{Fast: true})
 	if err != nil {
