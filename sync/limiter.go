@@ -32,9 +32,11 @@ const (
 
 // leaseSpan bounds what one round trip to the shared bucket may take: at
 // most this much of the rate (or the burst, when that is more), used within
-// this long or dropped. A process therefore asks the database at most about
-// 1/leaseSpan times a second whatever the rate, and the leases add at most
-// two spans of the rate to any window of the API's counting.
+// this long or dropped. A process asks the database a few dozen times a
+// second at most, whatever the rate. A process holds at most one and a half
+// leases, so the leases add at most two and a half spans of the rate
+// (125 ms) to the bucket's burst in any window: with RateMargin, any window
+// of 5 s or more stays under the limit, and the API counts by the minute.
 const leaseSpan = 50 * time.Millisecond
 
 // Limiter paces API requests for every process that shares an API key: a

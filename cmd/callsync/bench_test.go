@@ -14,11 +14,11 @@ import (
 func TestBench(t *testing.T) {
 	admin := storetest.NewDatabase(t) // its server hosts the bench's own database
 	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "300", "--naive-sample", "20",
-		"--prefill", "1500", "--processes", "2", "--runs", "1", "--backfill", "--worker-binary", binary)
+		"--prefill", "500", "--processes", "2", "--runs", "1", "--backfill", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"prefilled 1500 calls", "unchanged re-sync is", "fresh sync is",
+	for _, want := range []string{"prefilled 500 calls", "unchanged re-sync is", "fresh sync is",
 		"2 process(es), limiter 1000000/min:", "2 process(es), no limiter:", "of the rates without a limiter",
 		"backfill is"} {
 		if !strings.Contains(r.stdout, want) {
@@ -59,7 +59,7 @@ func TestBench(t *testing.T) {
 func TestBench_RateLimited(t *testing.T) {
 	admin := storetest.NewDatabase(t)
 	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "200", "--rate-limit", "600",
-		"--duration", "3s", "--processes", "2", "--worker-binary", binary)
+		"--duration", "3s", "--processes", "2", "--runs", "1", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
