@@ -59,7 +59,7 @@ func TestBench(t *testing.T) {
 func TestBench_RateLimited(t *testing.T) {
 	admin := storetest.NewDatabase(t)
 	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "200", "--rate-limit", "600",
-		"--duration", "3s", "--processes", "2", "--runs", "1", "--worker-binary", binary)
+		"--duration", "5s", "--processes", "2", "--runs", "1", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
