@@ -288,7 +288,9 @@ func TestLimiter_DatabaseDownWhileLeasingPacesLocally(t *testing.T) {
 	pool.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
-	if n := len(grants(ctx, l, 4)); n < 60 || n > 110 {
-		t.Fatalf("%d grants in 1 s without a database, want about 96: the local bucket paces", n)
+	// The upper bound is the point: no burst once the database is gone.
+	// The lower one only shows requests go on; a busy machine slows them.
+	if n := len(grants(ctx, l, 4)); n < 20 || n > 110 {
+		t.Fatalf("%d grants in 1 s without a database, want at most about 96: the local bucket paces", n)
 	}
 }
