@@ -4,59 +4,72 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// takeTokenSQL refills the bucket for the time since it was last used and
-// takes one token if there is one and no pause is in force. It runs on the
-// locked, latest version of the row, so concurrent takers from any process
-// are serialized. $2 is tokens per second, $3 the bucket size.
-const takeTokenSQL = `
-UPDATE api_limits SET
-    granted    = (paused_until IS NULL OR paused_until <= now())
-                 AND LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) >= 1,
-    tokens     = LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2)
-                 - CASE WHEN (paused_until IS NULL OR paused_until <= now())
-                         AND LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) >= 1
-                        THEN 1 ELSE 0 END,
-    updated_at = GREATEST(updated_at, now())
-WHERE key = $1
-RETURNING granted, tokens, GREATEST(EXTRACT(EPOCH FROM paused_until - now()), 0)`
+// takeTokensSQL refills the bucket for the time since it was last used and,
+// if no pause is in force and at least $4 tokens are there, takes them up to
+// $5. The row is locked and read in its latest version first, so concurrent
+// takers from any process are serialized. $2 is tokens per second, $3 the
+// bucket size.
+const takeTokensSQL = `
+WITH cur AS (
+    SELECT key,
+           LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) AS avail,
+           GREATEST(EXTRACT(EPOCH FROM paused_until - now()), 0) AS paused_for
+    FROM   api_limits
+    WHERE  key = $1
+    FOR UPDATE
+), take AS (
+    SELECT key, avail, paused_for,
+           CASE WHEN paused_for > 0 OR floor(avail) < $4 THEN 0 ELSE LEAST($5, floor(avail)) END AS n
+    FROM   cur
+)
+UPDATE api_limits a
+SET    tokens = take.avail - take.n, updated_at = GREATEST(a.updated_at, now()), granted = take.n > 0
+FROM   take
+WHERE  a.key = take.key
+RETURNING take.n::int, a.tokens, take.paused_for`
 
 const createBucketSQL = `
 INSERT INTO api_limits (key, tokens, updated_at) VALUES ($1, $2, now())
 ON CONFLICT (key) DO NOTHING`
 
-// TakeToken takes one request token from the shared bucket key, which
-// refills at perSecond up to burst tokens. It reports whether a token was
-// taken and, when not, how long to wait before asking again: until the pause
-// ends, or until the next token is due.
-func (db *DB) TakeToken(ctx context.Context, key string, perSecond, burst float64) (bool, time.Duration, error) {
+// TakeTokens takes between least and most request tokens at once from the
+// shared bucket key, which refills at perSecond up to burst tokens: as many
+// as are there up to most, or none when fewer than least are. least above
+// burst is taken as burst. It returns how many it took and, when none, how
+// long to wait before asking again: until the pause ends, or until least
+// tokens are due.
+func (db *DB) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
+	lo := min(float64(max(least, 1)), math.Floor(max(burst, 1)))
+	hi := max(float64(most), lo)
 	for range 2 {
-		var granted bool
+		var taken int
 		var tokens, pausedFor float64
-		err := db.pool.QueryRow(ctx, takeTokenSQL, key, perSecond, burst).Scan(&granted, &tokens, &pausedFor)
+		err := db.pool.QueryRow(ctx, takeTokensSQL, key, perSecond, burst, lo, hi).Scan(&taken, &tokens, &pausedFor)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if _, err := db.pool.Exec(ctx, createBucketSQL, key, burst); err != nil {
-				return false, 0, fmt.Errorf("create rate limit bucket: %w", err)
+				return 0, 0, fmt.Errorf("create rate limit bucket: %w", err)
 			}
 			continue
 		}
 		if err != nil {
-			return false, 0, fmt.Errorf("take rate limit token: %w", err)
+			return 0, 0, fmt.Errorf("take rate limit tokens: %w", err)
 		}
-		if granted {
-			return true, 0, nil
+		if taken > 0 {
+			return taken, 0, nil
 		}
 		wait := seconds(pausedFor)
 		if wait == 0 {
-			wait = seconds((1 - tokens) / perSecond)
+			wait = seconds((lo - tokens) / perSecond)
 		}
-		return false, max(wait, time.Millisecond), nil
+		return 0, max(wait, time.Millisecond), nil
 	}
-	return false, 0, errors.New("take rate limit token: bucket row vanished")
+	return 0, 0, errors.New("take rate limit tokens: bucket row vanished")
 }
 
 const pauseSQL = `
@@ -82,4 +95,21 @@ func seconds(s float64) time.Duration {
 		return 0
 	}
 	return time.Duration(s * float64(time.Second))
+}
+
+// limiterWritesSQL counts the rows of api_limits inserted and updated since
+// the statistics were reset: one per round trip of a limiter.
+const limiterWritesSQL = `
+SELECT COALESCE(sum(n_tup_ins + n_tup_upd), 0)::bigint FROM pg_stat_user_tables WHERE relname = 'api_limits'`
+
+// LimiterWrites returns how many times the shared rate limit buckets were
+// written (each write a commit) according to PostgreSQL's statistics, which
+// a server process reports when it ends a transaction, at most once a
+// second, and when it exits. For measuring: compare two readings.
+func (db *DB) LimiterWrites(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.pool.QueryRow(ctx, limiterWritesSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count rate limit bucket writes: %w", err)
+	}
+	return n, nil
 }

@@ -247,12 +247,28 @@ func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOp
 	if cp.Total != nil {
 		total = *cp.Total
 	}
+	// The next page is asked for while this one is stored: the API and the
+	// database work at the same time.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fetch := func(offset int) <-chan listed {
+		ch := make(chan listed, 1)
+		go func() {
+			var l listed
+			l.page, l.err = request(pctx, cfg, &l.requests, func() (*api.CallPage, error) {
+				return b.API.ListCalls(pctx, api.ListOptions{ModelID: cp.ModelID, From: cp.From, To: cp.To,
+					Limit: cfg.PageSize, Offset: offset})
+			})
+			ch <- l
+		}()
+		return ch
+	}
+	next := fetch(cp.NextOffset)
 	for {
 		offset := cp.NextOffset
-		page, err := request(ctx, cfg, &rep.Requests, func() (*api.CallPage, error) {
-			return b.API.ListCalls(ctx, api.ListOptions{ModelID: cp.ModelID, From: cp.From, To: cp.To,
-				Limit: cfg.PageSize, Offset: offset})
-		})
+		l := <-next
+		page, err := l.page, l.err
+		rep.Requests += l.requests
 		prog.Requests = rep.Requests
 		switch {
 		case err == nil:
@@ -275,6 +291,11 @@ func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOp
 			seen[c.ID] = true
 			fresh = append(fresh, c)
 		}
+		read := len(page.Calls) + len(page.Problems)
+		last := lastPage(read, offset+read, page.Total, len(fresh), cfg.PageSize)
+		if !last {
+			next = fetch(offset + read)
+		}
 		got, err := ingest(ctx, b.Store, b.Logger, cfg, cp.ModelID, fresh, now, opts.Enrich, opts.DryRun)
 		if err != nil {
 			return total, err
@@ -283,7 +304,6 @@ func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOp
 		rep.Unchanged += got.unchanged
 		rep.Enqueued += got.enqueued
 		prog.Calls = rep.Calls
-		read := len(page.Calls) + len(page.Problems)
 		cp.NextOffset = offset + read
 		if page.Total >= 0 {
 			total = page.Total
@@ -295,13 +315,20 @@ func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOp
 			}
 		}
 		b.progress(*prog)
-		if lastPage(read, cp.NextOffset, page.Total, len(fresh), cfg.PageSize) {
+		if last {
 			return total, nil
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
 	}
+}
+
+// listed is a list page as asked for, with the requests it took.
+type listed struct {
+	page     *api.CallPage
+	err      error
+	requests int
 }
 
 // checkpoints loads the checkpoints of a model's windows, keyed by bounds.

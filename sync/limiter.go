@@ -14,7 +14,7 @@ import (
 // Buckets holds token buckets and pauses shared by every process that uses
 // an API key. *store.DB implements it.
 type Buckets interface {
-	TakeToken(ctx context.Context, key string, perSecond, burst float64) (ok bool, wait time.Duration, err error)
+	TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (taken int, wait time.Duration, err error)
 	Pause(ctx context.Context, key string, d time.Duration) (until time.Time, err error)
 }
 
@@ -30,16 +30,28 @@ const (
 	maxRateLimitPause = 5 * time.Minute
 )
 
+// leaseSpan bounds what one round trip to the shared bucket may take: at
+// most this much of the rate (or the burst, when that is more), used within
+// this long or dropped. A process asks the database a few dozen times a
+// second at most, whatever the rate. A process holds at most one and a half
+// leases, so the leases add at most two and a half spans of the rate
+// (125 ms) to the bucket's burst in any window: with RateMargin, any window
+// of 5 s or more stays under the limit, and the API counts by the minute.
+const leaseSpan = 50 * time.Millisecond
+
 // Limiter paces API requests for every process that shares an API key: a
 // token bucket and a pause, both kept in the database. It implements
-// api.Limiter. When the database cannot be reached it paces this process
-// alone at the same rate, so a database outage never turns into a burst of
+// api.Limiter. Tokens are leased in chunks sized to this process's demand,
+// so that the database sees a few round trips a second, not one per
+// request. When the database cannot be reached it paces this process alone
+// at the same rate, so a database outage never turns into a burst of
 // requests.
 type Limiter struct {
 	buckets   Buckets
 	key       string
 	perSecond float64 // 0: no rate limit, pauses only
 	burst     float64
+	capacity  float64 // size of the shared bucket: the burst, or one lease span of the rate
 	logger    *slog.Logger
 
 	turn chan struct{} // one waiter of this process asks the database at a time
@@ -47,8 +59,19 @@ type Limiter struct {
 	mu          sync.Mutex
 	pauseUntil  time.Time     // local copy of the shared pause
 	lastPause   time.Duration // length of the last pause without Retry-After
+	lease       lease
+	refilling   bool // a lease is being taken in the background
 	local       localBucket
 	warnedLocal bool
+}
+
+// lease is the chunk of shared tokens this process holds.
+type lease struct {
+	size   int       // tokens held when it was taken
+	left   int       // of those, not handed out yet
+	handed int       // handed out since it was taken
+	at     time.Time // when it was taken
+	until  time.Time // when the ones left expire
 }
 
 // LimiterKey names the bucket of an API key on a host without revealing the
@@ -67,13 +90,21 @@ func NewLimiter(buckets Buckets, key string, perMinute float64, burst int, logge
 	if perMinute > 0 {
 		l.perSecond = perMinute * RateMargin / 60
 	}
+	l.capacity = max(l.burst, l.perSecond*leaseSpan.Seconds())
 	l.local = localBucket{perSecond: l.perSecond, burst: l.burst, tokens: l.burst}
 	return l
 }
 
-// Wait blocks until a request may be sent: no pause is in force and the
-// shared bucket gave a token. It returns ctx's error if ctx ends first.
+// Wait blocks until a request may be sent: no pause is in force and a
+// token of the shared bucket is at hand. It returns ctx's error if ctx ends
+// first.
 func (l *Limiter) Wait(ctx context.Context) error {
+	if ok, refill := l.takeLeased(time.Now()); ok {
+		if refill {
+			go l.refill(context.WithoutCancel(ctx))
+		}
+		return nil
+	}
 	select {
 	case l.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -84,10 +115,14 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if err := sleep(ctx, l.pausedFor()); err != nil {
 			return err
 		}
+		if ok, _ := l.takeLeased(time.Now()); ok { // leased by the waiter before this one
+			return nil
+		}
 		if l.perSecond == 0 {
 			return nil
 		}
-		ok, wait, err := l.buckets.TakeToken(ctx, l.key, l.perSecond, l.burst)
+		n := l.nextLease(time.Now())
+		taken, wait, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return ctx.Err()
@@ -97,13 +132,90 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			if wait == 0 {
 				return nil
 			}
-		case ok:
+		case taken > 0:
+			l.leased(taken, 1, time.Now())
 			return nil
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+// takeLeased hands out a leased token, if no pause is in force and one is
+// left that has not expired. Without a rate limit, it lets every request
+// through that no pause holds back. refill says to lease the next chunk in
+// the background now: at rates where leases hold many tokens, the next one
+// is asked for when half of the current one is used or half of its time is
+// gone, so that requests do not stop for the round trip.
+func (l *Limiter) takeLeased(now time.Time) (ok, refill bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Before(l.pauseUntil) {
+		return false, false
+	}
+	if l.perSecond == 0 {
+		return true, false
+	}
+	if l.lease.left == 0 || !now.Before(l.lease.until) {
+		return false, false
+	}
+	l.lease.left--
+	l.lease.handed++
+	if l.capacity > l.burst && !l.refilling &&
+		(2*l.lease.left < l.lease.size || now.After(l.lease.until.Add(-leaseSpan/2))) {
+		l.refilling = true
+		return true, true
+	}
+	return true, false
+}
+
+// refill leases the next chunk ahead of need. When the bucket cannot give
+// it at once, or the database cannot be reached, it leaves the asking to
+// the next Wait that finds no token.
+func (l *Limiter) refill(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n := l.nextLease(time.Now())
+	taken, _, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
+	if err == nil && taken > 0 {
+		l.leased(taken, 0, time.Now())
+	}
+	l.mu.Lock()
+	l.refilling = false
+	l.mu.Unlock()
+}
+
+// nextLease returns how many tokens to ask for: what this process used, at
+// the rate it used them since the last lease, in two lease spans; within 1
+// and the shared bucket. The size follows demand: it doubles while leases
+// run out at once, and shrinks when they expire half used.
+func (l *Limiter) nextLease(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	want := 1.0
+	if l.lease.handed > 0 {
+		elapsed := max(now.Sub(l.lease.at), time.Millisecond)
+		want = 2 * float64(l.lease.handed) * min(leaseSpan.Seconds()/elapsed.Seconds(), 2)
+	}
+	return int(min(max(want, 1), max(l.capacity, 1)))
+}
+
+// leastOf is the fewest tokens worth a round trip when asking for n: a
+// quarter of them, so that a process whose demand meets the rate takes
+// chunks rather than single tokens as they come due.
+func leastOf(n int) int { return max(1, n/4) }
+
+// leased adds a lease of n tokens, of which the caller sends used now.
+// Tokens left from the last lease are kept, for the new one's time.
+func (l *Limiter) leased(n, used int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	left := n - used
+	if now.Before(l.lease.until) {
+		left += l.lease.left
+	}
+	l.lease = lease{size: left + used, left: left, handed: used, at: now, until: now.Add(leaseSpan)}
 }
 
 // Throttled pauses every request with the key after a 429: for retryAfter
@@ -129,6 +241,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 	if until := time.Now().Add(d); until.After(l.pauseUntil) {
 		l.pauseUntil = until
 	}
+	l.lease.left = 0 // the shared bucket is emptied too
 	l.mu.Unlock()
 	l.logger.Warn("rate limited by the API; pausing every request with this key", "pause", d.Round(time.Millisecond))
 	until, err := l.buckets.Pause(context.WithoutCancel(ctx), l.key, d)

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -136,5 +137,162 @@ func TestLimiter_DatabaseDownPacesLocally(t *testing.T) {
 	g := grants(ctx, l, 4)
 	if n := len(g); n < 6 || n > 12 {
 		t.Fatalf("%d grants in 1 s without a database, want about 10: the local bucket paces", n)
+	}
+}
+
+// countingBuckets counts the round trips a limiter makes to the shared
+// bucket.
+type countingBuckets struct {
+	callsync.Buckets
+	mu    sync.Mutex
+	takes int
+}
+
+func (c *countingBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
+	c.mu.Lock()
+	c.takes++
+	c.mu.Unlock()
+	return c.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
+}
+
+// maxInSorted returns the most times within any window of length d.
+func maxInSorted(ts []time.Time, d time.Duration) int {
+	slices.SortFunc(ts, time.Time.Compare)
+	best, j := 0, 0
+	for i := range ts {
+		for ts[i].Sub(ts[j]) >= d {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
+
+func TestLimiter_LeasesTokensInChunks(t *testing.T) {
+	db := store.New(storetest.Pool(t))
+	// A limit far above what the process sends: the database must not see
+	// one round trip per request.
+	counted := &countingBuckets{Buckets: db}
+	l := callsync.NewLimiter(counted, "k", 1_000_000, 2, quietLogger())
+	const requests = 8 * 2000
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range requests / 8 {
+				if err := l.Wait(t.Context()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Leases grow to about 50 ms of demand: a few dozen round trips a
+	// second, whatever the request rate; far fewer than one per request.
+	if counted.takes*50 > requests {
+		t.Errorf("%d round trips to the database for %d requests, want under one per 50", counted.takes, requests)
+	}
+	t.Logf("%d requests, %d round trips to the shared bucket", requests, counted.takes)
+}
+
+func TestLimiter_TwoLeasingProcessesStayUnderTheLimit(t *testing.T) {
+	db := store.New(storetest.Pool(t))
+	// 60,000 a minute: 1,000 a second, 5,000 in any 5 s. The rate is high
+	// enough for leases of many tokens (a shared bucket of 48).
+	const perMinute = 60_000
+	a := callsync.NewLimiter(db, "k", perMinute, 1, quietLogger())
+	b := callsync.NewLimiter(db, "k", perMinute, 1, quietLogger())
+	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Second)
+	defer cancel()
+	var all []time.Time
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, l := range []*callsync.Limiter{a, b} {
+		wg.Go(func() {
+			g := grants(ctx, l, 8)
+			mu.Lock()
+			all = append(all, g...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if n, limit := maxInSorted(all, 5*time.Second), perMinute/12; n > limit {
+		t.Errorf("%d requests within 5 s, over the limit of %d", n, limit)
+	}
+	// 96 % of the limit is the aim; the machine may be too busy to reach it.
+	if n := len(all); n < 6*perMinute/60/2 {
+		t.Errorf("%d requests in 6 s, want about %d", n, 6*perMinute*96/100/60)
+	}
+}
+
+func TestLimiter_PauseReachesAProcessHoldingALease(t *testing.T) {
+	db := store.New(storetest.Pool(t))
+	a := callsync.NewLimiter(db, "k", 600_000, 2, quietLogger())
+	b := callsync.NewLimiter(db, "k", 600_000, 2, quietLogger())
+	// b is busy and holds leased tokens when a is told to pause.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var mu sync.Mutex
+	var g []time.Time
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for b.Wait(ctx) == nil {
+				mu.Lock()
+				g = append(g, time.Now())
+				mu.Unlock()
+			}
+		})
+	}
+	for busy := false; !busy; {
+		time.Sleep(10 * time.Millisecond)
+		mu.Lock()
+		busy = len(g) >= 100
+		mu.Unlock()
+	}
+	pausedAt := time.Now()
+	a.Throttled(t.Context(), 800*time.Millisecond)
+	shared := time.Now()
+	time.Sleep(time.Until(shared.Add(1500 * time.Millisecond))) // the pause ends before shared+800ms
+	cancel()
+	wg.Wait()
+	// b may use what it leased before the pause was shared (one lease span
+	// at most), then nothing until the pause ends.
+	quietFrom, quietTo := shared.Add(100*time.Millisecond), pausedAt.Add(750*time.Millisecond)
+	before, during, after := 0, 0, 0
+	for _, at := range g {
+		switch {
+		case at.Before(pausedAt):
+			before++
+		case at.After(quietFrom) && at.Before(quietTo):
+			during++
+		case at.After(quietTo):
+			after++
+		}
+	}
+	if before == 0 || after == 0 {
+		t.Fatalf("%d grants before the pause and %d after it, want some of each", before, after)
+	}
+	if during > 0 {
+		t.Errorf("%d requests of the other process during the pause", during)
+	}
+}
+
+func TestLimiter_DatabaseDownWhileLeasingPacesLocally(t *testing.T) {
+	pool := storetest.Pool(t)
+	db := store.New(pool)
+	// 6,000 a minute leases several tokens at a time; after the outage the
+	// process goes on at the rate (96 a second), alone.
+	l := callsync.NewLimiter(db, "k", 6000, 2, quietLogger())
+	warm, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	grants(warm, l, 4)
+	cancel()
+	pool.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	// The upper bound is the point: no burst once the database is gone.
+	// The lower one only shows requests go on; a busy machine slows them.
+	if n := len(grants(ctx, l, 4)); n < 20 || n > 110 {
+		t.Fatalf("%d grants in 1 s without a database, want at most about 96: the local bucket paces", n)
 	}
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/callsync/callsync/api"
@@ -23,36 +25,54 @@ type benchConfig struct {
 	concurrency int
 	batchSize   int
 	rateLimit   int
+	noLimitToo  bool
 	prefill     int
-	processes   int
+	processes   []int
+	runs        int
 	duration    time.Duration
 	naive       int
+	backfill    bool
 	worker      string
 }
 
+// benchRateLimit is bench's default rate limit: production always runs with
+// one, and this one is far above what a machine can send, so that the
+// figures show the limiter's own cost.
+const benchRateLimit = 1_000_000
+
 func runBench(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("bench", "bench [flags]\n\nMeasures the whole sync path: generates calls in a fake API on loopback, drains them into a fresh\ndatabase with real worker processes ('callsync once'), then syncs them again unchanged, and runs\nthe naive path (one transaction per call, statement by statement) on a sample for comparison.\nUses a throwaway PostgreSQL, or a fresh database created (and dropped) on DATABASE_URL's server.", e)
+	f := newFlagSet("bench", "bench [flags]\n\nMeasures the whole sync path: generates calls in a fake API on loopback, drains them into a fresh\ndatabase with real worker processes ('callsync once'), then syncs them again unchanged, with the\nrate limiter on (as in production) and without it; runs the naive path (one transaction per call,\nstatement by statement) on a sample for comparison; with --backfill, also stores the calls from list\npages ('callsync backfill') and runs that again. Each run uses a fresh database; the summary gives\nmedians. Uses a throwaway PostgreSQL, or fresh databases created (and dropped) on DATABASE_URL's server.", e)
 	var lc logConfig
 	var dc dbConfig
 	var c benchConfig
+	procs := intList{1}
 	lc.register(f, "warn")
 	dc.register(f)
 	f.IntVar(&c.calls, "calls", 20000, "calls the fake API serves and the workers drain")
 	f.DurationVar(&c.latency, "latency", 0, "fake API latency per request")
 	f.IntVar(&c.concurrency, "concurrency", callsync.DefaultConfig().Concurrency, "API requests in flight per worker")
 	f.IntVar(&c.batchSize, "batch-size", callsync.DefaultConfig().BatchSize, "rows claimed and written per transaction")
-	f.IntVar(&c.rateLimit, "rate-limit", 0, "API requests per minute shared by the workers (0: no limit)")
-	f.IntVar(&c.prefill, "prefill", 0, "calls already in the warehouse (and done in the queue) before the run")
-	f.IntVar(&c.processes, "processes", 1, "worker processes draining the queue together")
+	f.IntVar(&c.rateLimit, "rate-limit", benchRateLimit, "API requests per minute shared by the workers (0: no limiter)")
+	f.BoolVar(&c.noLimitToo, "no-limit-too", true, "also run every sync phase without a limiter, for comparison (not with --duration)")
+	f.IntVar(&c.prefill, "prefill", 0, "calls already in the warehouse (and done in the queue) before each run")
+	f.Var(&procs, "processes", "worker processes draining the queue together; a comma-separated list measures each")
+	f.IntVar(&c.runs, "runs", 3, "runs of every phase, each on a fresh database; the summary gives medians")
 	f.DurationVar(&c.duration, "duration", 0, "stop the workers after this long (0: when the queue is drained)")
 	f.IntVar(&c.naive, "naive-sample", 500, "calls synced by the naive path (0: skip it)")
+	f.BoolVar(&c.backfill, "backfill", false, "also measure a backfill from list pages (100 calls a request, no latency), fresh and run again")
 	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker processes (default: this one)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	c.processes = procs
 	switch {
-	case c.calls < 1, c.concurrency < 1, c.batchSize < 1, c.processes < 1, c.rateLimit < 0, c.prefill < 0, c.naive < 0:
-		return usagef("bench: --calls, --concurrency, --batch-size and --processes must be positive; --rate-limit, --prefill and --naive-sample not negative")
+	case c.calls < 1, c.concurrency < 1, c.batchSize < 1, c.runs < 1, c.rateLimit < 0, c.prefill < 0, c.naive < 0:
+		return usagef("bench: --calls, --concurrency, --batch-size and --runs must be positive; --rate-limit, --prefill and --naive-sample not negative")
+	case len(c.processes) == 0:
+		return usagef("bench: --processes: give at least one count")
+	}
+	if c.duration > 0 || c.rateLimit == 0 {
+		c.noLimitToo = false
 	}
 	if c.worker == "" {
 		exe, err := os.Executable()
@@ -68,25 +88,32 @@ func runBench(ctx context.Context, args []string, e env) error {
 	return bench(ctx, c, dc.url, logger, e.stdout)
 }
 
+// benchSetting is one combination of worker processes and rate limit.
+type benchSetting struct {
+	processes int
+	rateLimit int // per minute, 0 for no limiter
+}
+
+func (s benchSetting) String() string {
+	limit := "no limiter"
+	if s.rateLimit > 0 {
+		limit = fmt.Sprintf("limiter %d/min", s.rateLimit)
+	}
+	return fmt.Sprintf("%d process(es), %s", s.processes, limit)
+}
+
+// benchResult is what the runs of one setting measured.
+type benchResult struct {
+	fresh, again []phase
+}
+
 func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Logger, out io.Writer) error {
-	dbURL, cleanup, err := benchDatabase(ctx, adminURL)
+	admin, cleanup, err := benchServer(ctx, adminURL)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 
-	if c.prefill > 0 {
-		start := time.Now()
-		if err := prefill(ctx, db, c.prefill); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "prefilled %d calls in %s\n", c.prefill, time.Since(start).Round(time.Millisecond))
-	}
 	calls := apitest.Generate(apitest.GenerateOptions{Seed: 1, Calls: c.calls})
 	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: demoKey, Faults: apitest.Faults{LatencyMin: c.latency}})
 	if err != nil {
@@ -102,62 +129,178 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 	rate := "none"
 	if c.rateLimit > 0 {
 		rate = fmt.Sprintf("%d/min", c.rateLimit)
+		if c.noLimitToo {
+			rate += " (and none, for comparison)"
+		}
 	}
-	fmt.Fprintf(out, "%d calls (%.1f KB each on average), API latency %s, %d worker process(es) × concurrency %d, batch %d, rate limit %s, %d calls prefilled\n",
-		c.calls, float64(size)/float64(len(calls))/1000, c.latency, c.processes, c.concurrency, c.batchSize, rate, c.prefill)
+	fmt.Fprintf(out, "%d calls (%.1f KB each on average), API latency %s, worker processes %v × concurrency %d, batch %d, rate limit %s, %d calls prefilled, %d run(s)\n",
+		c.calls, float64(size)/float64(len(calls))/1000, c.latency, c.processes, c.concurrency, c.batchSize, rate, c.prefill, c.runs)
 
-	fresh, err := benchPhase(ctx, c, db, fake, ids, dbURL)
+	var settings []benchSetting
+	for _, n := range c.processes {
+		settings = append(settings, benchSetting{n, c.rateLimit})
+		if c.noLimitToo {
+			settings = append(settings, benchSetting{n, 0})
+		}
+	}
+	results := make([]benchResult, len(settings))
+	// Runs go round the settings, so that a busy spell of the machine
+	// weighs on all of them alike; the order alternates from one run to the
+	// next, so that neither setting always goes first.
+	for run := range c.runs {
+		for j := range settings {
+			i := j
+			if run%2 == 1 {
+				i = len(settings) - 1 - j
+			}
+			s := settings[i]
+			fmt.Fprintf(out, "run %d/%d, %s:\n", run+1, c.runs, s)
+			fresh, again, err := benchRun(ctx, c, s, admin, fake, ids, out)
+			if err != nil {
+				return err
+			}
+			results[i].fresh = append(results[i].fresh, fresh)
+			if c.duration == 0 {
+				results[i].again = append(results[i].again, again)
+			}
+		}
+	}
+	if c.duration > 0 {
+		return nil // a timed run leaves the queue part drained: no re-sync
+	}
+	freshRate := printSummary(out, c, settings, results)
+	if c.naive > 0 {
+		db, _, drop, err := benchDB(ctx, admin, logger)
+		if err != nil {
+			return err
+		}
+		n, took, err := naiveSync(ctx, db, fake, calls[:min(c.naive, len(calls))])
+		db.Close()
+		drop()
+		if err != nil {
+			return err
+		}
+		naive := float64(n) / took.Seconds()
+		fmt.Fprintf(out, "%-18s %7d calls in %8s  %8.0f calls/s\n", "naive path", n, took.Round(time.Millisecond), naive)
+		fmt.Fprintf(out, "  fresh sync is %.1f× the naive path (median, %s)\n", freshRate/naive, settings[0])
+	}
+	if c.backfill {
+		return benchBackfill(ctx, c, admin, calls, freshRate, logger, out)
+	}
+	return nil
+}
+
+// benchRun runs the fresh and the unchanged phase of one setting on a
+// database of their own.
+func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, fake *apitest.Server, ids []string, out io.Writer) (fresh, again phase, err error) {
+	db, dbURL, drop, err := benchDB(ctx, admin, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return err
+		return fresh, again, err
+	}
+	defer drop()
+	defer db.Close()
+	if c.prefill > 0 {
+		start := time.Now()
+		if err := prefill(ctx, db, c.prefill); err != nil {
+			return fresh, again, err
+		}
+		fmt.Fprintf(out, "  prefilled %d calls in %s\n", c.prefill, time.Since(start).Round(time.Millisecond))
+	}
+	pc := c
+	pc.rateLimit = s.rateLimit
+	fake.Counters().Reset()
+	if fresh, err = benchPhase(ctx, pc, s.processes, db, fake, ids, dbURL); err != nil {
+		return fresh, again, err
 	}
 	printPhase(out, "fresh sync", fresh)
 	if fresh.rateLimit > 0 {
 		printLimit(out, fresh)
 	}
 	if c.duration > 0 {
-		return nil // a timed run leaves the queue part drained: no re-sync
+		return fresh, again, nil
 	}
 	fake.Counters().Reset()
-	again, err := benchPhase(ctx, c, db, fake, ids, dbURL)
-	if err != nil {
-		return err
+	if again, err = benchPhase(ctx, pc, s.processes, db, fake, ids, dbURL); err != nil {
+		return fresh, again, err
 	}
 	printPhase(out, "unchanged re-sync", again)
-	fmt.Fprintf(out, "  unchanged re-sync is %.1f× the fresh rate\n", again.rate()/fresh.rate())
-	if c.naive > 0 {
-		n, took, err := naiveSync(ctx, db, fake, calls[:min(c.naive, len(calls))])
-		if err != nil {
-			return err
-		}
-		naive := float64(n) / took.Seconds()
-		fmt.Fprintf(out, "%-18s %7d calls in %8s  %8.0f calls/s\n", "naive path", n, took.Round(time.Millisecond), naive)
-		fmt.Fprintf(out, "  fresh sync is %.1f× the naive path\n", fresh.rate()/naive)
-	}
-	return nil
+	return fresh, again, nil
 }
 
-// benchDatabase returns a fresh database: on adminURL's server when set,
-// else on a throwaway server. cleanup drops or removes it.
-func benchDatabase(ctx context.Context, adminURL string) (string, func(), error) {
-	name := fmt.Sprintf("callsync_bench_%d", time.Now().UnixNano())
-	if adminURL == "" {
-		srv, err := pgserver.Start(ctx, pgserver.Options{})
-		if err != nil {
-			return "", nil, fmt.Errorf("bench: %w\nSet DATABASE_URL to use a running server instead", err)
+// printSummary prints the medians of every setting and how the limiter's
+// settings compare with the ones without it, and returns the median fresh
+// rate of the first setting.
+func printSummary(out io.Writer, c benchConfig, settings []benchSetting, results []benchResult) float64 {
+	fmt.Fprintf(out, "\nmedians of %d run(s):\n", c.runs)
+	medians := make([][2]float64, len(settings))
+	for i, s := range settings {
+		fresh, again := medianRate(results[i].fresh), medianRate(results[i].again)
+		medians[i] = [2]float64{fresh, again}
+		fmt.Fprintf(out, "  %-36s fresh %7.0f calls/s  unchanged %7.0f calls/s  unchanged re-sync is %.1f× the fresh rate",
+			s.String()+":", fresh, again, again/fresh)
+		if s.rateLimit > 0 {
+			fmt.Fprintf(out, "; limiter writes %.4f per request", medianOf(results[i].fresh, phase.limiterWritesPerRequest))
 		}
-		if err := createDatabase(ctx, srv.URL("postgres"), name); err != nil {
-			return "", nil, errors.Join(err, srv.Close())
+		fmt.Fprintln(out)
+		if s.rateLimit == 0 && i > 0 && settings[i-1].processes == s.processes && settings[i-1].rateLimit > 0 {
+			on := medians[i-1]
+			fmt.Fprintf(out, "  %-36s fresh %.1f %%, unchanged %.1f %% of the rates without a limiter\n",
+				"limiter on, "+strconv.Itoa(s.processes)+" process(es):", 100*on[0]/fresh, 100*on[1]/again)
 		}
-		return srv.URL(name), func() { _ = srv.Close() }, nil
 	}
-	if err := createDatabase(ctx, adminURL, name); err != nil {
-		return "", nil, err
+	return medians[0][0]
+}
+
+func medianRate(ps []phase) float64 { return medianOf(ps, phase.rate) }
+
+func medianOf(ps []phase, f func(phase) float64) float64 {
+	v := make([]float64, len(ps))
+	for i, p := range ps {
+		v[i] = f(p)
 	}
-	dbURL, err := withDatabase(adminURL, name)
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// benchServer returns the admin URL of a server for the bench's databases:
+// adminURL's when set, else a throwaway server's. cleanup stops the
+// throwaway server.
+func benchServer(ctx context.Context, adminURL string) (string, func(), error) {
+	if adminURL != "" {
+		return adminURL, func() {}, nil
+	}
+	srv, err := pgserver.Start(ctx, pgserver.Options{})
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("bench: %w\nSet DATABASE_URL to use a running server instead", err)
 	}
-	return dbURL, func() { _ = dropDatabase(context.WithoutCancel(ctx), adminURL, name) }, nil
+	return srv.URL("postgres"), func() { _ = srv.Close() }, nil
+}
+
+// benchDB creates a fresh, migrated database on the server at admin and
+// opens it; drop drops it.
+func benchDB(ctx context.Context, admin string, logger *slog.Logger) (*store.DB, string, func(), error) {
+	name := fmt.Sprintf("callsync_bench_%d", time.Now().UnixNano())
+	if err := createDatabase(ctx, admin, name); err != nil {
+		return nil, "", nil, err
+	}
+	drop := func() { _ = dropDatabase(context.WithoutCancel(ctx), admin, name) }
+	dbURL, err := withDatabase(admin, name)
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return db, dbURL, drop, nil
 }
 
 // prefill stores n calls, done in the queue, the way a pass would but
@@ -201,5 +344,29 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// intList is a flag of comma-separated positive integers.
+type intList []int
+
+func (l *intList) String() string {
+	s := make([]string, len(*l))
+	for i, n := range *l {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *intList) Set(v string) error {
+	var out intList
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q: want positive integers separated by commas", v)
+		}
+		out = append(out, n)
+	}
+	*l = out
 	return nil
 }

@@ -22,27 +22,41 @@ import (
 
 // phase is what one bench phase measured.
 type phase struct {
-	synced    int           // calls stored (done or polling)
-	took      time.Duration // the longest sync pass of the workers (without process start and migration check)
-	wall      time.Duration // from the workers' start to the last one's exit
-	rows      int64         // warehouse rows added
-	requests  int           // GET /calls/{id} requests
-	peakRSS   int64         // largest peak resident set of a worker, bytes
-	rateLimit int           // requests per minute, 0 for none
-	maxIn10s  int           // most requests the API saw in any 10 s
-	reqRate   float64       // requests per second between the first and last request
+	synced        int           // calls stored (done or polling)
+	took          time.Duration // the longest sync pass of the workers (without process start and migration check)
+	wall          time.Duration // from the workers' start to the last one's exit
+	rows          int64         // warehouse rows added
+	requests      int           // GET /calls/{id} requests
+	peakRSS       int64         // largest peak resident set of a worker, bytes
+	rateLimit     int           // requests per minute, 0 for none
+	maxIn10s      int           // most requests the API saw in any 10 s
+	reqRate       float64       // requests per second between the first and last request
+	limiterWrites int64         // rows of the shared rate limit bucket written (a commit each)
 }
 
 func (p phase) rate() float64 { return float64(p.synced) / p.took.Seconds() }
 
+// limiterWritesPerRequest is the limiter's cost: commits to the shared
+// bucket per API request.
+func (p phase) limiterWritesPerRequest() float64 {
+	if p.requests == 0 {
+		return 0
+	}
+	return float64(p.limiterWrites) / float64(p.requests)
+}
+
 // benchPhase enqueues ids and runs the worker processes until they drain
 // the queue (or for c.duration), measuring them.
-func benchPhase(ctx context.Context, c benchConfig, db *store.DB, fake *apitest.Server, ids []string, dbURL string) (phase, error) {
+func benchPhase(ctx context.Context, c benchConfig, processes int, db *store.DB, fake *apitest.Server, ids []string, dbURL string) (phase, error) {
 	p := phase{rateLimit: c.rateLimit}
 	if _, err := callsync.Enqueue(ctx, db, ids); err != nil {
 		return p, err
 	}
 	before, err := db.TableCounts(ctx)
+	if err != nil {
+		return p, err
+	}
+	writesBefore, err := db.LimiterWrites(ctx)
 	if err != nil {
 		return p, err
 	}
@@ -53,8 +67,8 @@ func benchPhase(ctx context.Context, c benchConfig, db *store.DB, fake *apitest.
 		"LOG_FORMAT=json", "LOG_LEVEL=info")
 	start := time.Now()
 	var wg sync.WaitGroup
-	results := make([]workerResult, c.processes)
-	for i := range c.processes {
+	results := make([]workerResult, processes)
+	for i := range processes {
 		wg.Go(func() { results[i] = runWorker(ctx, c.worker, env, c.duration) })
 	}
 	wg.Wait()
@@ -71,6 +85,14 @@ func benchPhase(ctx context.Context, c benchConfig, db *store.DB, fake *apitest.
 	if err != nil {
 		return p, err
 	}
+	if c.rateLimit > 0 {
+		time.Sleep(200 * time.Millisecond) // the workers' server processes report their statistics as they exit
+	}
+	writesAfter, err := db.LimiterWrites(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.limiterWrites = writesAfter - writesBefore
 	for _, t := range []string{"calls", "transcript_lines", "collected_variables", "call_telephony"} {
 		p.rows += after[t] - before[t]
 	}

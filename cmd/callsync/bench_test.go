@@ -14,11 +14,13 @@ import (
 func TestBench(t *testing.T) {
 	admin := storetest.NewDatabase(t) // its server hosts the bench's own database
 	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "300", "--naive-sample", "20",
-		"--prefill", "1500", "--processes", "2", "--worker-binary", binary)
+		"--prefill", "500", "--processes", "2", "--runs", "1", "--backfill", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"prefilled 1500 calls", "unchanged re-sync is", "fresh sync is"} {
+	for _, want := range []string{"prefilled 500 calls", "unchanged re-sync is", "fresh sync is",
+		"2 process(es), limiter 1000000/min:", "2 process(es), no limiter:", "of the rates without a limiter",
+		"backfill is"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
@@ -35,12 +37,29 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s used %s requests per call, want 1.00", phase, m[2])
 		}
 	}
+	// The limiter leases tokens: far fewer bucket writes than requests.
+	m := regexp.MustCompile(`limiter writes (\d+\.\d+) per request`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no limiter writes:\n%s", r.stdout)
+	}
+	if w, _ := strconv.ParseFloat(m[1], 64); w <= 0 || w > 0.5 {
+		t.Errorf("limiter writes %s per request, want some but well under one", m[1])
+	}
+	// Backfill: every call stored from list pages, and a run over the
+	// finished range lists nothing again.
+	m = regexp.MustCompile(`fresh\s+(\d+) calls .* (\d+) windows, (\d+) list requests`).FindStringSubmatch(r.stdout)
+	if m == nil || m[1] != "300" {
+		t.Fatalf("backfill fresh run: %v\n%s", m, r.stdout)
+	}
+	if !regexp.MustCompile(`re-run\s+0 calls .* windows \((\d+) done before\), 0 list requests`).MatchString(r.stdout) {
+		t.Errorf("the re-run of a finished range sent list requests:\n%s", r.stdout)
+	}
 }
 
 func TestBench_RateLimited(t *testing.T) {
 	admin := storetest.NewDatabase(t)
 	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "200", "--rate-limit", "600",
-		"--duration", "3s", "--processes", "2", "--worker-binary", binary)
+		"--duration", "5s", "--processes", "2", "--runs", "1", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}

@@ -21,6 +21,7 @@ func demoRows(t *testing.T, out string) map[string]int {
 }
 
 func TestDemo_Throwaway(t *testing.T) {
+	t.Parallel()
 	r := runCmd(t, map[string]string{}, "", "demo", "--calls", "50")
 	if r.err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", r.err, r.stdout, r.stderr)

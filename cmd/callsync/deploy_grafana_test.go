@@ -188,6 +188,7 @@ func TestDeploy_PrometheusAlerts(t *testing.T) {
 // throwaway cluster of its own (it creates fixed role names), then checks
 // that callsync can migrate and Grafana's role can read and not write.
 func TestDeploy_ComposeInitRoles(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pg, err := pgserver.Start(ctx, pgserver.Options{Fast: true})
 	if err != nil {

@@ -63,8 +63,8 @@ var (
 // filepathTemp is a directory beside the race-built binary, removed with it.
 func filepathTemp() (string, error) { return filepath.Dir(binary), nil }
 
-// benchRun starts the plain binary's run with the webhook on a free port.
-func benchRun(b *testing.B, dbURL string) (*proc, string) {
+// startBenchRun starts the plain binary's run with the webhook on a free port.
+func startBenchRun(b *testing.B, dbURL string) (*proc, string) {
 	b.Helper()
 	srv, err := apitest.NewServer(apitest.Options{APIKey: testKey})
 	if err != nil {
@@ -98,7 +98,7 @@ func benchRun(b *testing.B, dbURL string) (*proc, string) {
 // case: the body must be read to find the call id the signature is
 // checked against).
 func BenchmarkWebhookFlood(b *testing.B) {
-	p, base := benchRun(b, storetest.NewDatabase(b))
+	p, base := startBenchRun(b, storetest.NewDatabase(b))
 	body := floodBody(4 << 20)
 	before := vmKB(b, p.cmd.Process.Pid, "VmRSS")
 	start := time.Now()
@@ -138,7 +138,7 @@ func BenchmarkWebhookUnderScrape(b *testing.B) {
 	if _, err := pool.Exec(b.Context(), `VACUUM ANALYZE sync_queue`); err != nil {
 		b.Fatal(err)
 	}
-	_, base := benchRun(b, dbURL)
+	_, base := startBenchRun(b, dbURL)
 	hook := func(n int, prefix string) []time.Duration {
 		lat := make([]time.Duration, 0, n)
 		deadline := time.Now().Add(90 * time.Second)

@@ -12,6 +12,7 @@ import (
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/pgserver"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 // ownServer starts a throwaway PostgreSQL server that the test may stop and
@@ -20,6 +21,7 @@ import (
 // ends.
 func ownServer(t testing.TB) (*pgserver.Server, string) {
 	t.Helper()
+	storetest.Parallel(t) // its own server: it waits on that, not on the others
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv, err := pgserver.Start(ctx, pgserver.Options{Fast: true})

@@ -51,6 +51,7 @@ func (w *slowWorker) inFlight(t *testing.T, p *proc) {
 // fetched after the signal, the rest go back to pending without an
 // attempt, and the process exits 0.
 func TestSignal_GracefulStop(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		cmd string
 		sig syscall.Signal
@@ -107,6 +108,7 @@ func TestSignal_GraceEnds(t *testing.T) {
 // one waits for calls in flight: the process exits at once with 130, and
 // its rows, still leased, are synced by the next pass once the lease ends.
 func TestSignal_SecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		cmd           string
 		first, second syscall.Signal

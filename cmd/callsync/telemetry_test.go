@@ -241,6 +241,7 @@ func testSnapshot(t *testing.T, db *store.DB, logs io.Writer) *queueSnapshot {
 // under the /readyz handler. The answer says "not ready" and nothing about
 // the database (user, host, port, name); the log says why.
 func TestReadyz_DatabaseDownAndBack(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	pg, err := pgserver.Start(ctx, pgserver.Options{Fast: true})
 	if err != nil {

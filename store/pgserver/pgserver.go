@@ -82,6 +82,9 @@ type process struct {
 	err  error         // the result of cmd.Wait, set before done is closed
 }
 
+// starting holds a slot for each start under way in this process.
+var starting = make(chan struct{}, 2)
+
 // Start creates a data directory with initdb and starts postgres on it,
 // returning once the server accepts connections. ctx bounds only the start:
 // the server runs until Close. The error wraps ErrNotInstalled when no
@@ -101,6 +104,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	own, err := serverOwner()
 	if err != nil {
 		return nil, err
+	}
+	// initdb takes a CPU and much I/O for seconds: starts beyond two at a
+	// time (tests running in parallel) would only slow each other down past
+	// their timeouts. The default timeout runs from the turn.
+	select {
+	case starting <- struct{}{}:
+		defer func() { <-starting }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("start PostgreSQL: %w", ctx.Err())
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

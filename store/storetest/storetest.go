@@ -16,6 +16,10 @@
 // The migrations are applied once per server and migration set, to a
 // template database named after their hash; each test's database is a copy
 // of it (CREATE DATABASE … TEMPLATE), which takes milliseconds.
+//
+// Tests with a database of their own run in parallel: NewDatabase and Pool
+// call Parallel, and Run raises -test.parallel (see minParallel) unless the
+// command line sets it.
 package storetest
 
 import (
@@ -65,6 +69,7 @@ func Run(m *testing.M) int {
 	mu.Lock()
 	mainCalled = true
 	mu.Unlock()
+	raiseParallel()
 	code := m.Run()
 	if err := shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, "storetest:", err)
@@ -76,7 +81,8 @@ func Run(m *testing.M) int {
 }
 
 // NewDatabase creates a database for t alone, migrated to the current
-// schema, and returns its URL. The database is dropped, with any connection
+// schema, and returns its URL. It makes a top-level test parallel (see
+// Parallel). The database is dropped, with any connection
 // still open to it, when t ends. It fails t, with a message saying how to
 // provide a server, when no server is available.
 func NewDatabase(t testing.TB) string {
@@ -108,6 +114,7 @@ func Pool(t testing.TB) *pgxpool.Pool {
 // set or of template0 otherwise.
 func newDatabase(t testing.TB, migrated bool) string {
 	t.Helper()
+	Parallel(t)
 	e := mustEnv(t)
 	name := databaseName(t.Name())
 	tmpl := "template0"
@@ -175,7 +182,7 @@ func setup(d discoverer) (*env, error) {
 	if err != nil {
 		return e, fmt.Errorf("storetest: parse URL of %s: %w", srv.source, err)
 	}
-	cfg.MaxConns = 4 // CREATE and DROP DATABASE only; more would only queue on the server
+	cfg.MaxConns = minParallel // CREATE and DROP DATABASE only, one per parallel test
 	if e.admin, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return e, fmt.Errorf("storetest: connect to %s: %w", srv.source, err)
 	}
