@@ -69,7 +69,7 @@ COMMENT ON TABLE call_actions IS 'Actions the agent executed during a call (exec
 COMMENT ON COLUMN call_actions.call_id IS 'The call (calls.call_id).';
 COMMENT ON COLUMN call_actions.position IS 'Order of the action in executed_actions as sent: 1, 2, ...';
 COMMENT ON COLUMN call_actions.action_key IS 'Key of the action in the executed_actions object, e.g. info_extractor_email; for an array, the entry''s name, else #position.';
-COMMENT ON COLUMN call_actions.kind IS 'info_extractor for information extractors (either key prefix or action_type extract_info_action_type); otherwise action_type without its _action_type suffix (custom_function, ...); unknown when the entry is not an object.';
+COMMENT ON COLUMN call_actions.kind IS 'info_extractor for information extractors (either key prefix or action_type extract_info_action_type); otherwise action_type without its _action_type suffix (custom_function, ...); other for an object without action_type; unknown when the entry is not an object (raw keeps it).';
 COMMENT ON COLUMN call_actions.identifier IS 'The action key without its extract_info_ or info_extractor_ prefix (an extractor''s identifier; may contain spaces); NULL for keys without those prefixes.';
 COMMENT ON COLUMN call_actions.name IS 'name field of the action.';
 COMMENT ON COLUMN call_actions.action_type IS 'action_type field as sent: extract_info_action_type, custom_function_action_type, ...';
@@ -117,7 +117,7 @@ ALTER TABLE calls
     ADD COLUMN human_utterances     integer,
     ADD COLUMN variables            integer,
     ADD COLUMN variables_collected  integer,
-    ADD COLUMN answered_by_human    boolean;
+    ADD COLUMN answered_by_human    text;
 
 COMMENT ON COLUMN calls.labels IS 'Labels of the call (list endpoint only); usually empty.';
 COMMENT ON COLUMN calls.agents_used IS 'Ids of the agents that took part (list endpoint only; multi-agent setups), usually empty.';
@@ -131,7 +131,7 @@ COMMENT ON COLUMN calls.agent_utterances IS 'Of utterances, those by the agent (
 COMMENT ON COLUMN calls.human_utterances IS 'Of utterances, those by the person (speaker human).';
 COMMENT ON COLUMN calls.variables IS 'Collected variables as last stored, counted when written; kept when retention clears collected_variables.';
 COMMENT ON COLUMN calls.variables_collected IS 'Of variables, those the agent reports as collected.';
-COMMENT ON COLUMN calls.answered_by_human IS 'The answered_by_human judgement: true or false when judged so, NULL when not judged, partial or not_applicable (call_judgements keeps the detail).';
+COMMENT ON COLUMN calls.answered_by_human IS 'Result of the answered_by_human judgement as last stored (call_judgements.result): true, false, partial or not_applicable; empty when the stored judgements lack it or its result is not one of those; NULL when the call has no judgements. Kept on calls so that call_facts.answered needs no join.';
 
 -- Calls stored before this migration get their counts once, from the rows stored now.
 UPDATE calls c
