@@ -34,7 +34,7 @@ func TestDB_SaveCalls_ReplacesActionsAndJudgements(t *testing.T) {
 			c.Actions = []store.Action{{Position: 1, Key: "#1", Kind: "unknown", Raw: []byte(`7`)}}
 			c.Judgements = []store.Judgement{{Criterion: "goal", Result: new("false"), Value: new("False")}}
 			c.AnsweredByHuman = new("") // judged, criterion absent: clears the stored true
-			c.Labels = []string{}        // an empty array is a value: no labels now
+			c.Labels = []string{}       // an empty array is a value: no labels now
 			c.Transcript = []store.TranscriptLine{{LineNo: 1, Speaker: "assistant", Text: "hello?"}}
 			c.Variables = []store.Variable{}
 			save(c)
