@@ -222,6 +222,22 @@ func (d *decoder) int(key string) *int64 {
 	return &n
 }
 
+// bool reads a boolean sent as true/false or as the strings "true"/"false"
+// in any case; anything else is nil.
+func (d *decoder) bool(key string) *bool {
+	v := d.str(key)
+	if v == nil {
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(*v)) {
+	case "true":
+		return new(true)
+	case "false":
+		return new(false)
+	}
+	return nil
+}
+
 // float reads a number sent as a number or a numeric string.
 func (d *decoder) float(key string) *float64 {
 	v := d.value(key)
