@@ -48,7 +48,7 @@ func (db *DB) CloneCalls(ctx context.Context, prefix string, copies int, span ti
 			}
 			cols[i] = q
 		}
-		stmts = append(stmts, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s t CROSS JOIN generate_series($1::integer, $4::integer) g(k) WHERE t.call_id = ANY ($2::text[])",
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s t CROSS JOIN generate_series($1::integer, $4::integer) g(k) WHERE t.call_id = ANY ($2::text[]) AND $3::interval IS NOT NULL",
 			pgx.Identifier{table}.Sanitize(), strings.Join(cols, ", "), strings.Join(sel, ", "), pgx.Identifier{table}.Sanitize()))
 	}
 	rows, err := db.pool.Query(ctx, `SELECT call_id FROM calls WHERE starts_with(call_id, $1)`, prefix)
