@@ -55,10 +55,16 @@ const mergeCallsSQL = `
 INSERT INTO calls (
     call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
     campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
-    timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash)
+    timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
+    labels, agents_used, assistant_version, lead_name, recording_duration, deployment_type,
+    agent_phone_number, utterances, agent_utterances, human_utterances, variables, variables_collected,
+    answered_by_human)
 SELECT call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
        campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
-       timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash
+       timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
+       labels, agents_used, assistant_version, lead_name, recording_duration, deployment_type,
+       agent_phone_number, utterances, agent_utterances, human_utterances, variables, variables_collected,
+       answered_by_human
 FROM   pg_temp.stage_calls
 ORDER  BY call_id` + upsertCallSetSQL
 
@@ -71,6 +77,16 @@ const mergeDeleteVariablesSQL = `
 DELETE FROM collected_variables v
 USING  pg_temp.stage_calls s
 WHERE  s.replace_variables AND v.call_id = s.call_id`
+
+const mergeDeleteActionsSQL = `
+DELETE FROM call_actions a
+USING  pg_temp.stage_calls s
+WHERE  s.replace_actions AND a.call_id = s.call_id`
+
+const mergeDeleteJudgementsSQL = `
+DELETE FROM call_judgements j
+USING  pg_temp.stage_calls s
+WHERE  s.replace_judgements AND j.call_id = s.call_id`
 
 const mergeTelephonySQL = `
 INSERT INTO call_telephony (call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at, ended_at)
@@ -128,7 +144,7 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, e
 		return 0, err
 	}
 	changed := make([]staged, 0, len(calls))
-	var replaceTranscripts, replaceVariables, anyTelephony bool
+	var replaceTranscripts, replaceVariables, replaceActions, replaceJudgements, anyTelephony bool
 	for _, c := range calls {
 		st, ok := stored[c.ID]
 		if ok && st.unchanged {
@@ -137,9 +153,12 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, e
 		}
 		// The children of a call that is not stored yet need no DELETE,
 		// which spares the merge a join with the big child tables.
-		s := staged{Call: c, replaceTranscript: ok && c.Transcript != nil, replaceVariables: ok && c.Variables != nil}
+		s := staged{Call: c, replaceTranscript: ok && c.Transcript != nil, replaceVariables: ok && c.Variables != nil,
+			replaceActions: ok && c.Actions != nil, replaceJudgements: ok && c.Judgements != nil}
 		replaceTranscripts = replaceTranscripts || s.replaceTranscript
 		replaceVariables = replaceVariables || s.replaceVariables
+		replaceActions = replaceActions || s.replaceActions
+		replaceJudgements = replaceJudgements || s.replaceJudgements
 		anyTelephony = anyTelephony || c.Telephony != nil
 		changed = append(changed, s)
 	}
@@ -156,6 +175,12 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, e
 	}
 	if replaceVariables {
 		b.Queue(mergeDeleteVariablesSQL)
+	}
+	if replaceActions {
+		b.Queue(mergeDeleteActionsSQL)
+	}
+	if replaceJudgements {
+		b.Queue(mergeDeleteJudgementsSQL)
 	}
 	if anyTelephony {
 		b.Queue(mergeTelephonySQL)
@@ -175,6 +200,8 @@ type staged struct {
 	*Call
 	replaceTranscript bool // the call is stored and sends a transcript
 	replaceVariables  bool // the call is stored and sends variables
+	replaceActions    bool // the call is stored and sends actions
+	replaceJudgements bool // the call is stored and sends judgements
 }
 
 // storedCall is what classify found of a call.

@@ -33,6 +33,8 @@ type benchConfig struct {
 	naive       int
 	backfill    bool
 	worker      string
+	searchIndex bool
+	keep        bool
 }
 
 // benchRateLimit is bench's default rate limit: production always runs with
@@ -61,6 +63,8 @@ func runBench(ctx context.Context, args []string, e env) error {
 	f.IntVar(&c.naive, "naive-sample", 500, "calls synced by the naive path (0: skip it)")
 	f.BoolVar(&c.backfill, "backfill", false, "also measure a backfill from list pages (100 calls a request, no latency), fresh and run again")
 	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker processes (default: this one)")
+	f.BoolVar(&c.keep, "keep", false, "keep each run's database at the end (with DATABASE_URL) and print its URL, e.g. to time queries after --prefill")
+	f.BoolVar(&c.searchIndex, "search-index", false, "in each run, also sync the calls fresh again with the transcript search index on, and compare")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -197,7 +201,11 @@ func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, 
 	if err != nil {
 		return fresh, again, err
 	}
-	defer drop()
+	if c.keep {
+		fmt.Fprintf(out, "  database kept: %s\n", dbURL)
+	} else {
+		defer drop()
+	}
 	defer db.Close()
 	if c.prefill > 0 {
 		start := time.Now()
@@ -224,7 +232,31 @@ func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, 
 		return fresh, again, err
 	}
 	printPhase(out, "unchanged re-sync", again)
+	if c.searchIndex {
+		return fresh, again, benchSearchIndex(ctx, pc, s, db, fake, ids, dbURL, fresh, out)
+	}
 	return fresh, again, nil
+}
+
+// benchSearchIndex empties the warehouse, switches the transcript search
+// index on and syncs the same calls fresh again, comparing with fresh.
+func benchSearchIndex(ctx context.Context, c benchConfig, s benchSetting, db *store.DB, fake *apitest.Server, ids []string,
+	dbURL string, fresh phase, out io.Writer) error {
+	if err := db.EmptyWarehouse(ctx); err != nil {
+		return err
+	}
+	if err := db.SetTranscriptSearch(ctx, true); err != nil {
+		return err
+	}
+	fake.Counters().Reset()
+	indexed, err := benchPhase(ctx, c, s.processes, db, fake, ids, dbURL)
+	if err != nil {
+		return err
+	}
+	printPhase(out, "fresh, search idx", indexed)
+	fmt.Fprintf(out, "  with the transcript search index, fresh sync runs at %.2f× the rate without (%+.1f%%)\n",
+		indexed.rate()/fresh.rate(), (indexed.rate()/fresh.rate()-1)*100)
+	return nil
 }
 
 // printSummary prints the medians of every setting and how the limiter's
@@ -304,13 +336,21 @@ func benchDB(ctx context.Context, admin string, logger *slog.Logger) (*store.DB,
 }
 
 // prefill stores n calls, done in the queue, the way a pass would but
-// without HTTP. The payloads repeat a thousand generated calls under new
-// ids: what matters is how many rows the warehouse holds.
+// without HTTP. The payloads repeat a thousand generated calls, as list
+// pages send them (judgements included), under new ids and with start
+// times spread evenly over the 30 days before now: what matters is how
+// many rows the warehouse holds and how they spread over days and agents.
 func prefill(ctx context.Context, db *store.DB, n int) error {
 	const chunk = 1000
+	const span = 30 * 24 * time.Hour
+	now := time.Now().UTC()
+	cloned := 0
+	if n > chunk { // a thousand calls written, the rest cloned in SQL: millions take minutes
+		cloned, n = n-chunk, chunk
+	}
 	base := make([]*api.Call, 0, chunk)
 	for _, gc := range apitest.Generate(apitest.GenerateOptions{Seed: 99, Calls: chunk}) {
-		ac, err := api.DecodeCall(gc.GetJSON())
+		ac, err := api.DecodeCall(gc.ListJSON())
 		if err != nil {
 			return err
 		}
@@ -323,6 +363,8 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 		for i := range size {
 			ac := *base[i]
 			ac.ID = fmt.Sprintf("prefill-%d-%s", start, ac.ID)
+			started := now.Add(-time.Duration(float64(span) * float64(start+i) / float64(n)))
+			ac.StartTime = &started
 			row, _, err := callsync.Normalize(&ac)
 			if err != nil {
 				return err
@@ -344,7 +386,11 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 			return err
 		}
 	}
-	return nil
+	if cloned == 0 {
+		return nil
+	}
+	copies := (cloned + chunk - 1) / chunk
+	return db.CloneCalls(ctx, "prefill-", copies, span, nil)
 }
 
 // intList is a flag of comma-separated positive integers.

@@ -88,6 +88,8 @@ var commands = []command{
 	{"backfill", "store past calls from list pages, window by window, resumably", runBackfill},
 	{"poll", "list recent calls of some agents once and store them", runPoll},
 	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},
+	{"agents", "list the agents (GET /v2/assistants/) into the agents table", runAgents},
+	{"search-index", "switch the full-text index of transcripts on or off", runSearchIndex},
 	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
 	{"bench", "measure sync throughput against a fake API on loopback", runBench},
 	{"version", "print callsync's version", runVersion},

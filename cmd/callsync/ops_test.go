@@ -266,12 +266,12 @@ func TestLogPass_IdleAtDebug(t *testing.T) {
 // wording.
 func TestPrintBackfill_Stopped(t *testing.T) {
 	var buf bytes.Buffer
-	printBackfill(&buf, callsync.BackfillReport{Windows: 60, Skipped: 5, Done: 10, Calls: 70, Enqueued: 3}, 0, 0, false)
+	printBackfill(&buf, callsync.BackfillReport{Windows: 60, Skipped: 5, Done: 10, Calls: 70, Enqueued: 3}, 0, 0, false, nil)
 	if want := "backfill: 10 of 60 windows read to the end in this run (5 done before, skipped), 45 left; 70 calls stored"; !strings.HasPrefix(buf.String(), want) {
 		t.Errorf("summary %q, want it to start %q", buf.String(), want)
 	}
 	buf.Reset()
-	printBackfill(&buf, callsync.BackfillReport{Windows: 2, Done: 2, Calls: 7, Enqueued: 3}, 0, 0, true)
+	printBackfill(&buf, callsync.BackfillReport{Windows: 2, Done: 2, Calls: 7, Enqueued: 3}, 0, 0, true, nil)
 	if !strings.Contains(buf.String(), "7 calls listed (dry run: nothing written)") || !strings.Contains(buf.String(), "3 would be queued for a fetch") {
 		t.Errorf("dry run summary %q", buf.String())
 	}
