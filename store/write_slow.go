@@ -10,6 +10,10 @@ import (
 // The per-call statements of the slow path. The SET clauses are shared with
 // the set-based merge of write.go, so both paths keep the same rules.
 
+// What retention pruned of a stored call stays pruned: a pruned column
+// keeps its NULL, and raw loses the keys that held what was pruned (all of
+// them once the call's details were pruned). A call written for the first
+// time has nothing pruned.
 const upsertCallSetSQL = `
 ON CONFLICT (call_id) DO UPDATE SET
     model_id               = COALESCE(EXCLUDED.model_id, calls.model_id),
@@ -18,49 +22,85 @@ ON CONFLICT (call_id) DO UPDATE SET
     custom_end_call_reason = COALESCE(EXCLUDED.custom_end_call_reason, calls.custom_end_call_reason),
     type_of_call           = COALESCE(EXCLUDED.type_of_call, calls.type_of_call),
     campaign_type          = COALESCE(EXCLUDED.campaign_type, calls.campaign_type),
-    phone_number_from      = COALESCE(EXCLUDED.phone_number_from, calls.phone_number_from),
-    phone_number_to        = COALESCE(EXCLUDED.phone_number_to, calls.phone_number_to),
-    name                   = COALESCE(EXCLUDED.name, calls.name),
+    phone_number_from      = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_from, calls.phone_number_from) END,
+    phone_number_to        = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_to, calls.phone_number_to) END,
+    phone_number_from_pseudonym = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_from_pseudonym, calls.phone_number_from_pseudonym) END,
+    phone_number_to_pseudonym   = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_to_pseudonym, calls.phone_number_to_pseudonym) END,
+    name                   = CASE WHEN calls.details_pruned_at IS NULL THEN COALESCE(EXCLUDED.name, calls.name) END,
     started_at             = COALESCE(EXCLUDED.started_at, calls.started_at),
     duration_seconds       = COALESCE(EXCLUDED.duration_seconds, calls.duration_seconds),
     timezone               = COALESCE(EXCLUDED.timezone, calls.timezone),
-    recording_url          = COALESCE(EXCLUDED.recording_url, calls.recording_url),
+    recording_url          = CASE WHEN calls.recording_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.recording_url, calls.recording_url) END,
     error_message          = COALESCE(EXCLUDED.error_message, calls.error_message),
-    executed_actions       = COALESCE(EXCLUDED.executed_actions, calls.executed_actions),
-    prompt_variables       = COALESCE(EXCLUDED.prompt_variables, calls.prompt_variables),
-    raw                    = calls.raw || EXCLUDED.raw,
+    executed_actions       = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.executed_actions, calls.executed_actions) END,
+    prompt_variables       = CASE WHEN calls.variables_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.prompt_variables, calls.prompt_variables) END,
+    raw                    = CASE WHEN calls.details_pruned_at IS NOT NULL THEN '{}'::jsonb
+                                  WHEN calls.transcript_pruned_at IS NULL AND calls.recording_pruned_at IS NULL
+                                       AND calls.variables_pruned_at IS NULL THEN calls.raw || EXCLUDED.raw
+                                  ELSE (calls.raw || EXCLUDED.raw) - ` + prunedRawKeysSQL + ` END,
     payload_hash           = EXCLUDED.payload_hash,
     synced_at              = now()`
+
+// prunedRawKeysSQL is the keys of raw that hold what was pruned of the
+// call in calls.
+const prunedRawKeysSQL = `array_remove(ARRAY[
+        CASE WHEN calls.transcript_pruned_at IS NOT NULL THEN 'transcript' END,
+        CASE WHEN calls.recording_pruned_at IS NOT NULL THEN 'recording_url' END,
+        CASE WHEN calls.variables_pruned_at IS NOT NULL THEN 'collected_variables' END,
+        CASE WHEN calls.variables_pruned_at IS NOT NULL THEN 'prompt_variables' END], NULL)`
 
 const upsertCallSQL = `
 INSERT INTO calls (
     call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
     campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
-    timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)` + upsertCallSetSQL
+    timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
+    phone_number_from_pseudonym, phone_number_to_pseudonym)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        callsync_pseudonym($8), callsync_pseudonym($9))` + upsertCallSetSQL
 
 const touchCallSQL = `
 UPDATE calls SET synced_at = now() WHERE call_id = $1 AND payload_hash = $2`
 
-const deleteTranscriptSQL = `DELETE FROM transcript_lines WHERE call_id = $1`
+// The per-call child statements leave what retention pruned alone.
+
+const notTranscriptPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1 AND c.transcript_pruned_at IS NOT NULL)`
+
+const notVariablesPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1 AND c.variables_pruned_at IS NOT NULL)`
+
+const deleteTranscriptSQL = `DELETE FROM transcript_lines WHERE call_id = $1 AND` + notTranscriptPrunedSQL
 
 const insertTranscriptSQL = `
 INSERT INTO transcript_lines (call_id, line_no, speaker, text)
 SELECT $1, l.line_no, l.speaker, l.text
-FROM   unnest($2::integer[], $3::text[], $4::text[]) AS l(line_no, speaker, text)`
+FROM   unnest($2::integer[], $3::text[], $4::text[]) AS l(line_no, speaker, text)
+WHERE` + notTranscriptPrunedSQL
 
 const insertTranscriptLineSQL = `
-INSERT INTO transcript_lines (call_id, line_no, speaker, text) VALUES ($1, $2, $3, $4)`
+INSERT INTO transcript_lines (call_id, line_no, speaker, text)
+SELECT $1, $2, $3, $4 WHERE` + notTranscriptPrunedSQL
 
-const deleteVariablesSQL = `DELETE FROM collected_variables WHERE call_id = $1`
+const deleteVariablesSQL = `DELETE FROM collected_variables WHERE call_id = $1 AND` + notVariablesPrunedSQL
 
 const insertVariablesSQL = `
-INSERT INTO collected_variables (call_id, agent_id, name, value, collected)
-SELECT $1, v.agent_id, v.name, v.value::jsonb, v.collected
-FROM   unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS v(agent_id, name, value, collected)`
+INSERT INTO collected_variables (call_id, agent_id, name, value, collected, shared_value)
+SELECT $1, v.agent_id, v.name, v.value::jsonb, v.collected,
+       CASE WHEN EXISTS (SELECT FROM shared_variables s WHERE s.name = v.name) THEN v.value::jsonb END
+FROM   unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS v(agent_id, name, value, collected)
+WHERE` + notVariablesPrunedSQL
 
 const insertVariableSQL = `
-INSERT INTO collected_variables (call_id, agent_id, name, value, collected) VALUES ($1, $2, $3, $4::jsonb, $5)`
+INSERT INTO collected_variables (call_id, agent_id, name, value, collected, shared_value)
+SELECT $1, $2, $3, $4::jsonb, $5, CASE WHEN EXISTS (SELECT FROM shared_variables s WHERE s.name = $3) THEN $4::jsonb END
+WHERE` + notVariablesPrunedSQL
 
 const upsertTelephonySetSQL = `
 ON CONFLICT (call_id) DO UPDATE SET
@@ -78,12 +118,19 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)` + upsertTelephonySetSQL
 // SaveCallSlow writes one call in a transaction of its own, statement by
 // statement, one statement per row, with the same rules as SaveCalls: a
 // call whose payload hash equals the stored one only has its synced_at
-// touched. It is the naive writer, many times slower than SaveCalls, kept
+// touched, and an erased call is not written. It is the naive writer, many times slower than SaveCalls, kept
 // as the baseline that benchmarks measure the batched path against; sync
 // passes never use it. It returns the database's error, with the call id,
 // when a statement fails.
 func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		if err := lockWrites(ctx, tx); err != nil {
+			return err
+		}
+		var erased bool
+		if err := tx.QueryRow(ctx, isErasedSQL, c.ID).Scan(&erased); err != nil || erased {
+			return err
+		}
 		if c.PayloadHash != nil {
 			tag, err := tx.Exec(ctx, touchCallSQL, c.ID, c.PayloadHash)
 			if err != nil {
@@ -106,6 +153,8 @@ func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 	}
 	return nil
 }
+
+const isErasedSQL = `SELECT EXISTS (SELECT FROM erased_calls WHERE call_id = $1)`
 
 // callStatements passes each statement that writes c, with its arguments,
 // to do, in order: the call, its transcript, its variables, its telephony.

@@ -74,7 +74,7 @@ var (
 	transcriptTable   = pgx.Identifier{"transcript_lines"}
 	transcriptColumns = []string{"call_id", "line_no", "speaker", "text"}
 	variablesTable    = pgx.Identifier{"collected_variables"}
-	variablesColumns  = []string{"call_id", "agent_id", "name", "value", "collected"}
+	variablesColumns  = []string{"call_id", "agent_id", "name", "value", "collected", "shared_value"}
 )
 
 // stageCalls copies calls into the staging table, creating it first if
@@ -128,8 +128,8 @@ func stageCalls(ctx context.Context, tx pgx.Tx, calls []staged) error {
 func copyChildren(ctx context.Context, tx pgx.Tx, calls []staged) error {
 	var lines, variables int
 	for _, c := range calls {
-		lines += len(c.Transcript)
-		variables += len(c.Variables)
+		lines += len(c.transcript)
+		variables += len(c.variables)
 	}
 	if lines > 0 {
 		if _, err := tx.CopyFrom(ctx, transcriptTable, transcriptColumns, &lineSource{calls: calls, line: -1}); err != nil {
@@ -154,7 +154,7 @@ type lineSource struct {
 
 func (s *lineSource) Next() bool {
 	s.line++
-	for s.call < len(s.calls) && s.line >= len(s.calls[s.call].Transcript) {
+	for s.call < len(s.calls) && s.line >= len(s.calls[s.call].transcript) {
 		s.call++
 		s.line = 0
 	}
@@ -163,7 +163,7 @@ func (s *lineSource) Next() bool {
 
 func (s *lineSource) Values() ([]any, error) {
 	c := &s.calls[s.call]
-	l := &c.Transcript[s.line]
+	l := &c.transcript[s.line]
 	s.row = [4]any{c.ID, l.LineNo, l.Speaker, l.Text}
 	return s.row[:], nil
 }
@@ -175,12 +175,12 @@ type variableSource struct {
 	calls []staged
 	call  int
 	v     int
-	row   [5]any
+	row   [6]any
 }
 
 func (s *variableSource) Next() bool {
 	s.v++
-	for s.call < len(s.calls) && s.v >= len(s.calls[s.call].Variables) {
+	for s.call < len(s.calls) && s.v >= len(s.calls[s.call].variables) {
 		s.call++
 		s.v = 0
 	}
@@ -189,8 +189,13 @@ func (s *variableSource) Next() bool {
 
 func (s *variableSource) Values() ([]any, error) {
 	c := &s.calls[s.call]
-	v := &c.Variables[s.v]
-	s.row = [5]any{c.ID, v.AgentID, v.Name, variableValue(v.Value), v.Collected}
+	v := &c.variables[s.v]
+	value := variableValue(v.Value)
+	var shared []byte
+	if c.shared[v.Name] {
+		shared = value
+	}
+	s.row = [6]any{c.ID, v.AgentID, v.Name, value, v.Collected, shared}
 	return s.row[:], nil
 }
 

@@ -66,6 +66,7 @@ type Stats struct {
 	RateLimited int // rows put back because the API answered 429
 	Released    int // rows given back unprocessed (shutdown, auth failure, lease running out, stored call changed meanwhile)
 	Lost        int // rows whose lease another worker took over
+	Erased      int // claimed calls erased (callsync forget) before they were stored: not stored, rows deleted
 }
 
 // maxRateLimitRetries is how often one call is asked for again, after the

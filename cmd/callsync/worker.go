@@ -206,7 +206,7 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err error) {
 	attrs := []any{"took", took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
 		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
-		"released", st.Released, "lost", st.Lost, "rescued", st.Rescued}
+		"released", st.Released, "lost", st.Lost, "erased", st.Erased, "rescued", st.Rescued}
 	switch {
 	case err == nil:
 		logger.Info("sync pass done", attrs...)
