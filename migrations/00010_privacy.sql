@@ -117,7 +117,24 @@ COMMENT ON TABLE shared_variables IS 'Collected variables whose values callsync_
 COMMENT ON COLUMN shared_variables.name IS 'Variable name (collected_variables.name).';
 COMMENT ON COLUMN shared_variables.added_at IS 'When the variable was shared.';
 
+-- What deploy/sql/roles.sql has granted, so that running it again grants
+-- only what is new to it and never gives back a grant taken away since.
+CREATE TABLE role_grants (
+    grantee    text        NOT NULL CHECK (grantee IN ('reader', 'pii_reader')),
+    relation   text        NOT NULL,
+    column_name text        NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (grantee, relation, column_name)
+);
+
+COMMENT ON TABLE role_grants IS 'Grants deploy/sql/roles.sql has made to the reader roles, one row each: a later run grants only what is not here, so a grant revoked by hand stays revoked. Delete a row to have the next run grant it again.';
+COMMENT ON COLUMN role_grants.grantee IS 'reader (callsync_reader, or the -v reader role) or pii_reader (callsync_pii_reader).';
+COMMENT ON COLUMN role_grants.relation IS 'Table or view granted.';
+COMMENT ON COLUMN role_grants.column_name IS 'Column granted (SELECT on that column only); empty for the whole table or view.';
+COMMENT ON COLUMN role_grants.granted_at IS 'When the grant was made.';
+
 -- +goose Down
+DROP TABLE role_grants;
 ALTER TABLE collected_variables DROP COLUMN shared_value;
 DROP TABLE shared_variables;
 ALTER TABLE calls
