@@ -156,7 +156,7 @@ func AllModels(ctx context.Context, l ModelLister, cfg IntakeConfig, sent *int) 
 // ingested counts what ingest did.
 type ingested struct {
 	calls, unchanged, enqueued int
-	erased                     int // calls skipped because they were erased
+	erased                     int       // calls skipped because they were erased
 	newest                     time.Time // latest start time among the calls
 }
 
