@@ -46,6 +46,8 @@ type IntakeConfig struct {
 	// Attempts is how many times such a request is sent before its window
 	// (or model, when polling) fails. 429s are retried without limit.
 	Attempts int
+	// HashPhones, when set, stores phone numbers only as their keyed hashes.
+	HashPhones *PhoneHasher
 }
 
 // DefaultIntakeConfig returns the defaults.
@@ -177,6 +179,9 @@ func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig
 	var fetch []string
 	for _, c := range calls {
 		row, notes, err := Normalize(c)
+		if err == nil {
+			err = cfg.HashPhones.Apply(&row)
+		}
 		if err != nil {
 			log.Warn("call from a list page not stored", "call_id", c.ID, tint.Err(err))
 			continue

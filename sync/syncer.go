@@ -124,6 +124,9 @@ func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg 
 		return s.failure(log, cfg, row, err, st)
 	}
 	c, notes, err := Normalize(call)
+	if err == nil {
+		err = cfg.HashPhones.Apply(&c)
+	}
 	if err != nil {
 		return s.failure(log, cfg, row, fmt.Errorf("normalize call %s: %w", row.CallID, err), st)
 	}
@@ -172,7 +175,7 @@ func (s *Syncer) failure(log *slog.Logger, cfg Config, row store.Claimed, err er
 		limit = min(limit, cfg.NotFoundAttempts)
 	}
 	var body []byte
-	if de := (*api.DecodeError)(nil); errors.As(err, &de) {
+	if de := (*api.DecodeError)(nil); errors.As(err, &de) && cfg.HashPhones == nil {
 		body = de.Body
 	}
 	msg := oneLine(fmt.Sprintf("attempt %d of %d: %v", attempt, limit, err))

@@ -85,6 +85,9 @@ var commands = []command{
 	{"backfill", "store past calls from list pages, window by window, resumably", runBackfill},
 	{"poll", "list recent calls of some agents once and store them", runPoll},
 	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},
+	{"forget", "erase calls for good, by id or phone number, so that no sync brings them back", runForget},
+	{"prune", "apply retention: remove transcripts, recordings, variables or details of old calls", runPrune},
+	{"variables", "list, share or unshare the collected variables whose values BI readers see", runVariables},
 	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
 	{"bench", "measure sync throughput against a fake API on loopback", runBench},
 }

@@ -42,12 +42,12 @@ func (c *pollConfig) validate() error {
 }
 
 // poller returns the poller, or nil when no model is to be polled.
-func (c *pollConfig) poller(client *api.Client, db *store.DB, logger *slog.Logger, maxPollAge time.Duration) *callsync.Poller {
+func (c *pollConfig) poller(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) *callsync.Poller {
 	if len(c.models) == 0 {
 		return nil
 	}
 	return &callsync.Poller{API: client, Store: db, Logger: logger, Lookback: c.lookback,
-		Config: callsync.IntakeConfig{MaxPollAge: maxPollAge}}
+		Config: cfg}
 }
 
 // pollOnce polls the models once and logs the outcome.
@@ -55,7 +55,7 @@ func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller, logger *s
 	start := time.Now()
 	st, err := p.Poll(ctx, c.models)
 	attrs := []any{"took", time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
-		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued}
+		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued, "erased", st.Erased}
 	switch {
 	case err == nil:
 		logger.Info("poll done", attrs...)
@@ -83,10 +83,16 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	pc.register(f, "model-id")
 	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
 		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
+	var hc hashConfig
+	hc.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if err := pc.validate(); err != nil {
+		return err
+	}
+	hasher, err := hc.hasher()
+	if err != nil {
 		return err
 	}
 	if len(pc.models) == 0 {
@@ -97,9 +103,13 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
-	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, maxPollAge), logger)
-	fmt.Fprintf(e.stdout, "poll: %d models, %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
+	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}), logger)
+	fmt.Fprintf(e.stdout, "poll: %d models, %d calls stored (%d unchanged), %d queued for a fetch, %d list requests",
 		st.Models, st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	if st.Erased > 0 {
+		fmt.Fprintf(e.stdout, ", %d erased calls skipped", st.Erased)
+	}
+	fmt.Fprintln(e.stdout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("poll stopped before the end: %w", err)
@@ -137,8 +147,8 @@ func (c *intakeConfig) validate(httpAddr string) error {
 }
 
 // start builds the poller, if models are to be polled.
-func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, maxPollAge time.Duration) {
-	c.poller = c.poll.poller(client, db, logger, maxPollAge)
+func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) {
+	c.poller = c.poll.poller(client, db, logger, cfg)
 	if c.poller != nil {
 		logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
 	}

@@ -155,6 +155,11 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(rep.Rejected) > 0:
 		h.refuse(w, r, http.StatusUnprocessableEntity, rep.Rejected[0].Reason.Error())
 		return
+	case len(rep.Erased) > 0:
+		// Erased for good: accepted, so that Synthflow does not send it again, and dropped.
+		h.logger.Debug("webhook: erased call skipped", "call_id", hook.CallID)
+		webhookReply(w, http.StatusOK, "skipped", "erased")
+		return
 	}
 	status := ""
 	if hook.Status != nil {

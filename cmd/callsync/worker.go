@@ -102,6 +102,7 @@ func (c *apiConfig) authError(err error) error {
 // workerConfig holds the sync pass settings.
 type workerConfig struct {
 	cfg       callsync.Config
+	hash      hashConfig
 	retryBase time.Duration
 	retryMax  time.Duration
 }
@@ -116,6 +117,7 @@ func (c *workerConfig) register(f *flagSet) {
 	f.durationVar(&c.retryMax, "retry-max", "SYNC_RETRY_MAX", d.Retry.Max, "largest retry delay")
 	f.durationVar(&c.cfg.ShutdownGrace, "shutdown-grace", "SYNC_SHUTDOWN_GRACE", d.ShutdownGrace, "on SIGTERM, how long calls being fetched may take to finish")
 	f.durationVar(&c.cfg.MaxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", d.MaxPollAge, "how long after its start a call whose status is not final is fetched again")
+	c.hash.register(f)
 }
 
 func (c *workerConfig) config() (callsync.Config, error) {
@@ -126,6 +128,10 @@ func (c *workerConfig) config() (callsync.Config, error) {
 		}
 	}
 	cfg.Retry = callsync.Backoff{Base: c.retryBase, Max: c.retryMax}
+	var err error
+	if cfg.HashPhones, err = c.hash.hasher(); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usagef("%v", err)
 	}
