@@ -36,6 +36,22 @@ type Call struct {
 	PromptVariables     json.RawMessage // as sent; nil when absent or null
 	// CollectedVariables is nil when the field is absent, null or not an object.
 	CollectedVariables []Variable
+	// Actions is executed_actions decoded; nil when absent, null or empty.
+	Actions []Action
+	// Judgements is judge_results decoded (list endpoint only); nil when
+	// absent, null or empty.
+	Judgements []Judgement
+
+	// The list endpoint's extra fields. Labels and AgentsUsed are nil when
+	// absent, null or not an array; RecordingDuration is nil when not a
+	// number or numeric string.
+	Labels            []string
+	AgentsUsed        []string
+	AssistantVersion  *string
+	LeadName          *string
+	RecordingDuration *float64
+	DeploymentType    *string
+	AgentPhoneNumber  *string
 
 	TelephonyHangup           *string
 	TelephonyDisconnectReason *string
@@ -104,6 +120,15 @@ func decodeValidCall(raw json.RawMessage) (*Call, error) {
 	c.ExecutedActions = d.json("executed_actions")
 	c.PromptVariables = d.json("prompt_variables")
 	c.CollectedVariables = d.variables("collected_variables")
+	c.Actions = d.actions("executed_actions")
+	c.Judgements = d.judgements("judge_results")
+	c.Labels = d.strings("labels")
+	c.AgentsUsed = d.strings("agents_used")
+	c.AssistantVersion = d.str("assistant_version")
+	c.LeadName = d.str("lead_name")
+	c.RecordingDuration = d.float("recording_duration")
+	c.DeploymentType = d.str("deployment_type")
+	c.AgentPhoneNumber = d.str("agent_phone_number")
 	c.TelephonyHangup = d.str("telephony_hangup")
 	c.TelephonyDisconnectReason = d.str("telephony_disconnect_reason")
 	c.TelephonyDurationMS = d.int("telephony_duration")
@@ -195,6 +220,65 @@ func (d *decoder) int(key string) *int64 {
 	}
 	n := int64(math.Round(f))
 	return &n
+}
+
+// bool reads a boolean sent as true/false or as the strings "true"/"false"
+// in any case; anything else is nil.
+func (d *decoder) bool(key string) *bool {
+	v := d.str(key)
+	if v == nil {
+		return nil
+	}
+	switch strings.ToLower(strings.TrimSpace(*v)) {
+	case "true":
+		return new(true)
+	case "false":
+		return new(false)
+	}
+	return nil
+}
+
+// float reads a number sent as a number or a numeric string.
+func (d *decoder) float(key string) *float64 {
+	v := d.value(key)
+	if v == nil {
+		return nil
+	}
+	s, ok := d.text(key, v)
+	if !ok {
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		d.problem(key, "want a number, got %s", abbrev(v))
+		return nil
+	}
+	return &f
+}
+
+// strings reads an array of strings; other scalars in it are taken as
+// their JSON text, null elements are dropped. A string holding a JSON array
+// is read as that array; any other shape is a problem.
+func (d *decoder) strings(key string) []string {
+	v := d.value(key)
+	if v == nil {
+		return nil
+	}
+	if inner, ok := decodedString(v); ok && inner[0] == '[' {
+		v = inner
+	}
+	elems, err := arrayElements(v)
+	if err != nil {
+		d.problem(key, "want an array of strings, got %s", abbrev(v))
+		return nil
+	}
+	out := make([]string, 0, len(elems))
+	for _, e := range elems {
+		if t := jsonText(e); t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out
 }
 
 // time reads a timestamp: epoch milliseconds as a number or a string of

@@ -229,6 +229,8 @@ func FuzzDecodeCall(f *testing.F) {
 	f.Add([]byte(`{"call_id":"a","duration":"25","start_time":"1761150177868","collected_variables":{"a":{"b":{"value":1,"collected":true}}}}`))
 	f.Add([]byte(`{"telephony_start":{},"telephony_end":"2026-04-22T16:49:29","status":null,"call_status":"busy"}`))
 	f.Add([]byte(`{"transcript":"\u0000bot: hi","duration":1e400}`))
+	f.Add([]byte(`{"executed_actions":{"info_extractor_a":{"return_value":"{\"status\": \"x\"}","timestamp":"1761474849.63"}},"judge_results":{"goal":"True","goal_feedback":""}}`))
+	f.Add([]byte(`{"executed_actions":["{\"name\": \"b\"}",3,null],"judge_results":"{}","labels":["a"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := api.DecodeCall(b)
 		if err != nil {
@@ -236,6 +238,13 @@ func FuzzDecodeCall(f *testing.F) {
 		}
 		if c.DurationSeconds != nil && *c.DurationSeconds > 1<<62 {
 			t.Errorf("duration %d out of range", *c.DurationSeconds)
+		}
+		for _, a := range c.Actions {
+			for _, v := range []json.RawMessage{a.Raw, a.ParametersHardCoded, a.ParametersFromLLM, a.ReturnValue} {
+				if v != nil && !json.Valid(v) {
+					t.Errorf("action %q holds %q, not JSON", a.Key, v)
+				}
+			}
 		}
 		for _, v := range c.CollectedVariables {
 			if !json.Valid(v.Value) {

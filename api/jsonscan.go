@@ -205,3 +205,60 @@ func hex4(s []byte, i int) (rune, bool) {
 	n, err := strconv.ParseUint(string(s[i:i+4]), 16, 32)
 	return rune(n), err == nil
 }
+
+// entry is one member of a JSON object, in the order sent.
+type entry struct {
+	key   string
+	value json.RawMessage
+}
+
+// objectEntries returns the members of the valid JSON object b in the
+// order they were sent, duplicates included.
+func objectEntries(b []byte) ([]entry, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' {
+		return nil, errNotObject
+	}
+	var out []entry
+	i := skipSpace(b, 1)
+	if b[i] == '}' {
+		return out, nil
+	}
+	for {
+		end := skipValue(b, i)
+		key, err := unquote(b[i:end])
+		if err != nil {
+			return nil, err
+		}
+		i = skipSpace(b, skipSpace(b, end)+1)
+		end = skipValue(b, i)
+		out = append(out, entry{key: key, value: b[i:end:end]})
+		i = skipSpace(b, end)
+		if b[i] == '}' {
+			return out, nil
+		}
+		i = skipSpace(b, i+1)
+	}
+}
+
+// arrayElements returns the elements of the valid JSON array b.
+func arrayElements(b []byte) ([]json.RawMessage, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '[' {
+		return nil, errors.New("not a JSON array")
+	}
+	var out []json.RawMessage
+	i := skipSpace(b, 1)
+	if b[i] == ']' {
+		return out, nil
+	}
+	for {
+		end := skipValue(b, i)
+		out = append(out, b[i:end:end])
+		i = skipSpace(b, end)
+		if b[i] == ']' {
+			return out, nil
+		}
+		i = skipSpace(b, i+1)
+	}
+}

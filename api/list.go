@@ -127,6 +127,21 @@ type Assistant struct {
 	ModelID string
 	// Name is the agent's display name; empty when the API sent none.
 	Name string
+	// The fields an analyst filters on; nil when absent, null or not
+	// readable. Language, Timezone, LLM, VoiceID, IsTranscriptDisabled and
+	// RedactPII come from the nested agent object.
+	Type                 *string
+	PhoneNumber          *string
+	Description          *string
+	Language             *string
+	Timezone             *string
+	LLM                  *string
+	VoiceID              *string
+	IsRecording          *bool
+	IsTranscriptDisabled *bool
+	RedactPII            *bool
+	// Raw is the agent object as sent.
+	Raw json.RawMessage
 }
 
 // AssistantPage is one page of GET /v2/assistants.
@@ -171,10 +186,7 @@ func (c *Client) ListAssistants(ctx context.Context, limit, offset int) (*Assist
 	if env.Response == nil {
 		return nil, &DecodeError{Op: op, Err: errors.New("no response object"), Body: keep(body)}
 	}
-	type assistant struct {
-		ModelID json.RawMessage `json:"model_id"`
-		Name    json.RawMessage `json:"name"`
-	}
+	type assistant = json.RawMessage
 	var list []assistant
 	raw := bytes.TrimSpace(env.Response.Assistants)
 	switch {
@@ -192,16 +204,27 @@ func (c *Client) ListAssistants(ctx context.Context, limit, offset int) (*Assist
 	}
 	page := &AssistantPage{Total: env.Response.Pagination.total()}
 	for _, a := range list {
-		d := decoder{fields: map[string]json.RawMessage{"model_id": a.ModelID, "name": a.Name}}
+		fields, err := objectMembers(a)
+		if err != nil {
+			continue // not an object: no model_id to key it by
+		}
+		d := decoder{fields: fields}
 		id := d.str("model_id")
 		if id == nil || *id == "" {
 			continue
 		}
-		name := d.str("name")
-		if name == nil {
-			name = new("")
+		out := Assistant{ModelID: *id, Raw: bytes.TrimSpace(a)}
+		if name := d.str("name"); name != nil {
+			out.Name = *name
 		}
-		page.Assistants = append(page.Assistants, Assistant{ModelID: *id, Name: *name})
+		out.Type, out.PhoneNumber, out.Description = d.str("type"), d.str("phone_number"), d.str("description")
+		out.IsRecording = d.bool("is_recording")
+		if inner, err := objectMembers(fields["agent"]); err == nil {
+			ad := decoder{fields: inner}
+			out.Language, out.Timezone, out.LLM, out.VoiceID = ad.str("language"), ad.str("timezone"), ad.str("llm"), ad.str("voice_id")
+			out.IsTranscriptDisabled, out.RedactPII = ad.bool("is_transcript_disabled"), ad.bool("redact_pii")
+		}
+		page.Assistants = append(page.Assistants, out)
 	}
 	return page, nil
 }

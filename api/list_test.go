@@ -168,13 +168,22 @@ func TestClient_ListAssistants(t *testing.T) {
 	if page.Assistants[0].Name == "" {
 		t.Error("no name")
 	}
+	a := page.Assistants[0]
+	if a.Type == nil || a.PhoneNumber == nil || a.Language == nil || a.Timezone == nil || a.LLM == nil ||
+		a.IsRecording == nil || a.RedactPII == nil || len(a.Raw) == 0 {
+		t.Errorf("live shape not read: %+v", a)
+	}
+	srv.DeleteAssistant(models[0])
+	if page, err = c.ListAssistants(t.Context(), 0, 0); err != nil || page.Total != 2 || page.Assistants[0].ModelID != models[1] {
+		t.Fatalf("after DeleteAssistant: %+v, %v; want two, without %s", page, err, models[0])
+	}
 
 	var path, body string
 	c = testServer(t, api.Options{}, func(w http.ResponseWriter, r *http.Request) {
 		path = r.URL.Path
 		w.Write([]byte(body))
 	})
-	body = `{"status":"ok","response":{"assistants":{"model_id":"one","name":"Solo"}}}`
+	body = `{"status":"ok","response":{"assistants":{"model_id":"one","name":"Solo","is_recording":"TRUE","agent":{"language":"es-ES","redact_pii":false}}}}`
 	page, err = c.ListAssistants(t.Context(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +191,9 @@ func TestClient_ListAssistants(t *testing.T) {
 	eq(t, "path", path, "/v2/assistants/")
 	eq(t, "object shape", len(page.Assistants), 1)
 	eq(t, "model", page.Assistants[0].ModelID, "one")
+	if a := page.Assistants[0]; a.IsRecording == nil || !*a.IsRecording || *a.Language != "es-ES" || *a.RedactPII || a.Type != nil {
+		t.Errorf("object shape fields: %+v", a)
+	}
 	eq(t, "Total without pagination", page.Total, -1)
 
 	body = `{"status":"ok","response":{"assistants":[{"name":"no id"},{"model_id":"m2"}],"pagination":{"total_records":2}}}`

@@ -101,8 +101,8 @@ COMMENT ON COLUMN calls.phone_number_to_pseudonym IS 'Pseudonym of phone_number_
 COMMENT ON COLUMN calls.has_recording IS 'A recording URL is stored (false once the recording was pruned).';
 COMMENT ON COLUMN calls.transcript_pruned_at IS 'When retention (SYNC_RETAIN_TRANSCRIPTS) emptied the text of the transcript lines; a re-sync never stores a transcript again. NULL when not pruned.';
 COMMENT ON COLUMN calls.recording_pruned_at IS 'When retention (SYNC_RETAIN_RECORDINGS) removed the recording URL; a re-sync never stores one again. NULL when not pruned.';
-COMMENT ON COLUMN calls.variables_pruned_at IS 'When retention (SYNC_RETAIN_VARIABLES) removed the values of the collected and pre-call variables; names and collected flags stay, and a re-sync never stores values again. NULL when not pruned.';
-COMMENT ON COLUMN calls.details_pruned_at IS 'When retention (SYNC_RETAIN_CALLS) removed everything personal of the call (numbers, names, raw, transcript, recording, variable values); the facts (status, times, durations, agent) stay, and a re-sync never brings the rest back. NULL when not pruned.';
+COMMENT ON COLUMN calls.variables_pruned_at IS 'When retention (SYNC_RETAIN_VARIABLES) removed the values of the collected and pre-call variables and the parameters and results of the actions (extractors return what they collected); names, collected flags and what ran stay, and a re-sync never stores values again. NULL when not pruned.';
+COMMENT ON COLUMN calls.details_pruned_at IS 'When retention (SYNC_RETAIN_CALLS) removed everything personal of the call (numbers, names, lead_name, agent_phone_number, raw, transcript, recording, variable values, action results, judgement values and feedback); the facts (status, times, durations, agent) stay, and a re-sync never brings the rest back. NULL when not pruned.';
 
 ALTER TABLE collected_variables ADD COLUMN shared_value jsonb;
 

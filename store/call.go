@@ -28,12 +28,57 @@ type Call struct {
 	Raw                 []byte // JSON object; merged key by key over the stored one
 	PayloadHash         []byte
 
+	// Fields of the list endpoint only. A nil slice keeps the stored array;
+	// an empty one stores an empty array.
+	Labels            []string
+	AgentsUsed        []string
+	AssistantVersion  *string
+	LeadName          *string
+	RecordingDuration *float64
+	DeploymentType    *string
+	AgentPhoneNumber  *string
+	// AnsweredByHuman is the result of the answered_by_human judgement, ""
+	// when Judgements lack it; set it whenever Judgements is non-nil.
+	AnsweredByHuman *string
+
 	// Transcript replaces the stored lines when non-nil.
 	Transcript []TranscriptLine
 	// Variables replaces the stored variables when non-nil.
 	Variables []Variable
 	// Telephony is upserted field by field when non-nil.
 	Telephony *Telephony
+	// Actions replaces the stored call_actions rows when non-nil.
+	Actions []Action
+	// Judgements replaces the stored call_judgements rows when non-nil.
+	Judgements []Judgement
+}
+
+// Action is one row of call_actions. The JSON fields are nil for NULL.
+type Action struct {
+	Position            int32
+	Key                 string
+	Kind                string
+	Identifier          *string
+	Name                *string
+	ActionType          *string
+	Description         *string
+	Status              *string
+	ErrorMessage        *string
+	ParametersHardCoded []byte // JSON
+	ParametersFromLLM   []byte // JSON
+	ReturnValue         []byte // JSON
+	IsRelevant          *bool
+	RanAt               *time.Time
+	Undecoded           []string
+	Raw                 []byte // JSON, never nil
+}
+
+// Judgement is one row of call_judgements.
+type Judgement struct {
+	Criterion string
+	Result    *string // true, false, partial, not_applicable or nil
+	Value     *string
+	Feedback  *string
 }
 
 // TranscriptLine is one row of transcript_lines.

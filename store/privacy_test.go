@@ -108,6 +108,10 @@ func TestDB_Prune_StaysPruned(t *testing.T) {
 	old := func(id string) store.Call {
 		c := fullCall(id)
 		c.Raw = []byte(`{"call_id":"` + id + `","transcript":"bot: hi","recording_url":"https://rec","collected_variables":{"v":1},"prompt_variables":{"p":1},"phone_number_from":"+1"}`)
+		c.LeadName, c.AgentPhoneNumber = new("Lead Person"), new("+4930")
+		c.Actions = []store.Action{{Position: 1, Key: "info_extractor_email", Kind: "info_extractor",
+			ReturnValue: []byte(`{"email":"x@y"}`), Raw: []byte(`{"return_value":"x@y"}`), Status: new("ok")}}
+		c.Judgements = []store.Judgement{{Criterion: "goal", Result: new("true"), Value: new("true"), Feedback: new("Lead Person said yes")}}
 		return c
 	}
 	mustSave(t, db, old("t"), old("r"), old("v"), old("c"), old("keep"))
@@ -153,6 +157,9 @@ func TestDB_Prune_StaysPruned(t *testing.T) {
 			`SELECT concat_ws(',', status, model_id, duration_seconds, started_at IS NOT NULL) FROM calls WHERE call_id = 'c'`:                                                                                          "completed,m1,42,t",
 			`SELECT string_agg(call_id || ':' || (raw ? 'transcript')::text || (raw ? 'recording_url')::text || (raw ? 'collected_variables')::text, ',' ORDER BY call_id) FROM calls WHERE call_id IN ('t', 'r', 'v')`: "r:truefalsetrue,t:falsetruetrue,v:truetruefalse",
 			`SELECT (details_pruned_at IS NOT NULL AND transcript_pruned_at IS NOT NULL)::text FROM calls WHERE call_id = 'c'`:                                                                                          "true",
+			`SELECT concat_ws(',', lead_name, agent_phone_number) FROM calls WHERE call_id = 'c'`:                                                                                                                       "",
+			`SELECT string_agg(call_id || coalesce(return_value::text, '-') || raw::text || status, ',' ORDER BY call_id) FROM call_actions WHERE call_id IN ('v', 'c')`:                                                "c-{}ok,v-{}ok",
+			`SELECT string_agg(call_id || result || coalesce(feedback, '-'), ',' ORDER BY call_id) FROM call_judgements WHERE call_id IN ('v', 'c')`:                                                                    "ctrue-,vtrueLead Person said yes",
 			`SELECT string_agg(text, '|') FROM transcript_lines WHERE call_id = 'keep'`:                                                                                                                                 "hi|yo",
 		} {
 			if got := one[string](t, db, `SELECT coalesce((`+sql+`), '')`); got != want {

@@ -14,8 +14,8 @@ import (
 type Retention struct {
 	Transcripts time.Duration // transcript text
 	Recordings  time.Duration // recording URLs
-	Variables   time.Duration // values of collected and pre-call variables
-	Calls       time.Duration // all of the above, and numbers, names, raw, actions
+	Variables   time.Duration // values of collected and pre-call variables, actions' parameters and results
+	Calls       time.Duration // all of the above, and numbers, names, raw, judgement feedback
 }
 
 // Pruned counts the calls Prune pruned, per class.
@@ -67,8 +67,17 @@ WITH p AS (
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
     RETURNING c.call_id),
-v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id)
+v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id),
+a AS (` + pruneActionsSQL + `)
 SELECT max(call_id), count(*) FROM p`
+
+// pruneActionsSQL empties what the actions of the pruned calls p passed
+// and returned (extractors return what they collected), keeping what ran.
+const pruneActionsSQL = `
+    UPDATE call_actions a
+    SET    parameters_hard_coded = NULL, parameters_from_llm = NULL, return_value = NULL,
+           error_message = NULL, undecoded = NULL, raw = '{}'
+    FROM   p WHERE a.call_id = p.call_id`
 
 const pruneCallsSQL = `
 WITH p AS (
@@ -77,7 +86,7 @@ WITH p AS (
            transcript_pruned_at = coalesce(c.transcript_pruned_at, now()),
            recording_pruned_at = coalesce(c.recording_pruned_at, now()),
            variables_pruned_at = coalesce(c.variables_pruned_at, now()),
-           phone_number_from = NULL, phone_number_to = NULL, name = NULL,
+           phone_number_from = NULL, phone_number_to = NULL, name = NULL, lead_name = NULL, agent_phone_number = NULL,
            phone_number_from_pseudonym = NULL, phone_number_to_pseudonym = NULL,
            recording_url = NULL, executed_actions = NULL, prompt_variables = NULL, raw = '{}'
     FROM  (SELECT call_id FROM calls
@@ -87,7 +96,9 @@ WITH p AS (
     WHERE  c.call_id = due.call_id
     RETURNING c.call_id),
 t AS (UPDATE transcript_lines l SET text = '' FROM p WHERE l.call_id = p.call_id AND l.text <> ''),
-v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id)
+v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id),
+a AS (` + pruneActionsSQL + `),
+j AS (UPDATE call_judgements j SET value = NULL, feedback = NULL FROM p WHERE j.call_id = p.call_id)
 SELECT max(call_id), count(*) FROM p`
 
 // Prune applies retention: it removes the personal data of each class from

@@ -57,11 +57,10 @@ FROM   unnest($1::text[], $2::bytea[]) AS u(call_id, payload_hash)
 WHERE  c.call_id = u.call_id AND c.payload_hash = u.payload_hash
 RETURNING c.call_id`
 
-// storedSQL finds which of the other calls are stored already.
-// with what was pruned of them: a pruned transcript or set of variables is
-// never written again.
+// storedSQL finds which of the other calls are stored already, with what
+// retention pruned of them: what was pruned is never written again.
 const storedSQL = `
-SELECT call_id, transcript_pruned_at IS NOT NULL, variables_pruned_at IS NOT NULL
+SELECT call_id, transcript_pruned_at IS NOT NULL, variables_pruned_at IS NOT NULL, details_pruned_at IS NOT NULL
 FROM   calls WHERE call_id = ANY($1::text[])`
 
 // The merge of the staged calls, with the rules of the per-call statements
@@ -75,10 +74,15 @@ INSERT INTO calls (
     call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
     campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
     timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
-    phone_number_from_pseudonym, phone_number_to_pseudonym)
+    labels, agents_used, assistant_version, lead_name, recording_duration, deployment_type,
+    agent_phone_number, utterances, agent_utterances, human_utterances, variables, variables_collected,
+    answered_by_human, phone_number_from_pseudonym, phone_number_to_pseudonym)
 SELECT s.call_id, s.model_id, s.status, s.end_call_reason, s.custom_end_call_reason, s.type_of_call,
        s.campaign_type, s.phone_number_from, s.phone_number_to, s.name, s.started_at, s.duration_seconds,
        s.timezone, s.recording_url, s.error_message, s.executed_actions, s.prompt_variables, s.raw, s.payload_hash,
+       s.labels, s.agents_used, s.assistant_version, s.lead_name, s.recording_duration, s.deployment_type,
+       s.agent_phone_number, s.utterances, s.agent_utterances, s.human_utterances, s.variables, s.variables_collected,
+       s.answered_by_human,
        encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(s.phone_number_from, 'UTF8'))), 'hex'),
        encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(s.phone_number_to, 'UTF8'))), 'hex')
 FROM   pg_temp.stage_calls s
@@ -94,6 +98,16 @@ const mergeDeleteVariablesSQL = `
 DELETE FROM collected_variables v
 USING  pg_temp.stage_calls s
 WHERE  s.replace_variables AND v.call_id = s.call_id`
+
+const mergeDeleteActionsSQL = `
+DELETE FROM call_actions a
+USING  pg_temp.stage_calls s
+WHERE  s.replace_actions AND a.call_id = s.call_id`
+
+const mergeDeleteJudgementsSQL = `
+DELETE FROM call_judgements j
+USING  pg_temp.stage_calls s
+WHERE  s.replace_judgements AND j.call_id = s.call_id`
 
 const mergeTelephonySQL = `
 INSERT INTO call_telephony (call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at, ended_at)
@@ -165,7 +179,7 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call, g guard) (unchang
 		return 0, err
 	}
 	changed := make([]staged, 0, len(calls))
-	var replaceTranscripts, replaceVariables, anyTelephony bool
+	var replaceTranscripts, replaceVariables, replaceActions, replaceJudgements, anyTelephony bool
 	for _, c := range calls {
 		st, ok := stored[c.ID]
 		if ok && st.unchanged {
@@ -175,17 +189,25 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call, g guard) (unchang
 		// The children of a call that is not stored yet need no DELETE,
 		// which spares the merge a join with the big child tables. Pruned
 		// children are neither deleted nor written.
-		s := staged{Call: c, transcript: c.Transcript, variables: c.Variables, shared: g.shared}
+		s := staged{Call: c, transcript: c.Transcript, variables: c.Variables, actions: c.Actions,
+			judgements: c.Judgements, shared: g.shared}
 		if st.transcriptPruned {
 			s.transcript = nil
 		}
 		if st.variablesPruned {
-			s.variables = nil
+			s.variables, s.actions = nil, nil // extractors' results are in the actions
+		}
+		if st.detailsPruned {
+			s.actions, s.judgements = nil, nil
 		}
 		s.replaceTranscript = ok && s.transcript != nil
 		s.replaceVariables = ok && s.variables != nil
+		s.replaceActions = ok && s.actions != nil
+		s.replaceJudgements = ok && s.judgements != nil
 		replaceTranscripts = replaceTranscripts || s.replaceTranscript
 		replaceVariables = replaceVariables || s.replaceVariables
+		replaceActions = replaceActions || s.replaceActions
+		replaceJudgements = replaceJudgements || s.replaceJudgements
 		anyTelephony = anyTelephony || c.Telephony != nil
 		changed = append(changed, s)
 	}
@@ -202,6 +224,12 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call, g guard) (unchang
 	}
 	if replaceVariables {
 		b.Queue(mergeDeleteVariablesSQL)
+	}
+	if replaceActions {
+		b.Queue(mergeDeleteActionsSQL)
+	}
+	if replaceJudgements {
+		b.Queue(mergeDeleteJudgementsSQL)
 	}
 	if anyTelephony {
 		b.Queue(mergeTelephonySQL)
@@ -221,9 +249,13 @@ type staged struct {
 	*Call
 	transcript        []TranscriptLine // to write: nil when not sent or pruned
 	variables         []Variable       // to write: nil when not sent or pruned
+	actions           []Action         // to write: nil when not sent or pruned
+	judgements        []Judgement      // to write: nil when not sent or pruned
 	shared            map[string]bool  // names of the variables whose values are shared
 	replaceTranscript bool             // the call is stored and a transcript is written
 	replaceVariables  bool             // the call is stored and variables are written
+	replaceActions    bool             // the call is stored and actions are written
+	replaceJudgements bool             // the call is stored and judgements are written
 }
 
 // storedCall is what classify found of a call.
@@ -231,6 +263,7 @@ type storedCall struct {
 	unchanged        bool
 	transcriptPruned bool
 	variablesPruned  bool
+	detailsPruned    bool
 }
 
 // classify runs classifySQL: it touches the stored calls whose payload is
@@ -267,7 +300,7 @@ func classify(ctx context.Context, tx pgx.Tx, calls []*Call) (map[string]storedC
 	}
 	var id string
 	var st storedCall
-	_, err = pgx.ForEachRow(rows, []any{&id, &st.transcriptPruned, &st.variablesPruned}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &st.transcriptPruned, &st.variablesPruned, &st.detailsPruned}, func() error {
 		stored[id] = st
 		return nil
 	})

@@ -45,6 +45,20 @@ ON CONFLICT (call_id) DO UPDATE SET
                                   WHEN calls.transcript_pruned_at IS NULL AND calls.recording_pruned_at IS NULL
                                        AND calls.variables_pruned_at IS NULL THEN calls.raw || EXCLUDED.raw
                                   ELSE (calls.raw || EXCLUDED.raw) - ` + prunedRawKeysSQL + ` END,
+    labels                 = COALESCE(EXCLUDED.labels, calls.labels),
+    agents_used            = COALESCE(EXCLUDED.agents_used, calls.agents_used),
+    assistant_version      = COALESCE(EXCLUDED.assistant_version, calls.assistant_version),
+    lead_name              = CASE WHEN calls.details_pruned_at IS NULL THEN COALESCE(EXCLUDED.lead_name, calls.lead_name) END,
+    recording_duration     = COALESCE(EXCLUDED.recording_duration, calls.recording_duration),
+    deployment_type        = COALESCE(EXCLUDED.deployment_type, calls.deployment_type),
+    agent_phone_number     = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.agent_phone_number, calls.agent_phone_number) END,
+    utterances             = COALESCE(EXCLUDED.utterances, calls.utterances),
+    agent_utterances       = COALESCE(EXCLUDED.agent_utterances, calls.agent_utterances),
+    human_utterances       = COALESCE(EXCLUDED.human_utterances, calls.human_utterances),
+    variables              = COALESCE(EXCLUDED.variables, calls.variables),
+    variables_collected    = COALESCE(EXCLUDED.variables_collected, calls.variables_collected),
+    answered_by_human      = COALESCE(EXCLUDED.answered_by_human, calls.answered_by_human),
     payload_hash           = EXCLUDED.payload_hash,
     synced_at              = now()`
 
@@ -61,8 +75,11 @@ INSERT INTO calls (
     call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
     campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
     timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
-    phone_number_from_pseudonym, phone_number_to_pseudonym)
+    labels, agents_used, assistant_version, lead_name, recording_duration, deployment_type,
+    agent_phone_number, utterances, agent_utterances, human_utterances, variables, variables_collected,
+    answered_by_human, phone_number_from_pseudonym, phone_number_to_pseudonym)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
         callsync_pseudonym($8), callsync_pseudonym($9))` + upsertCallSetSQL
 
 const touchCallSQL = `
@@ -101,6 +118,29 @@ const insertVariableSQL = `
 INSERT INTO collected_variables (call_id, agent_id, name, value, collected, shared_value)
 SELECT $1, $2, $3, $4::jsonb, $5, CASE WHEN EXISTS (SELECT FROM shared_variables s WHERE s.name = $3) THEN $4::jsonb END
 WHERE` + notVariablesPrunedSQL
+
+// Actions hold extractors' results: pruned with the variables.
+const notActionsPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1
+            AND (c.variables_pruned_at IS NOT NULL OR c.details_pruned_at IS NOT NULL))`
+
+const notJudgementsPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1 AND c.details_pruned_at IS NOT NULL)`
+
+const deleteActionsSQL = `DELETE FROM call_actions WHERE call_id = $1 AND` + notActionsPrunedSQL
+
+const insertActionSQL = `
+INSERT INTO call_actions (call_id, position, action_key, kind, identifier, name, action_type, description,
+    status, error_message, parameters_hard_coded, parameters_from_llm, return_value, is_relevant, ran_at,
+    undecoded, raw)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $16, $17::jsonb
+WHERE` + notActionsPrunedSQL
+
+const deleteJudgementsSQL = `DELETE FROM call_judgements WHERE call_id = $1 AND` + notJudgementsPrunedSQL
+
+const insertJudgementSQL = `
+INSERT INTO call_judgements (call_id, criterion, result, value, feedback)
+SELECT $1, $2, $3, $4, $5 WHERE` + notJudgementsPrunedSQL
 
 const upsertTelephonySetSQL = `
 ON CONFLICT (call_id) DO UPDATE SET
@@ -166,10 +206,14 @@ func callStatements(c *Call, perRow bool, do func(sql string, args ...any)) {
 	if raw == nil {
 		raw = []byte("{}")
 	}
+	k := countsOf(c)
 	do(upsertCallSQL, c.ID, c.ModelID, c.Status, c.EndCallReason, c.CustomEndCallReason,
 		c.TypeOfCall, c.CampaignType, c.PhoneNumberFrom, c.PhoneNumberTo, c.Name, c.StartedAt,
 		c.DurationSeconds, c.Timezone, c.RecordingURL, c.ErrorMessage, jsonArg(c.ExecutedActions),
-		jsonArg(c.PromptVariables), string(raw), c.PayloadHash)
+		jsonArg(c.PromptVariables), string(raw), c.PayloadHash,
+		c.Labels, c.AgentsUsed, c.AssistantVersion, c.LeadName, c.RecordingDuration, c.DeploymentType,
+		c.AgentPhoneNumber, k.utterances, k.agentUtterances, k.humanUtterances, k.variables, k.variablesCollected,
+		c.AnsweredByHuman)
 	if c.Transcript != nil {
 		do(deleteTranscriptSQL, c.ID)
 		if perRow {
@@ -200,6 +244,20 @@ func callStatements(c *Call, perRow bool, do func(sql string, args ...any)) {
 			do(insertVariablesSQL, c.ID, agents, names, values, collected)
 		}
 	}
+	if c.Actions != nil {
+		do(deleteActionsSQL, c.ID)
+		for _, a := range c.Actions {
+			do(insertActionSQL, c.ID, a.Position, a.Key, a.Kind, a.Identifier, a.Name, a.ActionType, a.Description,
+				a.Status, a.ErrorMessage, jsonArg(a.ParametersHardCoded), jsonArg(a.ParametersFromLLM),
+				jsonArg(a.ReturnValue), a.IsRelevant, a.RanAt, a.Undecoded, string(actionRaw(a.Raw)))
+		}
+	}
+	if c.Judgements != nil {
+		do(deleteJudgementsSQL, c.ID)
+		for _, j := range c.Judgements {
+			do(insertJudgementSQL, c.ID, j.Criterion, j.Result, j.Value, j.Feedback)
+		}
+	}
 	if t := c.Telephony; t != nil {
 		do(upsertTelephonySQL, c.ID, t.Hangup, t.DisconnectReason, t.DurationMS,
 			t.RingingDurationMS, t.StartedAt, t.EndedAt)
@@ -223,4 +281,48 @@ func variableValue(b []byte) []byte {
 		return []byte("null")
 	}
 	return b
+}
+
+// actionRaw is the raw JSON stored for an action: JSON null when none.
+func actionRaw(b []byte) []byte {
+	if b == nil {
+		return []byte("null")
+	}
+	return b
+}
+
+// counts are the per-call counts stored on calls; nil when the call sends
+// no transcript (or no variables), so that the stored counts are kept with
+// the stored rows.
+type counts struct {
+	utterances, agentUtterances, humanUtterances *int32
+	variables, variablesCollected                *int32
+}
+
+// countsOf counts what c replaces. The speaker groups are call_facts's:
+// bot, assistant and agent are the agent; human is the person.
+func countsOf(c *Call) counts {
+	var k counts
+	if c.Transcript != nil {
+		var agent, human int32
+		for _, l := range c.Transcript {
+			switch l.Speaker {
+			case "bot", "assistant", "agent":
+				agent++
+			case "human":
+				human++
+			}
+		}
+		k.utterances, k.agentUtterances, k.humanUtterances = new(int32(len(c.Transcript))), &agent, &human
+	}
+	if c.Variables != nil {
+		var collected int32
+		for _, v := range c.Variables {
+			if v.Collected != nil && *v.Collected {
+				collected++
+			}
+		}
+		k.variables, k.variablesCollected = new(int32(len(c.Variables))), &collected
+	}
+	return k
 }

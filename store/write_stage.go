@@ -53,7 +53,22 @@ CREATE TEMP TABLE stage_calls (
     duration_ms            bigint,
     ringing_duration_ms    bigint,
     tel_started_at         timestamptz,
-    tel_ended_at           timestamptz
+    tel_ended_at           timestamptz,
+    labels                 text[],
+    agents_used            text[],
+    assistant_version      text,
+    lead_name              text,
+    recording_duration     double precision,
+    deployment_type        text,
+    agent_phone_number     text,
+    utterances             integer,
+    agent_utterances       integer,
+    human_utterances       integer,
+    variables              integer,
+    variables_collected    integer,
+    answered_by_human      text,
+    replace_actions        boolean NOT NULL,
+    replace_judgements     boolean NOT NULL
 ) ON COMMIT DELETE ROWS`
 
 const stageExistsSQL = `SELECT to_regclass('pg_temp.stage_calls') IS NOT NULL`
@@ -70,11 +85,20 @@ var (
 		"timezone", "recording_url", "error_message", "executed_actions", "prompt_variables", "raw",
 		"payload_hash", "replace_transcript", "replace_variables", "has_telephony", "hangup", "disconnect_reason",
 		"duration_ms", "ringing_duration_ms", "tel_started_at", "tel_ended_at",
+		"labels", "agents_used", "assistant_version", "lead_name", "recording_duration", "deployment_type",
+		"agent_phone_number", "utterances", "agent_utterances", "human_utterances", "variables",
+		"variables_collected", "answered_by_human", "replace_actions", "replace_judgements",
 	}
 	transcriptTable   = pgx.Identifier{"transcript_lines"}
 	transcriptColumns = []string{"call_id", "line_no", "speaker", "text"}
 	variablesTable    = pgx.Identifier{"collected_variables"}
 	variablesColumns  = []string{"call_id", "agent_id", "name", "value", "collected", "shared_value"}
+	actionsTable      = pgx.Identifier{"call_actions"}
+	actionsColumns    = []string{"call_id", "position", "action_key", "kind", "identifier", "name", "action_type",
+		"description", "status", "error_message", "parameters_hard_coded", "parameters_from_llm", "return_value",
+		"is_relevant", "ran_at", "undecoded", "raw"}
+	judgementsTable   = pgx.Identifier{"call_judgements"}
+	judgementsColumns = []string{"call_id", "criterion", "result", "value", "feedback"}
 )
 
 // stageCalls copies calls into the staging table, creating it first if
@@ -115,6 +139,11 @@ func stageCalls(ctx context.Context, tx pgx.Tx, calls []staged) error {
 		}
 		row[22], row[23], row[24], row[25], row[26], row[27] = t.Hangup, t.DisconnectReason, t.DurationMS,
 			t.RingingDurationMS, t.StartedAt, t.EndedAt
+		k := countsOf(c.Call)
+		row[28], row[29], row[30], row[31], row[32] = c.Labels, c.AgentsUsed, c.AssistantVersion, c.LeadName, c.RecordingDuration
+		row[33], row[34], row[35], row[36], row[37] = c.DeploymentType, c.AgentPhoneNumber, k.utterances, k.agentUtterances, k.humanUtterances
+		row[38], row[39], row[40] = k.variables, k.variablesCollected, c.AnsweredByHuman
+		row[41], row[42] = c.replaceActions, c.replaceJudgements
 		return row, nil
 	}))
 	if err != nil {
@@ -126,10 +155,12 @@ func stageCalls(ctx context.Context, tx pgx.Tx, calls []staged) error {
 // copyChildren copies the transcript lines and variables of calls into
 // their tables. The merge has deleted the ones they replace.
 func copyChildren(ctx context.Context, tx pgx.Tx, calls []staged) error {
-	var lines, variables int
+	var lines, variables, actions, judgements int
 	for _, c := range calls {
 		lines += len(c.transcript)
 		variables += len(c.variables)
+		actions += len(c.actions)
+		judgements += len(c.judgements)
 	}
 	if lines > 0 {
 		if _, err := tx.CopyFrom(ctx, transcriptTable, transcriptColumns, &lineSource{calls: calls, line: -1}); err != nil {
@@ -139,6 +170,30 @@ func copyChildren(ctx context.Context, tx pgx.Tx, calls []staged) error {
 	if variables > 0 {
 		if _, err := tx.CopyFrom(ctx, variablesTable, variablesColumns, &variableSource{calls: calls, v: -1}); err != nil {
 			return fmt.Errorf("copy collected variables: %w", err)
+		}
+	}
+	if actions > 0 {
+		rows := make([][]any, 0, actions)
+		for _, c := range calls {
+			for _, a := range c.actions {
+				rows = append(rows, []any{c.ID, a.Position, a.Key, a.Kind, a.Identifier, a.Name, a.ActionType,
+					a.Description, a.Status, a.ErrorMessage, a.ParametersHardCoded, a.ParametersFromLLM, a.ReturnValue,
+					a.IsRelevant, a.RanAt, a.Undecoded, actionRaw(a.Raw)})
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, actionsTable, actionsColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy call actions: %w", err)
+		}
+	}
+	if judgements > 0 {
+		rows := make([][]any, 0, judgements)
+		for _, c := range calls {
+			for _, j := range c.judgements {
+				rows = append(rows, []any{c.ID, j.Criterion, j.Result, j.Value, j.Feedback})
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, judgementsTable, judgementsColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy call judgements: %w", err)
 		}
 	}
 	return nil

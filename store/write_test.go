@@ -23,6 +23,19 @@ func fullCall(id string) store.Call {
 		Transcript: []store.TranscriptLine{{LineNo: 1, Speaker: "bot", Text: "hi"}, {LineNo: 2, Speaker: "human", Text: "yo"}},
 		Variables:  []store.Variable{{AgentID: "ag", Name: "v", Value: []byte(`null`), Collected: new(true)}},
 		Telephony:  &store.Telephony{Hangup: new("caller"), DurationMS: new(int64(1000)), StartedAt: &start},
+		Labels:     []string{"vip"}, AgentsUsed: []string{}, AssistantVersion: new("v3"), LeadName: new("Jo Doe"),
+		RecordingDuration: new(12.5), DeploymentType: new("telephony"), AgentPhoneNumber: new("+3"),
+		AnsweredByHuman: new("true"),
+		Actions: []store.Action{
+			{Position: 1, Key: "info_extractor_email", Kind: "info_extractor", Identifier: new("email"),
+				ReturnValue: []byte(`{"email":"a@b.c"}`), RanAt: &start, Raw: []byte(`{"return_value":"{\"email\":\"a@b.c\"}"}`)},
+			{Position: 2, Key: "transfer", Kind: "custom_function", Status: new("transfer-failed-timeout"),
+				ReturnValue: []byte(`"not json"`), Undecoded: []string{"return_value"}, Raw: []byte(`{"return_value":"not json"}`)},
+		},
+		Judgements: []store.Judgement{
+			{Criterion: "answered_by_human", Result: new("true"), Value: new("True"), Feedback: new("")},
+			{Criterion: "goal", Result: new("partial"), Value: new("partial"), Feedback: new("no booking")},
+		},
 	}
 }
 

@@ -130,29 +130,12 @@ func retryable(err error) bool {
 // in the API's order, each once. It retries as backfill does; sent counts
 // the requests made.
 func AllModels(ctx context.Context, l ModelLister, cfg IntakeConfig, sent *int) ([]string, error) {
-	cfg = cfg.withDefaults()
-	var models []string
-	seen := map[string]bool{}
-	for offset := 0; ; {
-		page, err := request(ctx, cfg, sent, func() (*api.AssistantPage, error) {
-			return l.ListAssistants(ctx, api.MaxPageSize, offset)
-		})
-		if err != nil {
-			return models, fmt.Errorf("list agents: %w", err)
-		}
-		fresh := 0
-		for _, a := range page.Assistants {
-			if !seen[a.ModelID] {
-				seen[a.ModelID] = true
-				models = append(models, a.ModelID)
-				fresh++
-			}
-		}
-		offset += len(page.Assistants)
-		if len(page.Assistants) < api.MaxPageSize || (page.Total >= 0 && offset >= page.Total) || fresh == 0 {
-			return models, nil
-		}
+	agents, err := ListAgents(ctx, l, cfg, sent)
+	models := make([]string, len(agents))
+	for i, a := range agents {
+		models[i] = a.ModelID
 	}
+	return models, err
 }
 
 // ingested counts what ingest did.

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -70,6 +71,14 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 			})
 		}
 	}
+	row.Labels, row.AgentsUsed = n.texts(c.Labels), n.texts(c.AgentsUsed)
+	row.AssistantVersion, row.LeadName = n.ptr(c.AssistantVersion), n.ptr(c.LeadName)
+	row.DeploymentType, row.AgentPhoneNumber = n.ptr(c.DeploymentType), n.ptr(c.AgentPhoneNumber)
+	row.RecordingDuration = c.RecordingDuration
+	if row.Actions, err = n.actions(c.Actions); err != nil {
+		return row, notes, err
+	}
+	row.Judgements, row.AnsweredByHuman = n.judgements(c.Judgements)
 	t := store.Telephony{
 		Hangup:            n.ptr(c.TelephonyHangup),
 		DisconnectReason:  n.ptr(c.TelephonyDisconnectReason),
@@ -89,7 +98,7 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 // whenever Normalize stores something different for the same payload: the
 // payload hashes change with it, so every call is written in full on its
 // next sync instead of being skipped as unchanged.
-const normalizeVersion = "callsync normalize 2\n"
+const normalizeVersion = "callsync normalize 3\n"
 
 // PayloadHash is the hash of a call object as the API sent it, byte for
 // byte, and of the version of Normalize: two payloads with the same hash
@@ -136,6 +145,68 @@ func (n *normalizer) json(field string, raw []byte) ([]byte, error) {
 		n.fixed = append(n.fixed, field+": "+fixed)
 	}
 	return out, nil
+}
+
+// texts cleans a list of strings; nil stays nil (not sent).
+func (n *normalizer) texts(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = n.text(s)
+	}
+	return out
+}
+
+// actions turns decoded actions into rows, numbered in the order sent.
+func (n *normalizer) actions(as []api.Action) ([]store.Action, error) {
+	if as == nil {
+		return nil, nil
+	}
+	out := make([]store.Action, 0, len(as))
+	for i, a := range as {
+		row := store.Action{
+			Position: int32(i + 1), Key: n.text(a.Key), Kind: a.Kind, Identifier: n.ptr(a.Identifier),
+			Name: n.ptr(a.Name), ActionType: n.ptr(a.ActionType), Description: n.ptr(a.Description),
+			Status: n.ptr(a.Status), ErrorMessage: n.ptr(a.ErrorMessage), IsRelevant: a.IsRelevant, RanAt: a.RanAt,
+			Undecoded: a.Undecoded,
+		}
+		var err error
+		for _, f := range []struct {
+			src json.RawMessage
+			dst *[]byte
+		}{{a.ParametersHardCoded, &row.ParametersHardCoded}, {a.ParametersFromLLM, &row.ParametersFromLLM},
+			{a.ReturnValue, &row.ReturnValue}, {a.Raw, &row.Raw}} {
+			if *f.dst, err = n.json("executed_actions", f.src); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// answeredByHuman is the judge criterion that says whether a person, not
+// a voicemail, answered; call_facts.answered prefers it to the transcript.
+const answeredByHuman = "answered_by_human"
+
+// judgements turns decoded judgements into rows, and returns the result
+// of answered_by_human for calls.answered_by_human: "" when the set lacks
+// it or its result is not normalized, nil when there is no set.
+func (n *normalizer) judgements(js []api.Judgement) ([]store.Judgement, *string) {
+	if js == nil {
+		return nil, nil
+	}
+	out := make([]store.Judgement, len(js))
+	answered := new("")
+	for i, j := range js {
+		out[i] = store.Judgement{Criterion: n.text(j.Criterion), Result: j.Result, Value: n.ptr(j.Value), Feedback: n.ptr(j.Feedback)}
+		if j.Criterion == answeredByHuman && j.Result != nil {
+			answered = j.Result
+		}
+	}
+	return out, answered
 }
 
 func (n *normalizer) notes() []string {

@@ -58,7 +58,7 @@ func (h *PhoneHasher) Apply(row *store.Call) error {
 	if h == nil {
 		return nil
 	}
-	for _, p := range []*string{row.PhoneNumberFrom, row.PhoneNumberTo} {
+	for _, p := range []*string{row.PhoneNumberFrom, row.PhoneNumberTo, row.AgentPhoneNumber} {
 		if p != nil {
 			*p = h.Hash(*p)
 		}

@@ -134,7 +134,7 @@ func (g *gen) call() Call {
 	start := time.UnixMilli(g.startMS).UTC()
 	lang := g.language()
 	lead := g.lead(lang)
-	agentPhone := "+1415555" + strconv.Itoa(1000+int(fnv(model)%9000))
+	agentPhone := agentPhone(model)
 	direction := pick(r, []string{"outbound", "outbound", "outbound", "inbound", "inbound"})
 	if g.chance(0.02) {
 		direction = "widget"

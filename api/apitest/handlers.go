@@ -163,14 +163,15 @@ func (s *Server) listCalls(x *exchange) {
 	x.reply(http.StatusOK, nil, b)
 }
 
-// listAssistants answers GET /v2/assistants with the models that have calls.
+// listAssistants answers GET /v2/assistants with the models that have
+// calls and have not been deleted (DeleteAssistant), in the live shape.
 func (s *Server) listAssistants(x *exchange) {
 	limit, offset, problem := paging(x.r.URL.Query())
 	if problem != "" {
 		x.reply(http.StatusBadRequest, nil, detailBody(problem, x.n))
 		return
 	}
-	models := s.data.models()
+	models := s.Assistants()
 	start := min(offset, len(models))
 	end := min(start+limit, len(models))
 	b := []byte(`{"status":"ok","response":{"assistants":[`)
@@ -178,17 +179,47 @@ func (s *Server) listAssistants(x *exchange) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"model_id":`...)
-		b = appendJSONString(b, m)
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, modelName(m))
-		b = append(b, '}')
+		b = appendValue(b, assistant(m))
 	}
 	b = append(b, `],"pagination":`...)
 	b = appendPagination(b, len(models), limit, offset)
 	b = append(b, "}}"...)
 	x.reply(http.StatusOK, nil, b)
 }
+
+// assistant is the agent object of a model as GET /v2/assistants/ sends
+// it: stable for the model ID.
+func assistant(id string) obj {
+	h := fnv(id)
+	name := modelName(id)
+	kind := []string{"outbound", "outbound", "inbound", "widget"}[h%4]
+	lang := []string{"en-US", "en-US", "es-ES", "de-DE"}[h>>8%4]
+	return obj{
+		{"model_id", id},
+		{"name", name},
+		{"description", "Handles " + strings.ToLower(name) + " calls"},
+		{"type", kind},
+		{"phone_number", agentPhone(id)},
+		{"external_webhook_url", "https://hooks.example.com/synthflow?token=" + strconv.FormatUint(h, 16)},
+		{"is_recording", h%5 != 0},
+		{"end_call_reasons", []string{"Customer asks to stop calling"}},
+		{"max_duration", obj{{"duration_seconds", 600}, {"is_enabled", true}}},
+		{"voicemail_message", obj{{"enabled", h%3 == 0}, {"mode", "exact_message"}, {"exact_message", "Please call us back."}}},
+		{"agent", obj{
+			{"timezone", timezones[h>>16%uint64(len(timezones))]},
+			{"language", lang},
+			{"llm", []string{"gpt-4o", "gpt-4.1-mini", "synthflow-fast"}[h>>24%3]},
+			{"voice_id", "voice_" + strconv.FormatUint(h>>32%1000, 10)},
+			{"prompt", "You are " + name + "."},
+			{"greeting_message", "Hello!"},
+			{"is_transcript_disabled", false},
+			{"redact_pii", h%7 == 0},
+		}},
+	}
+}
+
+// agentPhone is the stable phone number of a model's agent.
+func agentPhone(model string) string { return "+1415555" + strconv.Itoa(1000+int(fnv(model)%9000)) }
 
 func appendPagination(b []byte, total, limit, offset int) []byte {
 	b = append(b, `{"total_records":`...)

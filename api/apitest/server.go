@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,7 @@ type Server struct {
 	cfg      atomic.Pointer[config]
 	cfgMu    sync.Mutex // serializes setters (copy-on-write of cfg)
 	listHook atomic.Pointer[func(ListRequest)]
+	deleted  sync.Map // model ID → true: agents deleted with DeleteAssistant
 
 	done     chan struct{}
 	closeMu  sync.RWMutex
@@ -187,9 +189,22 @@ func (s *Server) CallIDs() []string {
 	return ids
 }
 
-// Models returns the model IDs that have calls, sorted: the assistants
-// that GET /v2/assistants lists.
+// Models returns the model IDs that have calls, sorted.
 func (s *Server) Models() []string { return s.data.models() }
+
+// Assistants returns the model IDs that GET /v2/assistants lists, sorted:
+// those of Models that DeleteAssistant has not deleted.
+func (s *Server) Assistants() []string {
+	ms := s.data.models()
+	return slices.DeleteFunc(ms, func(m string) bool {
+		_, gone := s.deleted.Load(m)
+		return gone
+	})
+}
+
+// DeleteAssistant makes GET /v2/assistants stop listing the model, as
+// deleting an agent in Synthflow does; its calls stay.
+func (s *Server) DeleteAssistant(modelID string) { s.deleted.Store(modelID, true) }
 
 // ListRequest describes a valid GET /v2/calls request, as passed to the
 // hook set with OnList.

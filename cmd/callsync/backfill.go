@@ -60,7 +60,11 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}
 	var modelRequests int
-	windows, err := rc.windows(ctx, client, cfg, &modelRequests)
+	var agents callsync.AgentStore = db
+	if opts.DryRun {
+		agents = nil // a dry run writes nothing, agents included
+	}
+	windows, err := rc.windows(ctx, client, agents, cfg, &modelRequests)
 	if err != nil {
 		return apiError(ac, err)
 	}
@@ -69,7 +73,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	start := time.Now()
 	rep, err := b.Run(ctx, windows, opts)
 	prog.finish()
-	printBackfill(e.stdout, rep, modelRequests, time.Since(start), opts.DryRun)
+	printBackfill(e.stdout, rep, modelRequests, time.Since(start), opts.DryRun, agentNames(ctx, db, logger))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("backfill stopped before the end; run the same command again to continue")
@@ -91,7 +95,7 @@ func apiError(ac apiConfig, err error) error {
 
 // printBackfill prints a backfill's summary, the windows whose counts still
 // differ and the windows that failed.
-func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, took time.Duration, dry bool) {
+func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, took time.Duration, dry bool, names map[string]string) {
 	verb := "stored"
 	if dry {
 		verb = "listed (dry run: nothing written)"
@@ -115,9 +119,9 @@ func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, 
 	if len(rep.Mismatched) > 0 {
 		fmt.Fprintf(w, "\n%d windows still differ from the API's count (callsync verify --fix reads them again):\n", len(rep.Mismatched))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "model\tfrom\tto\tapi\twarehouse\t")
+		fmt.Fprintln(tw, "agent\tmodel\tfrom\tto\tapi\twarehouse\t")
 		for _, m := range rep.Mismatched {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t\n", m.ModelID, fmtTime(m.From), fmtTime(m.To), m.Total, m.Landed)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t\n", agentName(names, m.ModelID), m.ModelID, fmtTime(m.From), fmtTime(m.To), m.Total, m.Landed)
 		}
 		tw.Flush()
 	}
@@ -179,12 +183,18 @@ func (c *rangeConfig) validate(cmd string) error {
 	return nil
 }
 
-// windows lists the agents when asked to, and splits the range.
-func (c *rangeConfig) windows(ctx context.Context, l callsync.ModelLister, cfg callsync.IntakeConfig, sent *int) ([]callsync.Window, error) {
+// windows lists the agents when asked to, and splits the range. With a
+// store, the listing also refreshes the agents table.
+func (c *rangeConfig) windows(ctx context.Context, l callsync.ModelLister, s callsync.AgentStore, cfg callsync.IntakeConfig, sent *int) ([]callsync.Window, error) {
 	models := []string(c.models)
 	if c.allModels {
 		var err error
-		if models, err = callsync.AllModels(ctx, l, cfg, sent); err != nil {
+		if s != nil {
+			models, _, err = callsync.RefreshAgents(ctx, l, s, cfg, sent)
+		} else {
+			models, err = callsync.AllModels(ctx, l, cfg, sent)
+		}
+		if err != nil {
 			return nil, err
 		}
 		if len(models) == 0 {

@@ -85,6 +85,7 @@ var commands = []command{
 	{"backfill", "store past calls from list pages, window by window, resumably", runBackfill},
 	{"poll", "list recent calls of some agents once and store them", runPoll},
 	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},
+	{"agents", "list the agents (GET /v2/assistants/) into the agents table", runAgents},
 	{"forget", "erase calls for good, by id or phone number, so that no sync brings them back", runForget},
 	{"prune", "apply retention: remove transcripts, recordings, variables or details of old calls", runPrune},
 	{"variables", "list, share or unshare the collected variables whose values BI readers see", runVariables},

@@ -25,6 +25,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 	var ic intakeConfig
 	var retc retentionConfig
 	var schedule, httpAddr string
+	var agentsEvery time.Duration
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
@@ -34,8 +35,13 @@ func runRun(ctx context.Context, args []string, e env) error {
 	retc.register(f)
 	f.stringVar(&schedule, "schedule", "SYNC_SCHEDULE", "@every 1m", "when to run passes: cron syntax (*/5 * * * *) or @every DURATION")
 	f.stringVar(&httpAddr, "http-addr", "HTTP_ADDR", "", "serve HTTP endpoints on this address, e.g. :8080 (empty: no HTTP)")
+	f.durationVar(&agentsEvery, "agents-refresh", "AGENTS_REFRESH", time.Hour,
+		"how often to list the agents into the agents table (also at start, and when a call names an unknown agent)")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	if agentsEvery <= 0 {
+		return usagef("--agents-refresh must be positive")
 	}
 	logger, err := lc.logger(e.stderr)
 	if err != nil {
@@ -73,7 +79,9 @@ func runRun(ctx context.Context, args []string, e env) error {
 	defer cancel(nil)
 	passes := newPassRunner("run", w.syncer, db, w.tel, logger, rc)
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger})))
+	agents := &callsync.AgentRefresher{Lister: w.client, Store: db, Interval: agentsEvery}
 	id, err := c.AddFunc(schedule, func() {
+		refreshAgents(ctx, agents, logger)
 		err := ic.pollOnce(ctx, logger) // new calls first, so this pass fetches the ones not final yet
 		if !errors.Is(err, callsync.ErrUnauthorized) {
 			_, err = passes.run(ctx)
@@ -126,6 +134,19 @@ func runRun(ctx context.Context, args []string, e env) error {
 	}
 	logger.Info("callsync stopped")
 	return nil
+}
+
+// refreshAgents refreshes the agents table when due. A failure is logged
+// and retried at the next tick: names are a convenience, calls are not.
+func refreshAgents(ctx context.Context, r *callsync.AgentRefresher, logger *slog.Logger) {
+	saved, refreshed, err := r.Maybe(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		logger.Warn("agents refresh failed", tint.Err(err))
+	case refreshed:
+		logger.Info("agents refreshed", "listed", saved.Listed, "new", saved.New, "deleted", saved.Deleted,
+			"never_listed", saved.Unseen)
+	}
 }
 
 // cronLogger adapts cron.Logger to slog.

@@ -50,7 +50,7 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}
 	var modelRequests int
-	windows, err := rc.windows(ctx, client, cfg, &modelRequests)
+	windows, err := rc.windows(ctx, client, db, cfg, &modelRequests)
 	if err != nil {
 		return apiError(ac, err)
 	}
@@ -59,7 +59,8 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return apiError(ac, err)
 	}
-	printVerify(e.stdout, rep, modelRequests)
+	names := agentNames(ctx, db, logger)
+	printVerify(e.stdout, rep, modelRequests, names)
 	if !fix || len(rep.Diffs) == 0 {
 		if len(rep.Diffs) > 0 {
 			return fmt.Errorf("verify: %d windows differ", len(rep.Diffs))
@@ -69,7 +70,7 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg}
 	brep, err := b.Repair(ctx, rep.Diffs, callsync.BackfillOptions{})
 	fmt.Fprintln(e.stdout)
-	printBackfill(e.stdout, brep, 0, 0, false)
+	printBackfill(e.stdout, brep, 0, 0, false, names)
 	if err != nil {
 		return apiError(ac, err)
 	}
@@ -82,7 +83,7 @@ func runVerify(ctx context.Context, args []string, e env) error {
 		return apiError(ac, err)
 	}
 	fmt.Fprintln(e.stdout, "\nafter --fix:")
-	printVerify(e.stdout, after, 0)
+	printVerify(e.stdout, after, 0, names)
 	if len(after.Diffs) > 0 {
 		return fmt.Errorf("verify: %d windows still differ after --fix", len(after.Diffs))
 	}
@@ -90,7 +91,7 @@ func runVerify(ctx context.Context, args []string, e env) error {
 }
 
 // printVerify prints the windows whose counts differ as a table.
-func printVerify(w io.Writer, rep callsync.VerifyReport, modelRequests int) {
+func printVerify(w io.Writer, rep callsync.VerifyReport, modelRequests int, names map[string]string) {
 	fmt.Fprintf(w, "verify: %d windows compared, %d differ, %d list requests", rep.Windows, len(rep.Diffs), rep.Requests)
 	if modelRequests > 0 {
 		fmt.Fprintf(w, " + %d to list agents", modelRequests)
@@ -100,14 +101,14 @@ func printVerify(w io.Writer, rep callsync.VerifyReport, modelRequests int) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\tfrom\tto\tapi\twarehouse\tdiff\t")
+	fmt.Fprintln(tw, "agent\tmodel\tfrom\tto\tapi\twarehouse\tdiff\t")
 	for _, d := range rep.Diffs {
 		api := fmt.Sprint(d.API)
 		diff := fmt.Sprintf("%+d", d.Warehouse-d.API)
 		if d.API < 0 {
 			api, diff = "?", "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t\n", d.ModelID, fmtTime(d.From), fmtTime(d.To), api, d.Warehouse, diff)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", agentName(names, d.ModelID), d.ModelID, fmtTime(d.From), fmtTime(d.To), api, d.Warehouse, diff)
 	}
 	tw.Flush()
 }

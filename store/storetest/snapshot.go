@@ -10,7 +10,7 @@ import (
 // DataTables are the tables that hold synced call data, as opposed to the
 // sync queue's bookkeeping: syncing the same calls again must leave them
 // unchanged. A test fails when the migrations add a table missing here.
-var DataTables = []string{"calls", "transcript_lines", "collected_variables", "call_telephony"}
+var DataTables = []string{"calls", "transcript_lines", "collected_variables", "call_telephony", "call_actions", "call_judgements"}
 
 // Querier is the part of *pgxpool.Pool, *pgx.Conn and pgx.Tx that Snapshot
 // uses.
