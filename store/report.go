@@ -39,12 +39,51 @@ ORDER  BY 1 DESC, 2
 LIMIT  10`,
 	},
 	{
-		Title: "Daily call stats (the daily_call_stats view), latest days first",
-		SQL: `SELECT day, model_id, calls, answered, completed, no_answer, voicemail, answer_rate,
+		Title: "Daily call stats by agent name (the daily_call_stats view), latest days first",
+		SQL: `SELECT day, agent_name, calls, answered, completed, no_answer, voicemail, answer_rate,
        avg_duration_seconds, median_duration_seconds, p90_duration_seconds, total_talk_minutes
 FROM   daily_call_stats
-ORDER  BY day DESC, model_id
+ORDER  BY day DESC, agent_name
 LIMIT  8`,
+	},
+	{
+		Title: "Calls per agent over 30 days: answered by a person, voicemail, utterances",
+		SQL: `SELECT agent_name, count(*) AS calls,
+       count(*) FILTER (WHERE answered) AS answered,
+       count(*) FILTER (WHERE voicemail) AS voicemail,
+       round(avg(human_utterances), 1) AS avg_human_utterances,
+       sum(utterances) AS utterances
+FROM   call_facts
+WHERE  started_date_utc >= current_date - 30
+GROUP  BY 1
+ORDER  BY 2 DESC`,
+	},
+	{
+		Title: "Transfers that failed in the last 7 days, per agent (daily_action_outcomes)",
+		SQL: `SELECT agent_name, action, status, sum(actions) AS actions, sum(failed) AS failed
+FROM   daily_action_outcomes
+WHERE  day >= current_date - 7 AND action ILIKE '%transfer%'
+GROUP  BY 1, 2, 3
+ORDER  BY 1, 2, 3`,
+	},
+	{
+		Title: "Call-quality judgements per agent over 30 days (daily_judgement_results)",
+		SQL: `SELECT agent_name, criterion, sum(calls) AS calls, sum(true_count) AS true,
+       sum(false_count) AS false, sum(partial_count) AS partial,
+       round(sum(true_count)::numeric / nullif(sum(true_count + false_count + partial_count), 0), 3) AS pass_rate
+FROM   daily_judgement_results
+WHERE  day >= current_date - 30 AND criterion IN ('goal', 'answered_by_human', 'objections')
+GROUP  BY 1, 2
+ORDER  BY 1, 2`,
+	},
+	{
+		Title: "Calls in which someone asked to cancel (transcript_search)",
+		SQL: `SELECT f.agent_name, s.call_id, s.speaker, left(s.text, 60) AS text
+FROM   transcript_search s
+JOIN   call_facts f USING (call_id)
+WHERE  s.document @@ websearch_to_tsquery('simple', 'cancel')
+ORDER  BY f.started_at DESC
+LIMIT  3`,
 	},
 	{
 		Title: "Top end-call reasons",
@@ -60,12 +99,14 @@ LIMIT  5`,
 func (db *DB) TableCounts(ctx context.Context) (map[string]int64, error) {
 	const sql = `SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM transcript_lines),
 	                    (SELECT count(*) FROM collected_variables), (SELECT count(*) FROM call_telephony),
-	                    (SELECT count(*) FROM sync_queue)`
-	var c, t, v, p, q int64
-	if err := db.pool.QueryRow(ctx, sql).Scan(&c, &t, &v, &p, &q); err != nil {
+	                    (SELECT count(*) FROM sync_queue), (SELECT count(*) FROM call_actions),
+	                    (SELECT count(*) FROM call_judgements), (SELECT count(*) FROM agents)`
+	var c, t, v, p, q, a, j, g int64
+	if err := db.pool.QueryRow(ctx, sql).Scan(&c, &t, &v, &p, &q, &a, &j, &g); err != nil {
 		return nil, fmt.Errorf("count rows: %w", err)
 	}
-	return map[string]int64{"calls": c, "transcript_lines": t, "collected_variables": v, "call_telephony": p, "sync_queue": q}, nil
+	return map[string]int64{"calls": c, "transcript_lines": t, "collected_variables": v, "call_telephony": p,
+		"sync_queue": q, "call_actions": a, "call_judgements": j, "agents": g}, nil
 }
 
 // Query runs a read-only query (in a READ ONLY transaction, so it cannot

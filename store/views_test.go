@@ -109,7 +109,9 @@ func TestViews_CallFacts_Columns(t *testing.T) {
 		"custom_end_call_reason", "started_at", "started_date_utc", "started_hour_utc", "local_timezone",
 		"started_date_local", "started_hour_local", "duration_seconds", "talk_seconds", "ring_seconds",
 		"answered", "utterances", "agent_utterances", "human_utterances", "other_utterances", "variables",
-		"variables_collected", "has_recording", "caller_pseudonym", "callee_pseudonym"}
+		"variables_collected", "has_recording", "agent_name", "voicemail", "answered_by_human",
+		"labels", "agents_used", "deployment_type", "assistant_version", "recording_duration",
+		"caller_pseudonym", "callee_pseudonym"}
 	if diff := cmp.Diff(want, tab.Columns); diff != "" {
 		t.Errorf("call_facts columns (-want +got):\n%s", diff)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,6 +173,7 @@ func (s *Server) listAssistants(x *exchange) {
 		return
 	}
 	models := s.Assistants()
+	all := s.data.models()
 	start := min(offset, len(models))
 	end := min(start+limit, len(models))
 	b := []byte(`{"status":"ok","response":{"assistants":[`)
@@ -179,7 +181,8 @@ func (s *Server) listAssistants(x *exchange) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendValue(b, assistant(m))
+		n, _ := slices.BinarySearch(all, m)
+		b = appendValue(b, assistant(m, modelName(n)))
 	}
 	b = append(b, `],"pagination":`...)
 	b = appendPagination(b, len(models), limit, offset)
@@ -188,10 +191,9 @@ func (s *Server) listAssistants(x *exchange) {
 }
 
 // assistant is the agent object of a model as GET /v2/assistants/ sends
-// it: stable for the model ID.
-func assistant(id string) obj {
+// it: stable for the model ID and its name.
+func assistant(id, name string) obj {
 	h := fnv(id)
-	name := modelName(id)
 	kind := []string{"outbound", "outbound", "inbound", "widget"}[h%4]
 	lang := []string{"en-US", "en-US", "es-ES", "de-DE"}[h>>8%4]
 	return obj{
@@ -281,5 +283,12 @@ func requestID(n uint64) string {
 var modelNames = []string{"Inbound Support", "Appointment Setter", "Lead Qualifier", "Collections Reminder",
 	"Recepción Clínica Dental", "After-hours Receptionist", "Renewal Outreach", "Customer Survey"}
 
-// modelName is a stable display name for a model ID.
-func modelName(id string) string { return modelNames[fnv(id)%uint64(len(modelNames))] }
+// modelName is the display name of the n-th model (in ID order), distinct
+// for every n.
+func modelName(n int) string {
+	name := modelNames[n%len(modelNames)]
+	if n >= len(modelNames) {
+		name += " " + strconv.Itoa(n/len(modelNames)+1)
+	}
+	return name
+}

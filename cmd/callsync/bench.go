@@ -27,6 +27,8 @@ type benchConfig struct {
 	duration    time.Duration
 	naive       int
 	worker      string
+	searchIndex bool
+	keep        bool
 }
 
 func runBench(ctx context.Context, args []string, e env) error {
@@ -46,6 +48,8 @@ func runBench(ctx context.Context, args []string, e env) error {
 	f.DurationVar(&c.duration, "duration", 0, "stop the workers after this long (0: when the queue is drained)")
 	f.IntVar(&c.naive, "naive-sample", 500, "calls synced by the naive path (0: skip it)")
 	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker processes (default: this one)")
+	f.BoolVar(&c.keep, "keep", false, "keep the database at the end (with DATABASE_URL) and print its URL, e.g. to time queries after --prefill")
+	f.BoolVar(&c.searchIndex, "search-index", false, "also sync the calls fresh again with the transcript search index on, and compare")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -72,7 +76,11 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	if c.keep && adminURL != "" {
+		fmt.Fprintf(out, "database kept: %s\n", dbURL)
+	} else {
+		defer cleanup()
+	}
 	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
 	if err != nil {
 		return err
@@ -132,6 +140,30 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 		fmt.Fprintf(out, "%-18s %7d calls in %8s  %8.0f calls/s\n", "naive path", n, took.Round(time.Millisecond), naive)
 		fmt.Fprintf(out, "  fresh sync is %.1f× the naive path\n", fresh.rate()/naive)
 	}
+	if c.searchIndex {
+		return benchSearchIndex(ctx, c, db, fake, ids, dbURL, fresh, out)
+	}
+	return nil
+}
+
+// benchSearchIndex empties the warehouse, switches the transcript search
+// index on and syncs the same calls fresh again, comparing with fresh.
+func benchSearchIndex(ctx context.Context, c benchConfig, db *store.DB, fake *apitest.Server, ids []string,
+	dbURL string, fresh phase, out io.Writer) error {
+	if err := db.EmptyWarehouse(ctx); err != nil {
+		return err
+	}
+	if err := db.SetTranscriptSearch(ctx, true); err != nil {
+		return err
+	}
+	fake.Counters().Reset()
+	indexed, err := benchPhase(ctx, c, db, fake, ids, dbURL)
+	if err != nil {
+		return err
+	}
+	printPhase(out, "fresh, search idx", indexed)
+	fmt.Fprintf(out, "  with the transcript search index, fresh sync runs at %.2f× the rate without (%+.1f%%)\n",
+		indexed.rate()/fresh.rate(), (indexed.rate()/fresh.rate()-1)*100)
 	return nil
 }
 
@@ -161,13 +193,21 @@ func benchDatabase(ctx context.Context, adminURL string) (string, func(), error)
 }
 
 // prefill stores n calls, done in the queue, the way a pass would but
-// without HTTP. The payloads repeat a thousand generated calls under new
-// ids: what matters is how many rows the warehouse holds.
+// without HTTP. The payloads repeat a thousand generated calls, as list
+// pages send them (judgements included), under new ids and with start
+// times spread evenly over the 30 days before now: what matters is how
+// many rows the warehouse holds and how they spread over days and agents.
 func prefill(ctx context.Context, db *store.DB, n int) error {
 	const chunk = 1000
+	const span = 30 * 24 * time.Hour
+	now := time.Now().UTC()
+	cloned := 0
+	if n > chunk { // a thousand calls written, the rest cloned in SQL: millions take minutes
+		cloned, n = n-chunk, chunk
+	}
 	base := make([]*api.Call, 0, chunk)
 	for _, gc := range apitest.Generate(apitest.GenerateOptions{Seed: 99, Calls: chunk}) {
-		ac, err := api.DecodeCall(gc.GetJSON())
+		ac, err := api.DecodeCall(gc.ListJSON())
 		if err != nil {
 			return err
 		}
@@ -180,6 +220,8 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 		for i := range size {
 			ac := *base[i]
 			ac.ID = fmt.Sprintf("prefill-%d-%s", start, ac.ID)
+			started := now.Add(-time.Duration(float64(span) * float64(start+i) / float64(n)))
+			ac.StartTime = &started
 			row, _, err := callsync.Normalize(&ac)
 			if err != nil {
 				return err
@@ -201,5 +243,9 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 			return err
 		}
 	}
-	return nil
+	if cloned == 0 {
+		return nil
+	}
+	copies := (cloned + chunk - 1) / chunk
+	return db.CloneCalls(ctx, "prefill-", copies, span, nil)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -103,18 +104,52 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(out, "• sync pass: %d claimed, %d stored as final, %d stored and queued again (status not final yet), %d failed, in %s (%.0f calls/s)\n",
 		st.Claimed, st.Done, st.Polling, st.Failed+st.Retrying, took.Round(time.Millisecond), float64(st.Claimed)/took.Seconds())
 
+	if err := demoListPages(ctx, out, db, client, logger, now); err != nil {
+		return err
+	}
+
 	counts, err := db.TableCounts(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "\nRows in the warehouse:")
-	for _, t := range []string{"calls", "transcript_lines", "collected_variables", "call_telephony", "sync_queue"} {
+	for _, t := range []string{"calls", "transcript_lines", "collected_variables", "call_telephony", "call_actions",
+		"call_judgements", "agents", "sync_queue"} {
 		fmt.Fprintf(out, "  %-20s %8d\n", t, counts[t])
 	}
 	if err := demoSamples(ctx, out, db); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "\nDone. Point a BI tool at these tables; see the README for production use.")
+	return nil
+}
+
+// demoListPages lists the agents into the agents table and reads the last
+// week's list pages, which alone carry judgements and the list-only fields,
+// as callsync agents and callsync backfill --all-models do; then it
+// switches the transcript search index on.
+func demoListPages(ctx context.Context, out io.Writer, db *store.DB, client *api.Client, logger *slog.Logger, now time.Time) error {
+	var sent int
+	models, saved, err := callsync.RefreshAgents(ctx, client, db, callsync.IntakeConfig{}, &sent)
+	if err != nil {
+		return fmt.Errorf("demo: agents: %w", err)
+	}
+	fmt.Fprintf(out, "• agents: %d listed from GET /v2/assistants/ into the agents table\n", saved.Listed)
+	windows, err := callsync.Windows(models, now.Add(-8*24*time.Hour).Truncate(24*time.Hour), now.Add(24*time.Hour).Truncate(24*time.Hour), 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	b := &callsync.Backfiller{API: client, Store: db, Logger: logger}
+	rep, err := b.Run(ctx, windows, callsync.BackfillOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: backfill: %w", err)
+	}
+	fmt.Fprintf(out, "• backfill of list pages: %d calls read in %d requests (judgements, labels, lead names come only from these)\n",
+		rep.Calls, rep.Requests)
+	if err := db.SetTranscriptSearch(ctx, true); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "• transcript search index on (callsync search-index on)")
 	return nil
 }
 
@@ -128,6 +163,11 @@ WHERE call_id = (SELECT call_id FROM transcript_lines GROUP BY 1 ORDER BY count(
 ORDER BY line_no LIMIT 6`},
 		{Title: "Collected variables", SQL: `SELECT call_id, agent_id, name, value::text AS value, collected FROM collected_variables
 ORDER BY call_id, agent_id, name LIMIT 4`},
+		{Title: "Executed actions", SQL: `SELECT call_id, kind, action_key, status, left(return_value::text, 40) AS return_value, undecoded
+FROM call_actions ORDER BY (status IS NULL), call_id, position LIMIT 4`},
+		{Title: "Judgements of one call", SQL: `SELECT criterion, result, value, left(feedback, 40) AS feedback FROM call_judgements
+WHERE call_id = (SELECT min(call_id) FROM call_judgements WHERE criterion = 'goal' AND result = 'partial') ORDER BY criterion LIMIT 6`},
+		{Title: "Agents", SQL: `SELECT model_id, name, type, phone_number, language, llm, deleted_at FROM agents ORDER BY name LIMIT 5`},
 		{Title: "Telephony", SQL: `SELECT call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at
 FROM call_telephony WHERE started_at IS NOT NULL ORDER BY started_at DESC LIMIT 3`},
 	}

@@ -14,7 +14,7 @@ import (
 func demoRows(t *testing.T, out string) map[string]int {
 	t.Helper()
 	rows := map[string]int{}
-	for _, m := range regexp.MustCompile(`(?m)^  (calls|transcript_lines|collected_variables|call_telephony)\s+(\d+)$`).FindAllStringSubmatch(out, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^  (calls|transcript_lines|collected_variables|call_telephony|call_actions|call_judgements|agents)\s+(\d+)$`).FindAllStringSubmatch(out, -1) {
 		rows[m[1]], _ = strconv.Atoi(m[2])
 	}
 	return rows
@@ -41,7 +41,11 @@ func TestDemo_Throwaway(t *testing.T) {
 	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
 		t.Errorf("server directory %s left behind", m[1])
 	}
-	for _, want := range []string{"Calls per day and agent", "Top end-call reasons", "FROM   daily_call_stats"} {
+	if rows["agents"] == 0 {
+		t.Errorf("demo listed no agents:\n%s", r.stdout)
+	}
+	for _, want := range []string{"Calls per day and agent", "Top end-call reasons", "FROM   daily_call_stats",
+		"FROM   daily_action_outcomes", "FROM   daily_judgement_results", "transfer-failed-timeout", "answered_by_human"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -173,7 +173,7 @@ var readerColumns = map[string][]string{
 	"agents": {"model_id", "name", "type", "language", "timezone", "llm", "voice_id", "is_recording",
 		"is_transcript_disabled", "redact_pii", "first_seen_at", "last_seen_at", "deleted_at"},
 	"call_actions": {"call_id", "position", "action_key", "kind", "identifier", "name", "action_type",
-		"status", "is_relevant", "ran_at"},
+		"status", "is_relevant", "ran_at", "has_error_message"},
 	"call_judgements": {"call_id", "criterion", "result"},
 	"sync_queue":      {"call_id", "state", "attempts", "polls", "next_attempt_at", "enqueued_at", "updated_at"},
 	"sync_runs": {"id", "worker", "command", "started_at", "finished_at", "claimed", "synced", "unchanged",
@@ -187,6 +187,8 @@ var readerColumns = map[string][]string{
 	"daily_call_stats":          {"*"},
 	"collected_variable_values": {"*"},
 	"sync_health":               {"*"},
+	"daily_action_outcomes":     {"*"},
+	"daily_judgement_results":   {"*"},
 }
 
 // readerForbidden are columns that hold direct identifiers or queue
@@ -198,6 +200,7 @@ var readerForbidden = []string{
 	"sync_queue.webhook_analysis", "agents.phone_number", "agents.raw", "call_actions.raw",
 	"call_actions.return_value", "call_actions.parameters_from_llm", "call_judgements.feedback",
 	"call_judgements.value", "pseudonym_key.inner_pad", "erased_calls.call_id", "erasures.reason",
+	"call_actions.error_message", "transcript_search.text", "transcript_search.document",
 }
 
 // Personal data seeded by seedPersonalData: none may reach the reader.

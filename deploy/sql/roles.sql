@@ -91,7 +91,7 @@ BEGIN
                          'is_recording', 'is_transcript_disabled', 'redact_pii', 'first_seen_at',
                          'last_seen_at', 'deleted_at']),
         ('call_actions', ARRAY['call_id', 'position', 'action_key', 'kind', 'identifier', 'name',
-                               'action_type', 'status', 'is_relevant', 'ran_at']),
+                               'action_type', 'status', 'is_relevant', 'ran_at', 'has_error_message']),
         ('call_judgements', ARRAY['call_id', 'criterion', 'result']),
         ('sync_queue', ARRAY['call_id', 'state', 'attempts', 'polls', 'next_attempt_at', 'enqueued_at',
                              'updated_at']),
@@ -107,7 +107,9 @@ BEGIN
         ('call_facts', ARRAY['']),
         ('daily_call_stats', ARRAY['']),
         ('collected_variable_values', ARRAY['']),
-        ('sync_health', ARRAY[''])
+        ('sync_health', ARRAY['']),
+        ('daily_action_outcomes', ARRAY['']),
+        ('daily_judgement_results', ARRAY[''])
     ) AS t(relation, columns), unnest(t.columns) AS c(column_name);
 
     first_run := NOT EXISTS (SELECT FROM role_grants WHERE grantee = 'reader');

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// The full-text index of transcript lines. It is optional because every
+// transcript line written updates it: see the README for its cost.
+const (
+	createSearchIndexSQL = `CREATE INDEX CONCURRENTLY IF NOT EXISTS transcript_lines_search_idx
+    ON transcript_lines USING gin (to_tsvector('simple', text))`
+	dropSearchIndexSQL  = `DROP INDEX CONCURRENTLY IF EXISTS transcript_lines_search_idx`
+	searchIndexValidSQL = `
+SELECT coalesce((SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('transcript_lines_search_idx')), false)`
+	invalidSearchIndexSQL = `
+SELECT to_regclass('transcript_lines_search_idx') IS NOT NULL`
+)
+
+// SetTranscriptSearch creates (on) or drops (off) the GIN index that makes
+// transcript_search fast, without blocking writers (CONCURRENTLY). An index
+// left invalid by an interrupted creation is dropped and built again. It
+// returns the database's error.
+func (db *DB) SetTranscriptSearch(ctx context.Context, on bool) error {
+	if on {
+		valid, err := db.TranscriptSearch(ctx)
+		if err != nil {
+			return err
+		}
+		if valid {
+			return nil
+		}
+		var exists bool
+		if err := db.pool.QueryRow(ctx, invalidSearchIndexSQL).Scan(&exists); err != nil {
+			return fmt.Errorf("find transcript search index: %w", err)
+		}
+		if exists { // left invalid by an interrupted build
+			if _, err := db.pool.Exec(ctx, dropSearchIndexSQL); err != nil {
+				return fmt.Errorf("drop invalid transcript search index: %w", err)
+			}
+		}
+		if _, err := db.pool.Exec(ctx, createSearchIndexSQL); err != nil {
+			return fmt.Errorf("create transcript search index: %w", err)
+		}
+		return nil
+	}
+	if _, err := db.pool.Exec(ctx, dropSearchIndexSQL); err != nil {
+		return fmt.Errorf("drop transcript search index: %w", err)
+	}
+	return nil
+}
+
+// TranscriptSearch reports whether the transcript search index exists and
+// is valid.
+func (db *DB) TranscriptSearch(ctx context.Context) (bool, error) {
+	var valid bool
+	if err := db.pool.QueryRow(ctx, searchIndexValidSQL).Scan(&valid); err != nil {
+		return false, fmt.Errorf("check transcript search index: %w", err)
+	}
+	return valid, nil
+}
+
+const emptyWarehouseSQL = `TRUNCATE calls, transcript_lines, collected_variables, call_telephony, call_actions,
+    call_judgements, sync_queue`
+
+// EmptyWarehouse deletes every call and queue row at once. Benchmarks use
+// it to sync the same calls into an empty warehouse again; nothing else
+// should. It returns the database's error.
+func (db *DB) EmptyWarehouse(ctx context.Context) error {
+	if _, err := db.pool.Exec(ctx, emptyWarehouseSQL); err != nil {
+		return fmt.Errorf("empty the warehouse: %w", err)
+	}
+	return nil
+}
