@@ -39,7 +39,19 @@ func (db *DB) SetTranscriptSearch(ctx context.Context, on bool) error {
 				return fmt.Errorf("drop invalid transcript search index: %w", err)
 			}
 		}
-		if _, err := db.pool.Exec(ctx, createSearchIndexSQL); err != nil {
+		// The build reads every line: it may take longer than the pool's
+		// statement timeout, so it runs on a connection of its own without
+		// one (the connection is closed after, not returned to the pool).
+		conn, err := db.pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("create transcript search index: %w", err)
+		}
+		own := conn.Hijack()
+		defer own.Close(context.WithoutCancel(ctx))
+		if _, err := own.Exec(ctx, `SET statement_timeout = 0`); err != nil {
+			return fmt.Errorf("create transcript search index: %w", err)
+		}
+		if _, err := own.Exec(ctx, createSearchIndexSQL); err != nil {
 			return fmt.Errorf("create transcript search index: %w", err)
 		}
 		return nil
