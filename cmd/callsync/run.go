@@ -81,10 +81,12 @@ func runRun(ctx context.Context, args []string, e env) error {
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger})))
 	agents := &callsync.AgentRefresher{Lister: w.client, Store: db, Interval: agentsEvery}
 	id, err := c.AddFunc(schedule, func() {
-		refreshAgents(ctx, agents, logger)
 		err := ic.pollOnce(ctx, logger) // new calls first, so this pass fetches the ones not final yet
 		if !errors.Is(err, callsync.ErrUnauthorized) {
 			_, err = passes.run(ctx)
+		}
+		if err == nil && ctx.Err() == nil {
+			refreshAgents(ctx, agents, logger) // after the pass: names never hold up calls
 		}
 		if errors.Is(err, callsync.ErrUnauthorized) {
 			cancel(ac.authError(err)) // a wrong key will not fix itself: stop and say so
@@ -136,7 +138,8 @@ func runRun(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// refreshAgents refreshes the agents table when due. A failure is logged
+// refreshAgents refreshes the agents table when due (after the first pass,
+// every interval, and when the pass stored a call of an unknown agent). A failure is logged
 // and retried at the next tick: names are a convenience, calls are not.
 func refreshAgents(ctx context.Context, r *callsync.AgentRefresher, logger *slog.Logger) {
 	saved, refreshed, err := r.Maybe(ctx)
