@@ -2,23 +2,23 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 )
 
 const enqueueNewSQL = `
 INSERT INTO sync_queue (call_id)
 SELECT DISTINCT id FROM unnest($1::text[]) AS t(id)
+WHERE  NOT EXISTS (SELECT FROM erased_calls e WHERE e.call_id = t.id)
 ON CONFLICT (call_id) DO NOTHING`
 
 // EnqueueNew queues the calls the queue does not know yet, pending and due
 // now, and returns how many it added. A call already queued, in any state,
 // is left as it is: polling and backfill see the same call again and again
 // while its status is not final, and must not cut short the worker's own
-// schedule of re-fetches. Ids are not validated here.
+// schedule of re-fetches. Erased calls are not queued. Ids are not
+// validated here.
 func (db *DB) EnqueueNew(ctx context.Context, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
@@ -35,23 +35,28 @@ const (
 	HookAdded   = "added"   // the call was new to the queue
 	HookQueued  = "queued"  // a known call was queued again
 	HookIgnored = "ignored" // the queue row changed within the cooldown: nothing done
+	HookErased  = "erased"  // the call was erased (callsync forget): never queued again
 )
 
 const enqueueHookSQL = `
-INSERT INTO sync_queue AS q (call_id) VALUES ($1)
-ON CONFLICT (call_id) DO UPDATE SET
-    state           = CASE WHEN q.state = 'running' THEN 'running' ELSE 'pending' END,
-    requeue         = q.state = 'running',
-    attempts        = CASE WHEN q.state = 'done' THEN 0 ELSE q.attempts END,
-    polls           = CASE WHEN q.state = 'done' THEN 0 ELSE q.polls END,
-    next_attempt_at = CASE WHEN q.state = 'running' THEN q.next_attempt_at ELSE least(q.next_attempt_at, now()) END,
-    enqueued_at     = now(),
-    updated_at      = now()
-WHERE q.updated_at <= now() - $2 * interval '1 millisecond'
-RETURNING (xmax = 0) AS added`
+WITH erased AS (SELECT EXISTS (SELECT FROM erased_calls WHERE call_id = $1) AS erased),
+hook AS (
+    INSERT INTO sync_queue AS q (call_id)
+    SELECT $1 WHERE NOT (SELECT erased FROM erased)
+    ON CONFLICT (call_id) DO UPDATE SET
+        state           = CASE WHEN q.state = 'running' THEN 'running' ELSE 'pending' END,
+        requeue         = q.state = 'running',
+        attempts        = CASE WHEN q.state = 'done' THEN 0 ELSE q.attempts END,
+        polls           = CASE WHEN q.state = 'done' THEN 0 ELSE q.polls END,
+        next_attempt_at = CASE WHEN q.state = 'running' THEN q.next_attempt_at ELSE least(q.next_attempt_at, now()) END,
+        enqueued_at     = now(),
+        updated_at      = now()
+    WHERE q.updated_at <= now() - $2 * interval '1 millisecond'
+    RETURNING (xmax = 0) AS added)
+SELECT (SELECT erased FROM erased), (SELECT added FROM hook)`
 
 // EnqueueHook queues a call announced by a webhook, and returns HookAdded,
-// HookQueued or HookIgnored. Synthflow signs only the call id, so a
+// HookQueued, HookIgnored or HookErased (an erased call is never queued). Synthflow signs only the call id, so a
 // captured webhook can be replayed forever: a call whose queue row changed
 // within cooldown (queued, claimed, synced or failed that recently) is left
 // as it is, and costs nothing. Otherwise a known call is made due now (a
@@ -60,14 +65,17 @@ RETURNING (xmax = 0) AS added`
 // fails again at its next failure: only retry-failed resets attempts. The
 // id is not validated here.
 func (db *DB) EnqueueHook(ctx context.Context, id string, cooldown time.Duration) (string, error) {
-	var added bool
-	err := db.pool.QueryRow(ctx, enqueueHookSQL, id, cooldown.Milliseconds()).Scan(&added)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return HookIgnored, nil
-	case err != nil:
+	var erased bool
+	var added *bool
+	if err := db.pool.QueryRow(ctx, enqueueHookSQL, id, cooldown.Milliseconds()).Scan(&erased, &added); err != nil {
 		return "", fmt.Errorf("enqueue call %s from a webhook: %w", id, err)
-	case added:
+	}
+	switch {
+	case erased:
+		return HookErased, nil
+	case added == nil:
+		return HookIgnored, nil
+	case *added:
 		return HookAdded, nil
 	}
 	return HookQueued, nil

@@ -89,17 +89,26 @@ type CompleteResult struct {
 	// without a Call (a failed attempt), or release them. The other calls
 	// of the batch were written and their rows settled. Nil when none.
 	Rejected map[string]error
+	// Erased lists calls of outcomes that were erased (callsync forget)
+	// while they were claimed: not written, and their queue rows deleted.
+	Erased []string
 }
 
 // EnqueueResult counts what Enqueue did.
 type EnqueueResult struct {
 	Added    int // ids new to the queue
 	Requeued int // ids already known, made pending (or flagged, when running)
+	// Erased lists the ids not queued because their calls were erased
+	// (callsync forget).
+	Erased []string
 }
+
+const erasedAmongSQL = `SELECT call_id FROM erased_calls WHERE call_id = ANY($1::text[])`
 
 const enqueueSQL = `
 INSERT INTO sync_queue AS q (call_id)
 SELECT DISTINCT id FROM unnest($1::text[]) AS t(id)
+WHERE  NOT EXISTS (SELECT FROM erased_calls e WHERE e.call_id = t.id)
 ON CONFLICT (call_id) DO UPDATE SET
     state           = CASE WHEN q.state = 'running' THEN 'running' ELSE 'pending' END,
     requeue         = q.state = 'running',
@@ -113,12 +122,18 @@ RETURNING (xmax = 0) AS added`
 // Enqueue makes the calls pending, due now. A call already queued is made
 // pending again whatever its state (its attempts reset when it was done or
 // failed); a running one keeps running and goes back to pending when it
-// finishes. Duplicate ids count once. Ids are not validated here.
+// finishes. Duplicate ids count once. Erased calls are not queued: they
+// are returned in Erased. Ids are not validated here.
 func (db *DB) Enqueue(ctx context.Context, ids []string) (EnqueueResult, error) {
 	var res EnqueueResult
 	if len(ids) == 0 {
 		return res, nil
 	}
+	erased, err := erasedAmong(ctx, db.pool, ids)
+	if err != nil {
+		return res, err
+	}
+	res.Erased = erased
 	rows, err := db.pool.Query(ctx, enqueueSQL, ids)
 	if err != nil {
 		return res, fmt.Errorf("enqueue %d calls: %w", len(ids), err)
@@ -135,6 +150,24 @@ func (db *DB) Enqueue(ctx context.Context, ids []string) (EnqueueResult, error) 
 		}
 	}
 	return res, nil
+}
+
+// erasedAmong returns the erased calls among ids. A call erased after it
+// returns is not queued either: the enqueue statements check again, and a
+// queue row that slips through an erasure is dropped when its call would be
+// written.
+func erasedAmong(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, ids []string) ([]string, error) {
+	rows, err := q.Query(ctx, erasedAmongSQL, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find erased calls: %w", err)
+	}
+	erased, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find erased calls: %w", err)
+	}
+	return erased, nil
 }
 
 const rescueExpiredSQL = `
@@ -248,21 +281,25 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (Co
 	isolate := false // the write failed on a value of some call
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
 		res = CompleteResult{}
-		held, err := settle(ctx, tx, token, outcomes)
+		live, err := dropErased(ctx, tx, token, outcomes, &res)
+		if err != nil {
+			return err
+		}
+		held, err := settle(ctx, tx, token, live)
 		if err != nil {
 			return err
 		}
 		var calls []*Call
 		var known []Outcome
-		calls, known, res.Lost = sortOutcomes(outcomes, held)
+		calls, known, res.Lost = sortOutcomes(live, held)
 		if res.Unchanged, res.Stale, err = touchUnchanged(ctx, tx, known); err != nil {
 			return err
 		}
-		n, err := writeCalls(ctx, tx, calls)
+		w, err := writeCalls(ctx, tx, calls)
 		if isolate = isDataError(err); err != nil {
 			return err
 		}
-		res.Unchanged += n
+		res.Unchanged += w.Unchanged
 		return requeueStale(ctx, tx, known, res.Stale)
 	})
 	if isolate {
@@ -272,6 +309,49 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (Co
 		return CompleteResult{}, fmt.Errorf("complete %d queue rows: %w", len(outcomes), err)
 	}
 	return res, nil
+}
+
+const dropErasedSQL = `
+WITH e AS (SELECT call_id FROM erased_calls WHERE call_id = ANY($2::text[])),
+     d AS (DELETE FROM sync_queue q USING e
+           WHERE q.call_id = e.call_id AND q.state = 'running' AND q.lease_token = $1)
+SELECT call_id FROM e`
+
+// dropErased takes the privacy lock shared, finds the outcomes whose calls
+// were erased while they were claimed, deletes their queue rows if still
+// held under token (callsync forget deletes them too), records them in
+// res.Erased and returns the other outcomes.
+func dropErased(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome, res *CompleteResult) ([]Outcome, error) {
+	if err := lockWrites(ctx, tx); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(outcomes))
+	for i, o := range outcomes {
+		ids[i] = o.CallID
+	}
+	rows, err := tx.Query(ctx, dropErasedSQL, token, ids)
+	if err != nil {
+		return nil, fmt.Errorf("drop erased calls: %w", err)
+	}
+	erased, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("drop erased calls: %w", err)
+	}
+	if len(erased) == 0 {
+		return outcomes, nil
+	}
+	res.Erased = erased
+	gone := make(map[string]bool, len(erased))
+	for _, id := range erased {
+		gone[id] = true
+	}
+	live := make([]Outcome, 0, len(outcomes)-len(erased))
+	for _, o := range outcomes {
+		if !gone[o.CallID] {
+			live = append(live, o)
+		}
+	}
+	return live, nil
 }
 
 // settle applies outcomes to the rows still held under token and returns

@@ -109,8 +109,9 @@ func TestViews_CallFacts_Columns(t *testing.T) {
 		"custom_end_call_reason", "started_at", "started_date_utc", "started_hour_utc", "local_timezone",
 		"started_date_local", "started_hour_local", "duration_seconds", "talk_seconds", "ring_seconds",
 		"answered", "utterances", "agent_utterances", "human_utterances", "other_utterances", "variables",
-		"variables_collected", "has_recording", "agent_name", "voicemail", "answered_by_human", "lead_name",
-		"labels", "agents_used", "deployment_type", "assistant_version", "agent_phone_number", "recording_duration"}
+		"variables_collected", "has_recording", "agent_name", "voicemail", "answered_by_human",
+		"labels", "agents_used", "deployment_type", "assistant_version", "recording_duration",
+		"caller_pseudonym", "callee_pseudonym"}
 	if diff := cmp.Diff(want, tab.Columns); diff != "" {
 		t.Errorf("call_facts columns (-want +got):\n%s", diff)
 	}
@@ -190,17 +191,27 @@ func TestViews_DailyCallStats(t *testing.T) {
 
 func TestViews_CollectedVariableValues(t *testing.T) {
 	db := viewsFixture(t)
-	got := query(t, db, `SELECT call_id, model_id, started_at, agent_id, variable, value, value_type, collected
+	// Values of shared variables only; the others show name and collected.
+	if n, err := db.ShareVariables(t.Context(), []string{"age", "note", "slot"}); err != nil || n != 3 {
+		t.Fatalf("ShareVariables = %d, %v; want 3 values shared", n, err)
+	}
+	got := query(t, db, `SELECT call_id, model_id, started_at, agent_id, variable, value, value_type, collected, shared
 		FROM collected_variable_values ORDER BY call_id, agent_id, variable`)
 	want := [][]string{
-		{"v1", "m1", "2026-03-01 23:30:00Z", "a1", "age", "42", "number", "false"},
-		{"v1", "m1", "2026-03-01 23:30:00Z", "a1", "ok", "true", "boolean", "NULL"},
-		{"v1", "m1", "2026-03-01 23:30:00Z", "a1", "user_name", "Jo", "string", "true"},
-		{"v4", "m2", "2026-03-02 01:00:00Z", "", "note", "NULL", "null", "false"},
-		{"v4", "m2", "2026-03-02 01:00:00Z", "", "slot", `{"d": "mon"}`, "object", "true"},
+		{"v1", "m1", "2026-03-01 23:30:00Z", "a1", "age", "42", "number", "false", "true"},
+		{"v1", "m1", "2026-03-01 23:30:00Z", "a1", "ok", "NULL", "NULL", "NULL", "false"},
+		{"v1", "m1", "2026-03-01 23:30:00Z", "a1", "user_name", "NULL", "NULL", "true", "false"},
+		{"v4", "m2", "2026-03-02 01:00:00Z", "", "note", "NULL", "null", "false", "true"},
+		{"v4", "m2", "2026-03-02 01:00:00Z", "", "slot", `{"d": "mon"}`, "object", "true", "true"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("collected_variable_values (-want +got):\n%s", diff)
+	}
+	if n, err := db.UnshareVariables(t.Context(), []string{"slot"}); err != nil || n != 1 {
+		t.Fatalf("UnshareVariables = %d, %v; want 1 value hidden", n, err)
+	}
+	if got := query(t, db, `SELECT count(*) FROM collected_variable_values WHERE shared`); got[0][0] != "2" {
+		t.Errorf("%s shared values after unsharing slot, want 2", got[0][0])
 	}
 }
 

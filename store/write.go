@@ -7,27 +7,42 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// SaveCalls writes calls in one transaction, without touching the queue,
-// and returns how many were unchanged (same payload hash as stored: only
-// synced_at touched). Backfills use it to store calls read from list pages.
-// It writes all the calls or none: when the database rejects one, the error
-// is returned and nothing is stored.
-func (db *DB) SaveCalls(ctx context.Context, calls []Call) (unchanged int, err error) {
+// SaveResult says what SaveCalls did besides writing calls.
+type SaveResult struct {
+	// Unchanged counts calls whose payload hash was the stored one: only
+	// their synced_at was touched.
+	Unchanged int
+	// Erased lists the calls not written because they were erased
+	// (callsync forget), each once.
+	Erased []string
+}
+
+// SaveCalls writes calls in one transaction, without touching the queue.
+// Backfills use it to store calls read from list pages. Erased calls are
+// never written: they are returned in Erased. It writes all the other
+// calls or none: when the database rejects one, the error is returned and
+// nothing is stored.
+func (db *DB) SaveCalls(ctx context.Context, calls []Call) (SaveResult, error) {
 	if len(calls) == 0 {
-		return 0, nil
+		return SaveResult{}, nil
 	}
 	ptrs := make([]*Call, len(calls))
 	for i := range calls {
 		ptrs[i] = &calls[i]
 	}
-	err = db.beginFunc(ctx, func(tx pgx.Tx) error {
-		unchanged, err = writeCalls(ctx, tx, ptrs)
+	var res SaveResult
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		if err := lockWrites(ctx, tx); err != nil {
+			return err
+		}
+		var err error
+		res, err = writeCalls(ctx, tx, ptrs)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("save %d calls: %w", len(calls), err)
+		return SaveResult{}, fmt.Errorf("save %d calls: %w", len(calls), err)
 	}
-	return unchanged, nil
+	return res, nil
 }
 
 // touchUnchangedSQL settles the calls whose payload is the one stored:
@@ -42,8 +57,11 @@ FROM   unnest($1::text[], $2::bytea[]) AS u(call_id, payload_hash)
 WHERE  c.call_id = u.call_id AND c.payload_hash = u.payload_hash
 RETURNING c.call_id`
 
-// storedSQL finds which of the other calls are stored already.
-const storedSQL = `SELECT call_id FROM calls WHERE call_id = ANY($1::text[])`
+// storedSQL finds which of the other calls are stored already, with what
+// retention pruned of them: what was pruned is never written again.
+const storedSQL = `
+SELECT call_id, transcript_pruned_at IS NOT NULL, variables_pruned_at IS NOT NULL, details_pruned_at IS NOT NULL
+FROM   calls WHERE call_id = ANY($1::text[])`
 
 // The merge of the staged calls, with the rules of the per-call statements
 // of write_slow.go, sent as one batch. Rows are taken in call_id order so
@@ -58,15 +76,18 @@ INSERT INTO calls (
     timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
     labels, agents_used, assistant_version, lead_name, recording_duration, deployment_type,
     agent_phone_number, utterances, agent_utterances, human_utterances, variables, variables_collected,
-    answered_by_human)
-SELECT call_id, model_id, status, end_call_reason, custom_end_call_reason, type_of_call,
-       campaign_type, phone_number_from, phone_number_to, name, started_at, duration_seconds,
-       timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
-       labels, agents_used, assistant_version, lead_name, recording_duration, deployment_type,
-       agent_phone_number, utterances, agent_utterances, human_utterances, variables, variables_collected,
-       answered_by_human
-FROM   pg_temp.stage_calls
-ORDER  BY call_id` + upsertCallSetSQL
+    answered_by_human, phone_number_from_pseudonym, phone_number_to_pseudonym)
+SELECT s.call_id, s.model_id, s.status, s.end_call_reason, s.custom_end_call_reason, s.type_of_call,
+       s.campaign_type, s.phone_number_from, s.phone_number_to, s.name, s.started_at, s.duration_seconds,
+       s.timezone, s.recording_url, s.error_message, s.executed_actions, s.prompt_variables, s.raw, s.payload_hash,
+       s.labels, s.agents_used, s.assistant_version, s.lead_name, s.recording_duration, s.deployment_type,
+       s.agent_phone_number, s.utterances, s.agent_utterances, s.human_utterances, s.variables, s.variables_collected,
+       s.answered_by_human,
+       encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(s.phone_number_from, 'UTF8'))), 'hex'),
+       encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(s.phone_number_to, 'UTF8'))), 'hex')
+FROM   pg_temp.stage_calls s
+LEFT   JOIN pseudonym_key k ON true
+ORDER  BY s.call_id` + upsertCallSetSQL
 
 const mergeDeleteTranscriptsSQL = `
 DELETE FROM transcript_lines t
@@ -111,15 +132,29 @@ const clearStageSQL = `DELETE FROM pg_temp.stage_calls`
 // Duplicate ids in calls are written in order, the last one winning: the
 // k-th occurrence of each id is written in the k-th round, so each round
 // sees what the one before wrote, as one write per call would.
-func writeCalls(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, err error) {
-	for _, round := range rounds(calls) {
-		n, err := writeRound(ctx, tx, round)
-		if err != nil {
-			return 0, err
-		}
-		unchanged += n
+//
+// Erased calls are not written (their ids are returned); what retention
+// pruned of a stored call is not written again; a variable's value is
+// copied to shared_value when the variable is shared. The transaction
+// must hold the privacy lock shared (lockWrites).
+func writeCalls(ctx context.Context, tx pgx.Tx, calls []*Call) (SaveResult, error) {
+	var res SaveResult
+	if len(calls) == 0 {
+		return res, nil
 	}
-	return unchanged, nil
+	g, err := loadGuard(ctx, tx, calls)
+	if err != nil {
+		return res, err
+	}
+	calls, res.Erased = g.withoutErased(calls)
+	for _, round := range rounds(calls) {
+		n, err := writeRound(ctx, tx, round, g)
+		if err != nil {
+			return SaveResult{}, err
+		}
+		res.Unchanged += n
+	}
+	return res, nil
 }
 
 // rounds splits calls, in order, so that no id occurs twice in a round.
@@ -138,7 +173,7 @@ func rounds(calls []*Call) [][]*Call {
 }
 
 // writeRound writes calls whose ids are distinct.
-func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, err error) {
+func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call, g guard) (unchanged int, err error) {
 	stored, err := classify(ctx, tx, calls)
 	if err != nil {
 		return 0, err
@@ -152,9 +187,23 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, e
 			continue
 		}
 		// The children of a call that is not stored yet need no DELETE,
-		// which spares the merge a join with the big child tables.
-		s := staged{Call: c, replaceTranscript: ok && c.Transcript != nil, replaceVariables: ok && c.Variables != nil,
-			replaceActions: ok && c.Actions != nil, replaceJudgements: ok && c.Judgements != nil}
+		// which spares the merge a join with the big child tables. Pruned
+		// children are neither deleted nor written.
+		s := staged{Call: c, transcript: c.Transcript, variables: c.Variables, actions: c.Actions,
+			judgements: c.Judgements, shared: g.shared}
+		if st.transcriptPruned {
+			s.transcript = nil
+		}
+		if st.variablesPruned {
+			s.variables, s.actions = nil, nil // extractors' results are in the actions
+		}
+		if st.detailsPruned {
+			s.actions, s.judgements = nil, nil
+		}
+		s.replaceTranscript = ok && s.transcript != nil
+		s.replaceVariables = ok && s.variables != nil
+		s.replaceActions = ok && s.actions != nil
+		s.replaceJudgements = ok && s.judgements != nil
 		replaceTranscripts = replaceTranscripts || s.replaceTranscript
 		replaceVariables = replaceVariables || s.replaceVariables
 		replaceActions = replaceActions || s.replaceActions
@@ -198,15 +247,23 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call) (unchanged int, e
 // staged is a call to write with what its merge deletes.
 type staged struct {
 	*Call
-	replaceTranscript bool // the call is stored and sends a transcript
-	replaceVariables  bool // the call is stored and sends variables
-	replaceActions    bool // the call is stored and sends actions
-	replaceJudgements bool // the call is stored and sends judgements
+	transcript        []TranscriptLine // to write: nil when not sent or pruned
+	variables         []Variable       // to write: nil when not sent or pruned
+	actions           []Action         // to write: nil when not sent or pruned
+	judgements        []Judgement      // to write: nil when not sent or pruned
+	shared            map[string]bool  // names of the variables whose values are shared
+	replaceTranscript bool             // the call is stored and a transcript is written
+	replaceVariables  bool             // the call is stored and variables are written
+	replaceActions    bool             // the call is stored and actions are written
+	replaceJudgements bool             // the call is stored and judgements are written
 }
 
 // storedCall is what classify found of a call.
 type storedCall struct {
-	unchanged bool
+	unchanged        bool
+	transcriptPruned bool
+	variablesPruned  bool
+	detailsPruned    bool
 }
 
 // classify runs touchUnchangedSQL, which touches the stored calls whose
@@ -242,12 +299,14 @@ func classify(ctx context.Context, tx pgx.Tx, calls []*Call) (map[string]storedC
 	if err != nil {
 		return nil, fmt.Errorf("find stored calls: %w", err)
 	}
-	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var id string
+	var st storedCall
+	_, err = pgx.ForEachRow(rows, []any{&id, &st.transcriptPruned, &st.variablesPruned, &st.detailsPruned}, func() error {
+		stored[id] = st
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("find stored calls: %w", err)
-	}
-	for _, id := range known {
-		stored[id] = storedCall{}
 	}
 	return stored, nil
 }

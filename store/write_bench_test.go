@@ -124,9 +124,9 @@ func unchanged(size int) writer {
 			b.Fatal(err)
 		}
 		write := func(c []store.Call) error {
-			n, err := db.SaveCalls(b.Context(), c)
-			if err == nil && n != len(c) {
-				err = fmt.Errorf("%d of %d calls unchanged", n, len(c))
+			r, err := db.SaveCalls(b.Context(), c)
+			if err == nil && r.Unchanged != len(c) {
+				err = fmt.Errorf("%d of %d calls unchanged", r.Unchanged, len(c))
 			}
 			return err
 		}
@@ -150,9 +150,9 @@ func changed(size int) writer {
 			b.Fatal(err)
 		}
 		write := func(c []store.Call) error {
-			n, err := db.SaveCalls(b.Context(), c)
-			if err == nil && n != 0 {
-				err = fmt.Errorf("%d of %d calls unchanged", n, len(c))
+			r, err := db.SaveCalls(b.Context(), c)
+			if err == nil && r.Unchanged != 0 {
+				err = fmt.Errorf("%d of %d calls unchanged", r.Unchanged, len(c))
 			}
 			return err
 		}

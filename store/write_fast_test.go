@@ -48,11 +48,11 @@ func hashed(id, hash string) store.Call {
 
 func mustSave(t *testing.T, db *store.DB, calls ...store.Call) int {
 	t.Helper()
-	n, err := db.SaveCalls(t.Context(), calls)
+	r, err := db.SaveCalls(t.Context(), calls)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return r.Unchanged
 }
 
 func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
@@ -224,8 +224,8 @@ func TestDB_SaveCalls_DuplicateIDsLastWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("unchanged = %d, want 1", n)
+	if n.Unchanged != 1 {
+		t.Fatalf("unchanged = %d, want 1", n.Unchanged)
 	}
 	var status, raw, hash string
 	if err := db.Pool().QueryRow(ctx, `SELECT status, raw::text, encode(payload_hash, 'escape') FROM calls WHERE call_id = 'a'`).

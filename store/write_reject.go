@@ -42,6 +42,10 @@ func (db *DB) completeRejecting(ctx context.Context, token int64, outcomes []Out
 	var res CompleteResult
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
 		res = CompleteResult{}
+		outcomes, err := dropErased(ctx, tx, token, outcomes, &res)
+		if err != nil {
+			return err
+		}
 		ids := make([]string, len(outcomes))
 		for i, o := range outcomes {
 			ids[i] = o.CallID
@@ -104,9 +108,9 @@ func writeIsolating(ctx context.Context, tx pgx.Tx, calls []*Call, rejected map[
 	if err != nil {
 		return 0, err
 	}
-	n, err := writeCalls(ctx, sp, calls)
+	w, err := writeCalls(ctx, sp, calls)
 	if err == nil {
-		return n, sp.Commit(ctx)
+		return w.Unchanged, sp.Commit(ctx)
 	}
 	if rbErr := sp.Rollback(ctx); rbErr != nil {
 		return 0, rbErr

@@ -10,6 +10,10 @@ import (
 // The per-call statements of the slow path. The SET clauses are shared with
 // the set-based merge of write.go, so both paths keep the same rules.
 
+// What retention pruned of a stored call stays pruned: a pruned column
+// keeps its NULL, and raw loses the keys that held what was pruned (all of
+// them once the call's details were pruned). A call written for the first
+// time has nothing pruned.
 const upsertCallSetSQL = `
 ON CONFLICT (call_id) DO UPDATE SET
     model_id               = COALESCE(EXCLUDED.model_id, calls.model_id),
@@ -18,32 +22,53 @@ ON CONFLICT (call_id) DO UPDATE SET
     custom_end_call_reason = COALESCE(EXCLUDED.custom_end_call_reason, calls.custom_end_call_reason),
     type_of_call           = COALESCE(EXCLUDED.type_of_call, calls.type_of_call),
     campaign_type          = COALESCE(EXCLUDED.campaign_type, calls.campaign_type),
-    phone_number_from      = COALESCE(EXCLUDED.phone_number_from, calls.phone_number_from),
-    phone_number_to        = COALESCE(EXCLUDED.phone_number_to, calls.phone_number_to),
-    name                   = COALESCE(EXCLUDED.name, calls.name),
+    phone_number_from      = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_from, calls.phone_number_from) END,
+    phone_number_to        = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_to, calls.phone_number_to) END,
+    phone_number_from_pseudonym = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_from_pseudonym, calls.phone_number_from_pseudonym) END,
+    phone_number_to_pseudonym   = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.phone_number_to_pseudonym, calls.phone_number_to_pseudonym) END,
+    name                   = CASE WHEN calls.details_pruned_at IS NULL THEN COALESCE(EXCLUDED.name, calls.name) END,
     started_at             = COALESCE(EXCLUDED.started_at, calls.started_at),
     duration_seconds       = COALESCE(EXCLUDED.duration_seconds, calls.duration_seconds),
     timezone               = COALESCE(EXCLUDED.timezone, calls.timezone),
-    recording_url          = COALESCE(EXCLUDED.recording_url, calls.recording_url),
+    recording_url          = CASE WHEN calls.recording_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.recording_url, calls.recording_url) END,
     error_message          = COALESCE(EXCLUDED.error_message, calls.error_message),
-    executed_actions       = COALESCE(EXCLUDED.executed_actions, calls.executed_actions),
-    prompt_variables       = COALESCE(EXCLUDED.prompt_variables, calls.prompt_variables),
+    executed_actions       = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.executed_actions, calls.executed_actions) END,
+    prompt_variables       = CASE WHEN calls.variables_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.prompt_variables, calls.prompt_variables) END,
+    raw                    = CASE WHEN calls.details_pruned_at IS NOT NULL THEN '{}'::jsonb
+                                  WHEN calls.transcript_pruned_at IS NULL AND calls.recording_pruned_at IS NULL
+                                       AND calls.variables_pruned_at IS NULL THEN calls.raw || EXCLUDED.raw
+                                  ELSE (calls.raw || EXCLUDED.raw) - ` + prunedRawKeysSQL + ` END,
     labels                 = COALESCE(EXCLUDED.labels, calls.labels),
     agents_used            = COALESCE(EXCLUDED.agents_used, calls.agents_used),
     assistant_version      = COALESCE(EXCLUDED.assistant_version, calls.assistant_version),
-    lead_name              = COALESCE(EXCLUDED.lead_name, calls.lead_name),
+    lead_name              = CASE WHEN calls.details_pruned_at IS NULL THEN COALESCE(EXCLUDED.lead_name, calls.lead_name) END,
     recording_duration     = COALESCE(EXCLUDED.recording_duration, calls.recording_duration),
     deployment_type        = COALESCE(EXCLUDED.deployment_type, calls.deployment_type),
-    agent_phone_number     = COALESCE(EXCLUDED.agent_phone_number, calls.agent_phone_number),
+    agent_phone_number     = CASE WHEN calls.details_pruned_at IS NULL
+                                  THEN COALESCE(EXCLUDED.agent_phone_number, calls.agent_phone_number) END,
     utterances             = COALESCE(EXCLUDED.utterances, calls.utterances),
     agent_utterances       = COALESCE(EXCLUDED.agent_utterances, calls.agent_utterances),
     human_utterances       = COALESCE(EXCLUDED.human_utterances, calls.human_utterances),
     variables              = COALESCE(EXCLUDED.variables, calls.variables),
     variables_collected    = COALESCE(EXCLUDED.variables_collected, calls.variables_collected),
     answered_by_human      = COALESCE(EXCLUDED.answered_by_human, calls.answered_by_human),
-    raw                    = calls.raw || EXCLUDED.raw,
     payload_hash           = EXCLUDED.payload_hash,
     synced_at              = now()`
+
+// prunedRawKeysSQL is the keys of raw that hold what was pruned of the
+// call in calls.
+const prunedRawKeysSQL = `array_remove(ARRAY[
+        CASE WHEN calls.transcript_pruned_at IS NOT NULL THEN 'transcript' END,
+        CASE WHEN calls.recording_pruned_at IS NOT NULL THEN 'recording_url' END,
+        CASE WHEN calls.variables_pruned_at IS NOT NULL THEN 'collected_variables' END,
+        CASE WHEN calls.variables_pruned_at IS NOT NULL THEN 'prompt_variables' END], NULL)`
 
 const upsertCallSQL = `
 INSERT INTO calls (
@@ -52,45 +77,70 @@ INSERT INTO calls (
     timezone, recording_url, error_message, executed_actions, prompt_variables, raw, payload_hash,
     labels, agents_used, assistant_version, lead_name, recording_duration, deployment_type,
     agent_phone_number, utterances, agent_utterances, human_utterances, variables, variables_collected,
-    answered_by_human)
+    answered_by_human, phone_number_from_pseudonym, phone_number_to_pseudonym)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)` + upsertCallSetSQL
+        $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
+        callsync_pseudonym($8), callsync_pseudonym($9))` + upsertCallSetSQL
 
 const touchCallSQL = `
 UPDATE calls SET synced_at = now() WHERE call_id = $1 AND payload_hash = $2`
 
-const deleteTranscriptSQL = `DELETE FROM transcript_lines WHERE call_id = $1`
+// The per-call child statements leave what retention pruned alone.
+
+const notTranscriptPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1 AND c.transcript_pruned_at IS NOT NULL)`
+
+const notVariablesPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1 AND c.variables_pruned_at IS NOT NULL)`
+
+const deleteTranscriptSQL = `DELETE FROM transcript_lines WHERE call_id = $1 AND` + notTranscriptPrunedSQL
 
 const insertTranscriptSQL = `
 INSERT INTO transcript_lines (call_id, line_no, speaker, text)
 SELECT $1, l.line_no, l.speaker, l.text
-FROM   unnest($2::integer[], $3::text[], $4::text[]) AS l(line_no, speaker, text)`
+FROM   unnest($2::integer[], $3::text[], $4::text[]) AS l(line_no, speaker, text)
+WHERE` + notTranscriptPrunedSQL
 
 const insertTranscriptLineSQL = `
-INSERT INTO transcript_lines (call_id, line_no, speaker, text) VALUES ($1, $2, $3, $4)`
+INSERT INTO transcript_lines (call_id, line_no, speaker, text)
+SELECT $1, $2, $3, $4 WHERE` + notTranscriptPrunedSQL
 
-const deleteVariablesSQL = `DELETE FROM collected_variables WHERE call_id = $1`
+const deleteVariablesSQL = `DELETE FROM collected_variables WHERE call_id = $1 AND` + notVariablesPrunedSQL
 
 const insertVariablesSQL = `
-INSERT INTO collected_variables (call_id, agent_id, name, value, collected)
-SELECT $1, v.agent_id, v.name, v.value::jsonb, v.collected
-FROM   unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS v(agent_id, name, value, collected)`
+INSERT INTO collected_variables (call_id, agent_id, name, value, collected, shared_value)
+SELECT $1, v.agent_id, v.name, v.value::jsonb, v.collected,
+       CASE WHEN EXISTS (SELECT FROM shared_variables s WHERE s.name = v.name) THEN v.value::jsonb END
+FROM   unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS v(agent_id, name, value, collected)
+WHERE` + notVariablesPrunedSQL
 
 const insertVariableSQL = `
-INSERT INTO collected_variables (call_id, agent_id, name, value, collected) VALUES ($1, $2, $3, $4::jsonb, $5)`
+INSERT INTO collected_variables (call_id, agent_id, name, value, collected, shared_value)
+SELECT $1, $2, $3, $4::jsonb, $5, CASE WHEN EXISTS (SELECT FROM shared_variables s WHERE s.name = $3) THEN $4::jsonb END
+WHERE` + notVariablesPrunedSQL
 
-const deleteActionsSQL = `DELETE FROM call_actions WHERE call_id = $1`
+// Actions hold extractors' results: pruned with the variables.
+const notActionsPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1
+            AND (c.variables_pruned_at IS NOT NULL OR c.details_pruned_at IS NOT NULL))`
+
+const notJudgementsPrunedSQL = `
+NOT EXISTS (SELECT FROM calls c WHERE c.call_id = $1 AND c.details_pruned_at IS NOT NULL)`
+
+const deleteActionsSQL = `DELETE FROM call_actions WHERE call_id = $1 AND` + notActionsPrunedSQL
 
 const insertActionSQL = `
 INSERT INTO call_actions (call_id, position, action_key, kind, identifier, name, action_type, description,
     status, error_message, parameters_hard_coded, parameters_from_llm, return_value, is_relevant, ran_at,
     undecoded, raw)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $16, $17::jsonb)`
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $16, $17::jsonb
+WHERE` + notActionsPrunedSQL
 
-const deleteJudgementsSQL = `DELETE FROM call_judgements WHERE call_id = $1`
+const deleteJudgementsSQL = `DELETE FROM call_judgements WHERE call_id = $1 AND` + notJudgementsPrunedSQL
 
 const insertJudgementSQL = `
-INSERT INTO call_judgements (call_id, criterion, result, value, feedback) VALUES ($1, $2, $3, $4, $5)`
+INSERT INTO call_judgements (call_id, criterion, result, value, feedback)
+SELECT $1, $2, $3, $4, $5 WHERE` + notJudgementsPrunedSQL
 
 const upsertTelephonySetSQL = `
 ON CONFLICT (call_id) DO UPDATE SET
@@ -108,12 +158,19 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)` + upsertTelephonySetSQL
 // SaveCallSlow writes one call in a transaction of its own, statement by
 // statement, one statement per row, with the same rules as SaveCalls: a
 // call whose payload hash equals the stored one only has its synced_at
-// touched. It is the naive writer, many times slower than SaveCalls, kept
+// touched, and an erased call is not written. It is the naive writer, many times slower than SaveCalls, kept
 // as the baseline that benchmarks measure the batched path against; sync
 // passes never use it. It returns the database's error, with the call id,
 // when a statement fails.
 func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		if err := lockWrites(ctx, tx); err != nil {
+			return err
+		}
+		var erased bool
+		if err := tx.QueryRow(ctx, isErasedSQL, c.ID).Scan(&erased); err != nil || erased {
+			return err
+		}
 		if c.PayloadHash != nil {
 			tag, err := tx.Exec(ctx, touchCallSQL, c.ID, c.PayloadHash)
 			if err != nil {
@@ -136,6 +193,8 @@ func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 	}
 	return nil
 }
+
+const isErasedSQL = `SELECT EXISTS (SELECT FROM erased_calls WHERE call_id = $1)`
 
 // callStatements passes each statement that writes c, with its arguments,
 // to do, in order: the call, its transcript, its variables, its telephony.

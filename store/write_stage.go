@@ -92,7 +92,7 @@ var (
 	transcriptTable   = pgx.Identifier{"transcript_lines"}
 	transcriptColumns = []string{"call_id", "line_no", "speaker", "text"}
 	variablesTable    = pgx.Identifier{"collected_variables"}
-	variablesColumns  = []string{"call_id", "agent_id", "name", "value", "collected"}
+	variablesColumns  = []string{"call_id", "agent_id", "name", "value", "collected", "shared_value"}
 	actionsTable      = pgx.Identifier{"call_actions"}
 	actionsColumns    = []string{"call_id", "position", "action_key", "kind", "identifier", "name", "action_type",
 		"description", "status", "error_message", "parameters_hard_coded", "parameters_from_llm", "return_value",
@@ -157,10 +157,10 @@ func stageCalls(ctx context.Context, tx pgx.Tx, calls []staged) error {
 func copyChildren(ctx context.Context, tx pgx.Tx, calls []staged) error {
 	var lines, variables, actions, judgements int
 	for _, c := range calls {
-		lines += len(c.Transcript)
-		variables += len(c.Variables)
-		actions += len(c.Actions)
-		judgements += len(c.Judgements)
+		lines += len(c.transcript)
+		variables += len(c.variables)
+		actions += len(c.actions)
+		judgements += len(c.judgements)
 	}
 	if lines > 0 {
 		if _, err := tx.CopyFrom(ctx, transcriptTable, transcriptColumns, &lineSource{calls: calls, line: -1}); err != nil {
@@ -175,7 +175,7 @@ func copyChildren(ctx context.Context, tx pgx.Tx, calls []staged) error {
 	if actions > 0 {
 		rows := make([][]any, 0, actions)
 		for _, c := range calls {
-			for _, a := range c.Actions {
+			for _, a := range c.actions {
 				rows = append(rows, []any{c.ID, a.Position, a.Key, a.Kind, a.Identifier, a.Name, a.ActionType,
 					a.Description, a.Status, a.ErrorMessage, a.ParametersHardCoded, a.ParametersFromLLM, a.ReturnValue,
 					a.IsRelevant, a.RanAt, a.Undecoded, actionRaw(a.Raw)})
@@ -188,7 +188,7 @@ func copyChildren(ctx context.Context, tx pgx.Tx, calls []staged) error {
 	if judgements > 0 {
 		rows := make([][]any, 0, judgements)
 		for _, c := range calls {
-			for _, j := range c.Judgements {
+			for _, j := range c.judgements {
 				rows = append(rows, []any{c.ID, j.Criterion, j.Result, j.Value, j.Feedback})
 			}
 		}
@@ -209,7 +209,7 @@ type lineSource struct {
 
 func (s *lineSource) Next() bool {
 	s.line++
-	for s.call < len(s.calls) && s.line >= len(s.calls[s.call].Transcript) {
+	for s.call < len(s.calls) && s.line >= len(s.calls[s.call].transcript) {
 		s.call++
 		s.line = 0
 	}
@@ -218,7 +218,7 @@ func (s *lineSource) Next() bool {
 
 func (s *lineSource) Values() ([]any, error) {
 	c := &s.calls[s.call]
-	l := &c.Transcript[s.line]
+	l := &c.transcript[s.line]
 	s.row = [4]any{c.ID, l.LineNo, l.Speaker, l.Text}
 	return s.row[:], nil
 }
@@ -230,12 +230,12 @@ type variableSource struct {
 	calls []staged
 	call  int
 	v     int
-	row   [5]any
+	row   [6]any
 }
 
 func (s *variableSource) Next() bool {
 	s.v++
-	for s.call < len(s.calls) && s.v >= len(s.calls[s.call].Variables) {
+	for s.call < len(s.calls) && s.v >= len(s.calls[s.call].variables) {
 		s.call++
 		s.v = 0
 	}
@@ -244,8 +244,13 @@ func (s *variableSource) Next() bool {
 
 func (s *variableSource) Values() ([]any, error) {
 	c := &s.calls[s.call]
-	v := &c.Variables[s.v]
-	s.row = [5]any{c.ID, v.AgentID, v.Name, variableValue(v.Value), v.Collected}
+	v := &c.variables[s.v]
+	value := variableValue(v.Value)
+	var shared []byte
+	if c.shared[v.Name] {
+		shared = value
+	}
+	s.row = [6]any{c.ID, v.AgentID, v.Name, value, v.Collected, shared}
 	return s.row[:], nil
 }
 

@@ -105,7 +105,7 @@ func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 	snap := storetest.Snapshot(t, db.Pool(), []string{"transcript_lines", "collected_variables"})
 	want := map[string][]string{
 		"transcript_lines":    {`{"text": "only", "call_id": "a", "line_no": 1, "speaker": "bot"}`},
-		"collected_variables": {`{"name": "w", "value": {"k": [1]}, "call_id": "a", "agent_id": "", "collected": null}`},
+		"collected_variables": {`{"name": "w", "value": {"k": [1]}, "call_id": "a", "agent_id": "", "collected": null, "shared_value": null}`},
 	}
 	if diff := cmp.Diff(want, snap); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)

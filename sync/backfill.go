@@ -77,6 +77,7 @@ type BackfillReport struct {
 	Done     int // read to the end (closed windows are checkpointed as done)
 	Calls    int // calls stored from list pages (in a dry run: listed)
 	Enqueued int // calls queued for a fetch of their own
+	Erased   int // calls listed but skipped because they were erased
 	// Unchanged counts stored calls whose payload was already stored.
 	Unchanged int
 	// Duplicates counts calls listed again within a window: offset paging
@@ -303,6 +304,7 @@ func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOp
 		rep.Calls += got.calls
 		rep.Unchanged += got.unchanged
 		rep.Enqueued += got.enqueued
+		rep.Erased += got.erased
 		prog.Calls = rep.Calls
 		cp.NextOffset = offset + read
 		if page.Total >= 0 {

@@ -27,7 +27,7 @@ type ModelLister interface {
 // CallSaver stores calls read from list pages and queues those that need a
 // fetch of their own. *store.DB implements it.
 type CallSaver interface {
-	SaveCalls(ctx context.Context, calls []store.Call) (unchanged int, err error)
+	SaveCalls(ctx context.Context, calls []store.Call) (store.SaveResult, error)
 	Enqueue(ctx context.Context, ids []string) (store.EnqueueResult, error)
 	EnqueueNew(ctx context.Context, ids []string) (added int, err error)
 }
@@ -46,6 +46,8 @@ type IntakeConfig struct {
 	// Attempts is how many times such a request is sent before its window
 	// (or model, when polling) fails. 429s are retried without limit.
 	Attempts int
+	// HashPhones, when set, stores phone numbers only as their keyed hashes.
+	HashPhones *PhoneHasher
 }
 
 // DefaultIntakeConfig returns the defaults.
@@ -149,6 +151,7 @@ func AllModels(ctx context.Context, l ModelLister, cfg IntakeConfig, sent *int) 
 // ingested counts what ingest did.
 type ingested struct {
 	calls, unchanged, enqueued int
+	erased                     int       // calls skipped because they were erased
 	newest                     time.Time // latest start time among the calls
 }
 
@@ -160,7 +163,8 @@ const writeTimeout = 30 * time.Second
 // dry, stores them and queues those that need a fetch of their own: with
 // enrich every call (done ones again), else calls whose status is not final
 // and that started less than MaxPollAge before now, when the queue does not
-// know them yet. It returns a store error.
+// know them yet. Erased calls (callsync forget) are neither stored nor
+// queued, only counted. It returns a store error.
 func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig, model string,
 	calls []*api.Call, now time.Time, enrich, dry bool) (ingested, error) {
 	var res ingested
@@ -168,6 +172,9 @@ func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig
 	var fetch []string
 	for _, c := range calls {
 		row, notes, err := Normalize(c)
+		if err == nil {
+			err = cfg.HashPhones.Apply(&row)
+		}
 		if err != nil {
 			log.Warn("call from a list page not stored", "call_id", c.ID, tint.Err(err))
 			continue
@@ -198,13 +205,23 @@ func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	n, err := s.SaveCalls(wctx, rows)
+	saved, err := s.SaveCalls(wctx, rows)
 	if err != nil {
 		return res, err
 	}
-	res.unchanged = n
+	res.unchanged = saved.Unchanged
+	res.erased = len(saved.Erased)
+	res.calls -= res.erased
+	erased := make(map[string]bool, len(saved.Erased))
+	for _, id := range saved.Erased {
+		erased[id] = true
+		log.Debug("erased call skipped", "call_id", id)
+	}
 	valid := make([]string, 0, len(fetch))
 	for _, id := range fetch {
+		if erased[id] {
+			continue
+		}
 		if err := ValidateCallID(id); err != nil {
 			log.Warn("call stored but not queued for a fetch", tint.Err(err))
 			continue

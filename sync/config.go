@@ -36,6 +36,9 @@ type Config struct {
 	// ShutdownGrace is how long calls being fetched when a pass is asked
 	// to stop may take to finish; the rest go back to the queue.
 	ShutdownGrace time.Duration
+	// HashPhones, when set, stores phone numbers only as their keyed
+	// hashes, and keeps no undecodable body (it may hold numbers in clear).
+	HashPhones *PhoneHasher
 }
 
 // DefaultConfig returns the defaults.

@@ -31,7 +31,8 @@ type EnqueueReport struct {
 const enqueueChunk = 10000
 
 // Enqueue validates ids and queues the valid ones, each once. Malformed ids
-// are reported in Rejected and do not stop the others. It returns an error
+// are reported in Rejected and do not stop the others; erased calls
+// (callsync forget) are not queued and are reported in Erased. It returns an error
 // only when the queue cannot be written; chunks written before it stay.
 func Enqueue(ctx context.Context, q Enqueuer, ids []string) (EnqueueReport, error) {
 	var rep EnqueueReport
@@ -54,6 +55,7 @@ func Enqueue(ctx context.Context, q Enqueuer, ids []string) (EnqueueReport, erro
 		res, err := q.Enqueue(ctx, valid[:n])
 		rep.Added += res.Added
 		rep.Requeued += res.Requeued
+		rep.Erased = append(rep.Erased, res.Erased...)
 		if err != nil {
 			return rep, err
 		}

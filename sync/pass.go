@@ -242,6 +242,11 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats, mu *sync.Mutex
 		lost[id] = true
 		s.Logger.Warn("lease lost before the call was stored; another worker has it", "call_id", id)
 	}
+	erased := make(map[string]bool, len(res.Erased))
+	for _, id := range res.Erased {
+		erased[id] = true
+		s.Logger.Debug("call erased while it was fetched; not stored", "call_id", id)
+	}
 	stale := make(map[string]bool, len(res.Stale))
 	for _, id := range res.Stale {
 		stale[id] = true
@@ -249,6 +254,8 @@ func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats, mu *sync.Mutex
 	}
 	for i, o := range outcomes {
 		switch {
+		case erased[o.CallID]:
+			st.Erased++
 		case lost[o.CallID]:
 			st.Lost++
 		case stale[o.CallID]:

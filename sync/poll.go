@@ -53,6 +53,7 @@ type PollStats struct {
 	Calls     int // calls stored
 	Unchanged int // of those, calls whose payload was already stored
 	Enqueued  int // calls queued for a fetch of their own
+	Erased    int // calls listed but skipped because they were erased
 }
 
 // Poll polls each model once. A model's watermark advances, to the start of
@@ -132,6 +133,7 @@ func (p *Poller) pollModel(ctx context.Context, cfg IntakeConfig, model string, 
 		st.Calls += got.calls
 		st.Unchanged += got.unchanged
 		st.Enqueued += got.enqueued
+		st.Erased += got.erased
 		if got.newest.After(newest) {
 			newest = got.newest
 		}

@@ -80,6 +80,7 @@ type Stats struct {
 	RateLimited int // rows put back because the API answered 429
 	Released    int // rows given back unprocessed (shutdown, auth failure, lease running out, stored call changed meanwhile)
 	Lost        int // rows whose lease another worker took over
+	Erased      int // claimed calls erased (callsync forget) before they were stored: not stored, rows deleted
 }
 
 // maxRateLimitRetries is how often one call is asked for again, after the
@@ -161,6 +162,9 @@ func (s *Syncer) syncOne(ctx context.Context, stop context.CancelCauseFunc, cfg 
 		return s.failure(log, cfg, row, err, st)
 	}
 	c, notes, err := Normalize(call)
+	if err == nil {
+		err = cfg.HashPhones.Apply(&c)
+	}
 	if err != nil {
 		return s.failure(log, cfg, row, fmt.Errorf("normalize call %s: %w", row.CallID, err), st)
 	}
@@ -209,7 +213,7 @@ func (s *Syncer) failure(log *slog.Logger, cfg Config, row store.Claimed, err er
 		limit = min(limit, cfg.NotFoundAttempts)
 	}
 	var body []byte
-	if de := (*api.DecodeError)(nil); errors.As(err, &de) {
+	if de := (*api.DecodeError)(nil); errors.As(err, &de) && cfg.HashPhones == nil {
 		body = de.Body
 	}
 	msg := oneLine(fmt.Sprintf("attempt %d of %d: %v", attempt, limit, err))

@@ -34,11 +34,17 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	f.intVar(&rescans, "rescans", "BACKFILL_RESCANS", 2, "times a window is read again while fewer calls landed than the API counts")
 	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
 		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
+	var hc hashConfig
+	hc.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() > 0 {
 		return usagef("backfill: unexpected argument %q", f.Arg(0))
+	}
+	hasher, err := hc.hasher()
+	if err != nil {
+		return err
 	}
 	if err := rc.validate("backfill"); err != nil {
 		return err
@@ -52,7 +58,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
-	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge}
+	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}
 	var modelRequests int
 	var agents callsync.AgentStore = db
 	if opts.DryRun {
@@ -116,6 +122,9 @@ func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, 
 		fmt.Fprintf(w, " + %d to list agents", modelRequests)
 	}
 	fmt.Fprintf(w, ", %d duplicates, %d rescans", rep.Duplicates, rep.Rescans)
+	if rep.Erased > 0 {
+		fmt.Fprintf(w, ", %d erased calls skipped", rep.Erased)
+	}
 	if took > 0 {
 		fmt.Fprintf(w, ", in %s", took.Round(time.Second))
 	}

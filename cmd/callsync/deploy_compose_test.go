@@ -76,12 +76,12 @@ func TestDeploy_Compose(t *testing.T) {
 		t.Errorf("callsync DATABASE_URL %q, want postgres://callsync:…@postgres:5432/… (%v)", cs.Environment["DATABASE_URL"], err)
 	}
 
-	// PostgreSQL runs the roles script from where init-roles.sh reads it.
+	// PostgreSQL runs the admin roles script from where init-roles.sh reads it.
 	pg := c.Services["postgres"]
 	script := string(readDeploy(t, "postgres/init-roles.sh"))
-	m := regexp.MustCompile(`\$\{ROLES_SQL:-([^}]+)\}`).FindStringSubmatch(script)
+	m := regexp.MustCompile(`\$\{ROLES_ADMIN_SQL:-([^}]+)\}`).FindStringSubmatch(script)
 	if m == nil {
-		t.Fatal("init-roles.sh does not read ${ROLES_SQL:-…}")
+		t.Fatal("init-roles.sh does not read ${ROLES_ADMIN_SQL:-…}")
 	}
 	mounts := map[string]string{}
 	for _, v := range pg.Volumes {
@@ -90,8 +90,21 @@ func TestDeploy_Compose(t *testing.T) {
 			mounts[parts[0]] = parts[1]
 		}
 	}
-	if mounts["./sql/roles.sql"] != m[1] {
-		t.Errorf("postgres mounts sql/roles.sql at %q, init-roles.sh reads %q", mounts["./sql/roles.sql"], m[1])
+	if mounts["./sql/roles-admin.sql"] != m[1] {
+		t.Errorf("postgres mounts sql/roles-admin.sql at %q, init-roles.sh reads %q", mounts["./sql/roles-admin.sql"], m[1])
+	}
+	// The owner's grants run as callsync, after callsync started.
+	g, ok := c.Services["grants"]
+	if !ok {
+		t.Fatal("compose.yaml has no grants service to run sql/roles.sql")
+	}
+	if g.Environment["PGUSER"] != "callsync" || !strings.Contains(strings.Join(g.Command, " "), "/callsync/roles.sql") ||
+		!slices.Contains(g.Volumes, "./sql/roles.sql:/callsync/roles.sql:ro") {
+		t.Errorf("grants service: user %q, command %q, volumes %q; want roles.sql run as callsync",
+			g.Environment["PGUSER"], g.Command, g.Volumes)
+	}
+	if _, ok := g.DependsOn["callsync"]; !ok {
+		t.Error("grants service does not wait for callsync, which creates the tables")
 	}
 	if !strings.HasPrefix(mounts["./postgres/init-roles.sh"], "/docker-entrypoint-initdb.d/") {
 		t.Errorf("init-roles.sh mounted at %q, want /docker-entrypoint-initdb.d/", mounts["./postgres/init-roles.sh"])

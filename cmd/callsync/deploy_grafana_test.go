@@ -202,14 +202,14 @@ func TestDeploy_ComposeInitRoles(t *testing.T) {
 	if err := createDatabase(ctx, pg.URL("postgres"), "warehouse"); err != nil {
 		t.Fatal(err)
 	}
-	roles, err := filepath.Abs(filepath.Join(deployDir, "sql/roles.sql"))
+	roles, err := filepath.Abs(filepath.Join(deployDir, "sql/roles-admin.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(ctx, "sh", filepath.Join(deployDir, "postgres/init-roles.sh"))
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(psqlPath(t))+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"POSTGRES_USER=postgres", "POSTGRES_DB=warehouse", "PGHOST=127.0.0.1", "PGPORT="+strconv.Itoa(pg.Port()),
-		"CALLSYNC_DB_PASSWORD=pw-callsync", "GRAFANA_DB_PASSWORD=pw-grafana", "ROLES_SQL="+roles)
+		"CALLSYNC_DB_PASSWORD=pw-callsync", "GRAFANA_DB_PASSWORD=pw-grafana", "ROLES_ADMIN_SQL="+roles)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("init-roles.sh: %v\n%s", err, out)
 	}
@@ -219,17 +219,24 @@ func TestDeploy_ComposeInitRoles(t *testing.T) {
 		t.Fatalf("callsync cannot migrate: %v", err)
 	}
 	defer worker.Close()
+	// What compose's grants service runs, as callsync, once the tables exist.
+	if out, err := psqlScript(t, strings.Replace(pg.URL("warehouse"), "postgres@", "callsync@", 1), rolesScript); err != nil {
+		t.Fatalf("psql -f %s as callsync: %v\n%s", rolesScript, err, out)
+	}
 	conn, err := pgx.Connect(ctx, strings.Replace(pg.URL("warehouse"), "postgres@", "grafana@", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	for _, sql := range []string{`SELECT * FROM daily_call_stats`, `SELECT * FROM sync_health`, `SELECT * FROM calls`} {
+	for _, sql := range []string{`SELECT * FROM daily_call_stats`, `SELECT * FROM sync_health`, `SELECT * FROM call_facts`,
+		`SELECT call_id, status, phone_number_from_pseudonym FROM calls`} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			t.Errorf("grafana: %s: %v", sql, err)
 		}
 	}
-	if _, err := conn.Exec(ctx, `DELETE FROM calls`); sqlState(err) != insufficientPrivilege {
-		t.Errorf("grafana: DELETE FROM calls = %v, want permission denied", err)
+	for _, sql := range []string{`DELETE FROM calls`, `SELECT phone_number_from FROM calls`, `SELECT text FROM transcript_lines`} {
+		if _, err := conn.Exec(ctx, sql); sqlState(err) != insufficientPrivilege {
+			t.Errorf("grafana: %s = %v, want permission denied", sql, err)
+		}
 	}
 }

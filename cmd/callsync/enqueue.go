@@ -38,6 +38,9 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 	}
 	defer db.Close()
 	rep, err := callsync.Enqueue(ctx, db, ids)
+	for _, id := range rep.Erased {
+		logger.Debug("erased call not queued", "call_id", id)
+	}
 	for _, r := range rep.Rejected {
 		fmt.Fprintf(e.stderr, "callsync: enqueue: rejected: %v\n", r.Reason)
 	}
@@ -47,6 +50,9 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 	}
 	if len(rep.Rejected) > 0 {
 		fmt.Fprintf(e.stdout, ", %d rejected", len(rep.Rejected))
+	}
+	if len(rep.Erased) > 0 {
+		fmt.Fprintf(e.stdout, ", %d erased (callsync forget) skipped", len(rep.Erased))
 	}
 	fmt.Fprintln(e.stdout)
 	if err != nil {

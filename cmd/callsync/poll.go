@@ -42,12 +42,12 @@ func (c *pollConfig) validate() error {
 }
 
 // poller returns the poller, or nil when no model is to be polled.
-func (c *pollConfig) poller(client *api.Client, db *store.DB, logger *slog.Logger, maxPollAge time.Duration) *callsync.Poller {
+func (c *pollConfig) poller(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) *callsync.Poller {
 	if len(c.models) == 0 {
 		return nil
 	}
 	return &callsync.Poller{API: client, Store: db, Logger: logger, Lookback: c.lookback,
-		Config: callsync.IntakeConfig{MaxPollAge: maxPollAge}}
+		Config: cfg}
 }
 
 // pollOnce polls the models once and logs the outcome.
@@ -55,7 +55,7 @@ func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller, logger *s
 	start := time.Now()
 	st, err := p.Poll(ctx, c.models)
 	attrs := []any{"took", time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
-		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued}
+		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued, "erased", st.Erased}
 	switch {
 	case err == nil:
 		logger.Info("poll done", attrs...)
@@ -85,10 +85,16 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	f.BoolVar(&allModels, "all-models", false, "every agent of the workspace (GET /v2/assistants)")
 	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
 		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
+	var hc hashConfig
+	hc.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if err := pc.validate(); err != nil {
+		return err
+	}
+	hasher, err := hc.hasher()
+	if err != nil {
 		return err
 	}
 	switch {
@@ -113,13 +119,17 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		}
 		pc.models = models
 	}
-	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, maxPollAge), logger)
+	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}), logger)
 	fmt.Fprintf(e.stdout, "poll: %d of %d models polled to the end", st.Models, len(pc.models))
 	if st.Failed > 0 {
 		fmt.Fprintf(e.stdout, " (%d failed)", st.Failed)
 	}
-	fmt.Fprintf(e.stdout, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests\n",
+	fmt.Fprintf(e.stdout, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests",
 		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	if st.Erased > 0 {
+		fmt.Fprintf(e.stdout, ", %d erased calls skipped", st.Erased)
+	}
+	fmt.Fprintln(e.stdout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("poll stopped before the end: %w", err)
@@ -157,8 +167,8 @@ func (c *intakeConfig) validate(httpAddr string) error {
 }
 
 // start builds the poller, if models are to be polled.
-func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, maxPollAge time.Duration) {
-	c.poller = c.poll.poller(client, db, logger, maxPollAge)
+func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) {
+	c.poller = c.poll.poller(client, db, logger, cfg)
 	if c.poller != nil {
 		logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -23,6 +24,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 	var wc workerConfig
 	var rc runsConfig
 	var ic intakeConfig
+	var retc retentionConfig
 	var schedule, httpAddr string
 	var agentsEvery time.Duration
 	lc.register(f, "info")
@@ -31,6 +33,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 	wc.register(f)
 	rc.register(f)
 	ic.register(f)
+	retc.register(f)
 	f.stringVar(&schedule, "schedule", "SYNC_SCHEDULE", "@every 1m", "when to run passes: cron syntax (*/5 * * * *) or @every DURATION")
 	f.stringVar(&httpAddr, "http-addr", "HTTP_ADDR", "", "serve HTTP endpoints on this address, e.g. :8080 (empty: no HTTP)")
 	f.durationVar(&agentsEvery, "agents-refresh", "AGENTS_REFRESH", time.Hour,
@@ -61,13 +64,17 @@ func runRun(ctx context.Context, args []string, e env) error {
 	if err := ic.validate(httpAddr); err != nil {
 		return err
 	}
+	retention, err := retc.retention()
+	if err != nil {
+		return err
+	}
 	w, err := openWorker(ctx, logger, dc, &ac, cfg)
 	if err != nil {
 		return err
 	}
 	defer w.db.Close()
 	db := w.db
-	ic.start(w.client, db, logger, cfg.MaxPollAge)
+	ic.start(w.client, db, logger, callsync.IntakeConfig{MaxPollAge: cfg.MaxPollAge, HashPhones: cfg.HashPhones})
 
 	passes := newPassRunner("run", w.syncer, db, w.tel, logger, rc)
 	var gate passGate
@@ -106,6 +113,14 @@ func runRun(ctx context.Context, args []string, e env) error {
 	}
 	defer snapDB.Close()
 	w.tel.afterPass = snap.kick
+	var prune func()
+	if retention != (store.Retention{}) {
+		// Retention once a day, and at start: a worker restarted daily still prunes.
+		prune = pruneDaily(ctx, db, retention, logger)
+		if _, err := c.AddFunc("@every 24h", prune); err != nil {
+			return err
+		}
+	}
 	mux := http.NewServeMux()
 	mountTelemetry(mux, snap, w.tel, logger)
 	ic.mount(mux, db, w.tel, logger)
@@ -128,6 +143,9 @@ func runRun(ctx context.Context, args []string, e env) error {
 	var first sync.WaitGroup             // cron's Stop waits only for the passes cron started
 	first.Go(c.Entry(id).WrappedJob.Run) // the first pass now, not a schedule period from now
 	first.Go(func() { wakeOnQueued(ctx, db, logger, &gate, func() { _, _ = passes.run(ctx) }) })
+	if prune != nil {
+		first.Go(prune)
+	}
 	<-ctx.Done()
 	logger.Info("shutting down; waiting for the running pass")
 	<-c.Stop().Done()

@@ -72,7 +72,8 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	run := store.Run{Worker: p.worker, Command: p.command, StartedAt: start, FinishedAt: end,
 		Claimed: st.Claimed, Synced: st.Done, Unchanged: st.Unchanged,
 		Requeued: st.Polling + st.Retrying + st.RateLimited + st.Released,
-		Failed:   st.Failed, Lost: st.Lost, Rescued: st.Rescued, APIRequests: requests, APIRateLimited: throttled}
+		// An erased call's row was taken out of the pass's hands, as a lost one is.
+		Failed: st.Failed, Lost: st.Lost + st.Erased, Rescued: st.Rescued, APIRequests: requests, APIRateLimited: throttled}
 	if err != nil {
 		run.Error = err.Error()
 	}

@@ -28,11 +28,17 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	f.BoolVar(&fix, "fix", false, "backfill the windows whose warehouse count is short, then verify them again")
 	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
 		"with --fix: a call whose status is not final is queued for a fetch only if it started less than this long ago")
+	var hc hashConfig
+	hc.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() > 0 {
 		return usagef("verify: unexpected argument %q", f.Arg(0))
+	}
+	hasher, err := hc.hasher()
+	if err != nil {
+		return err
 	}
 	if err := rc.validate("verify"); err != nil {
 		return err
@@ -42,7 +48,7 @@ func runVerify(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
-	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge}
+	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}
 	var modelRequests int
 	windows, err := rc.windows(ctx, client, db, cfg, &modelRequests)
 	if err != nil {

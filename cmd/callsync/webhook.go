@@ -210,6 +210,13 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hook.Status != nil {
 		status = *hook.Status
 	}
+	if what == store.HookErased {
+		// Erased for good: accepted, so that Synthflow does not send it again, and dropped.
+		h.logger.Debug("webhook: erased call skipped", "call_id", hook.CallID)
+		h.count(http.StatusOK, "erased")
+		webhookReply(w, http.StatusOK, "skipped", "erased")
+		return
+	}
 	if what == store.HookIgnored {
 		h.logger.Debug("webhook: call queued, synced or failed within the cooldown; nothing to do", "call_id", hook.CallID)
 		h.count(http.StatusAccepted, "replay")

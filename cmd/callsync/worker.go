@@ -118,6 +118,7 @@ func (c *apiConfig) urlError(err error) error {
 // workerConfig holds the sync pass settings.
 type workerConfig struct {
 	cfg       callsync.Config
+	hash      hashConfig
 	retryBase time.Duration
 	retryMax  time.Duration
 }
@@ -132,6 +133,7 @@ func (c *workerConfig) register(f *flagSet) {
 	f.durationVar(&c.retryMax, "retry-max", "SYNC_RETRY_MAX", d.Retry.Max, "largest retry delay")
 	f.durationVar(&c.cfg.ShutdownGrace, "shutdown-grace", "SYNC_SHUTDOWN_GRACE", d.ShutdownGrace, "on SIGTERM, how long calls being fetched may take to finish")
 	f.durationVar(&c.cfg.MaxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", d.MaxPollAge, "how long after its start a call whose status is not final is fetched again")
+	c.hash.register(f)
 }
 
 // workerSettings names the flag and environment variable of each
@@ -155,6 +157,10 @@ func (c *workerConfig) config() (callsync.Config, error) {
 		}
 	}
 	cfg.Retry = callsync.Backoff{Base: c.retryBase, Max: c.retryMax}
+	var err error
+	if cfg.HashPhones, err = c.hash.hasher(); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
 		var ce *callsync.ConfigError
 		if errors.As(err, &ce) && workerSettings[ce.Field] != "" {
@@ -240,7 +246,7 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err error) {
 	attrs := []any{"took", took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
 		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
-		"released", st.Released, "lost", st.Lost, "rescued", st.Rescued}
+		"released", st.Released, "lost", st.Lost, "erased", st.Erased, "rescued", st.Rescued}
 	switch {
 	case err == nil && st.Claimed == 0 && st.Rescued == 0:
 		logger.Debug("sync pass done: nothing was due", attrs...) // an idle tick, every minute

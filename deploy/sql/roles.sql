@@ -1,71 +1,186 @@
--- Least-privilege roles for the callsync warehouse.
+-- callsync's roles, part 2 of 2: the grants on tables, views and columns, made by the role that
+-- owns callsync's tables (the one that applied the migrations; no CREATEROLE needed). Run it
+-- after deploy/sql/roles-admin.sql (part 1, once, by an administrator) and after every
+-- `callsync migrate up` that adds tables, views or columns:
 --
---   1. callsync_reader: read-only access for BI tools and analysts (SELECT on every table and view,
---      including the ones later migrations add).
---   2. The worker's role: the minimum grants for `callsync run` and `callsync once`.
---
--- Run it with psql on the warehouse database, as the role that owns callsync's tables (the one
--- that applied the migrations) or as a superuser, after `callsync migrate up`:
---
---   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f deploy/sql/roles.sql
+--   psql "$OWNER_DATABASE_URL" -X -v ON_ERROR_STOP=1 -f deploy/sql/roles.sql
 --
 -- Optional variables (psql -v NAME=VALUE):
---   reader  the read-only role to create or update (default callsync_reader)
---   owner   the role that owns callsync's tables and applies its migrations (default: you)
---   worker  an existing role to give the worker's read-write grants of section 2b (default: none)
+--   reader      the BI role (default callsync_reader)
+--   pii_reader  the personal-data role (default callsync_pii_reader)
+--   worker      a role that runs the worker without owning the tables (section 3)
+--   owner       the role that owns the tables (default: you)
 --
--- It only adds grants, and can be run again at any time, e.g. after an upgrade.
+-- It runs in one transaction and never widens access:
+--   * callsync_reader gets SELECT on the views and on the columns listed in section 1 only:
+--     no phone number (pseudonyms instead), name, transcript text, recording URL, raw payload,
+--     variable value that is not shared, action parameter or result, judgement feedback, or
+--     queue internals. A column a later migration adds stays hidden until it is listed here.
+--   * A grant it made once is recorded in role_grants and never made again: a grant revoked
+--     by hand (REVOKE SELECT ON call_facts FROM callsync_reader) stays revoked when it runs
+--     again. The first run takes back every earlier grant to the reader (older versions of
+--     this script granted it every table), then grants the list.
+--   * The views run with the rights of whoever queries them (security_invoker), so a revoke
+--     on a table or column takes effect through every view.
+-- It stops with an error, changing nothing, when a role is missing, when it is not run by the
+-- owner, or when a grant did not take effect.
 
+\set ON_ERROR_STOP 1
 \if :{?reader}
 \else
 \set reader callsync_reader
+\endif
+\if :{?pii_reader}
+\else
+\set pii_reader callsync_pii_reader
+\endif
+\if :{?worker}
+\else
+\set worker ''
 \endif
 \if :{?owner}
 \else
 SELECT current_user AS owner \gset
 \endif
 
--- 1. The reader. NOLOGIN: nobody logs in as callsync_reader; people and tools log in as
---    themselves and are members of it, so access is granted and revoked per person:
---
---      CREATE ROLE grafana LOGIN PASSWORD 'change-me' IN ROLE callsync_reader;
---      GRANT callsync_reader TO alice;
---      REVOKE callsync_reader FROM alice;
+BEGIN;
 
-SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'reader') AS reader_missing \gset
-\if :reader_missing
-CREATE ROLE :"reader" NOLOGIN;
-\endif
-GRANT CONNECT ON DATABASE :"DBNAME" TO :"reader";
-GRANT USAGE ON SCHEMA public TO :"reader";
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader";  -- views included
--- Tables and views that future migrations create (they are created by the owner).
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader";
+SELECT set_config('callsync.reader', :'reader', true), set_config('callsync.pii_reader', :'pii_reader', true),
+       set_config('callsync.worker', :'worker', true), set_config('callsync.owner', :'owner', true) \gset cs_
 
--- 2. The worker.
---
--- 2a. By default `callsync run` and `callsync once` apply pending migrations at start, so the
---     worker's role is the owner. It needs to connect, to use temporary tables (batch writes
---     stage rows in them) and to create tables in the schema; no superuser, CREATEDB or
---     CREATEROLE. As a superuser, with your database's name:
---
---       CREATE ROLE callsync LOGIN PASSWORD 'change-me';
---       GRANT CONNECT, TEMPORARY ON DATABASE warehouse TO callsync;
---       GRANT USAGE, CREATE ON SCHEMA public TO callsync;  -- PostgreSQL 15+ no longer lets everyone create in public
---
--- 2b. Tighter: the owner applies migrations on its own (`callsync migrate up` from a Kubernetes
---     Job or init container, or by hand before an upgrade), and the worker runs as a role that
---     only reads and writes rows. `run` and `once` still check the migrations at start, which
---     needs no more than this as long as none is pending. Create that role first, then run this
---     script with -v worker=NAME:
---
---       CREATE ROLE callsync_worker LOGIN PASSWORD 'change-me';
+DO $$
+DECLARE
+    reader     text := current_setting('callsync.reader');
+    pii        text := current_setting('callsync.pii_reader');
+    worker     text := current_setting('callsync.worker');
+    owner      text := current_setting('callsync.owner');
+    r          text;
+    g          record;
+    first_run  boolean;
+BEGIN
+    FOREACH r IN ARRAY ARRAY[reader, pii] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+            RAISE EXCEPTION 'roles.sql: role % does not exist: run deploy/sql/roles-admin.sql first, as an administrator', r;
+        END IF;
+    END LOOP;
+    IF to_regclass('public.role_grants') IS NULL THEN
+        RAISE EXCEPTION 'roles.sql: table role_grants is missing: run callsync migrate up first';
+    END IF;
+    IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'public.calls'::regclass), 'USAGE') THEN
+        RAISE EXCEPTION 'roles.sql: % does not own callsync''s tables: run it as their owner', current_user;
+    END IF;
 
-\if :{?worker}
-GRANT CONNECT, TEMPORARY ON DATABASE :"DBNAME" TO :"worker";
-GRANT USAGE ON SCHEMA public TO :"worker";
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"worker";
--- The migration history is the owner's to change.
-REVOKE INSERT, UPDATE, DELETE ON goose_db_version FROM :"worker";
-ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"worker";
-\endif
+    -- 1. callsync_reader: what dashboards need, no direct identifier.
+    CREATE TEMP TABLE reader_allowed (relation text, column_name text) ON COMMIT DROP;
+    INSERT INTO reader_allowed
+    SELECT t.relation, c.column_name
+    FROM  (VALUES
+        ('calls', ARRAY['call_id', 'model_id', 'status', 'end_call_reason', 'custom_end_call_reason',
+                        'type_of_call', 'campaign_type', 'started_at', 'duration_seconds', 'timezone',
+                        'error_message', 'first_synced_at', 'synced_at', 'phone_number_from_pseudonym',
+                        'phone_number_to_pseudonym', 'has_recording', 'transcript_pruned_at',
+                        'recording_pruned_at', 'variables_pruned_at', 'details_pruned_at', 'labels',
+                        'agents_used', 'assistant_version', 'recording_duration', 'deployment_type',
+                        'utterances', 'agent_utterances', 'human_utterances', 'variables',
+                        'variables_collected', 'answered_by_human']),
+        ('transcript_lines', ARRAY['call_id', 'line_no', 'speaker']),
+        ('collected_variables', ARRAY['call_id', 'agent_id', 'name', 'collected', 'shared_value']),
+        ('call_telephony', ARRAY['call_id', 'hangup', 'disconnect_reason', 'duration_ms',
+                                 'ringing_duration_ms', 'started_at', 'ended_at']),
+        ('agents', ARRAY['model_id', 'name', 'type', 'language', 'timezone', 'llm', 'voice_id',
+                         'is_recording', 'is_transcript_disabled', 'redact_pii', 'first_seen_at',
+                         'last_seen_at', 'deleted_at']),
+        ('call_actions', ARRAY['call_id', 'position', 'action_key', 'kind', 'identifier', 'name',
+                               'action_type', 'status', 'is_relevant', 'ran_at', 'has_error_message']),
+        ('call_judgements', ARRAY['call_id', 'criterion', 'result']),
+        ('sync_queue', ARRAY['call_id', 'state', 'attempts', 'polls', 'next_attempt_at', 'enqueued_at',
+                             'updated_at']),
+        ('sync_runs', ARRAY['id', 'worker', 'command', 'started_at', 'finished_at', 'claimed', 'synced',
+                            'unchanged', 'requeued', 'failed', 'lost', 'rescued', 'api_requests',
+                            'api_rate_limited', 'error']),
+        ('api_limits', ARRAY['paused_until']),
+        ('backfill_checkpoints', ARRAY['model_id', 'window_start', 'window_end', 'next_offset',
+                                       'total_records', 'landed', 'scans', 'done', 'updated_at']),
+        ('poll_watermarks', ARRAY['model_id', 'watermark', 'polled_at', 'updated_at']),
+        ('shared_variables', ARRAY['name', 'added_at']),
+        -- Views: whole. They read only the columns above, as the reader.
+        ('call_facts', ARRAY['']),
+        ('daily_call_stats', ARRAY['']),
+        ('collected_variable_values', ARRAY['']),
+        ('sync_health', ARRAY['']),
+        ('daily_action_outcomes', ARRAY['']),
+        ('daily_judgement_results', ARRAY[''])
+    ) AS t(relation, columns), unnest(t.columns) AS c(column_name);
+
+    first_run := NOT EXISTS (SELECT FROM role_grants WHERE grantee = 'reader');
+    IF first_run THEN
+        -- Take back what older versions granted: every table, and future ones.
+        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %I', reader);
+        EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM %I', reader);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public REVOKE ALL ON TABLES FROM %I', owner, reader);
+        FOR g IN
+            SELECT c.relname, a.attname
+            FROM   pg_attribute a
+            JOIN   pg_class c ON c.oid = a.attrelid
+            JOIN   pg_namespace n ON n.oid = c.relnamespace
+            CROSS  JOIN LATERAL aclexplode(a.attacl) x
+            WHERE  n.nspname = 'public' AND x.grantee = (SELECT oid FROM pg_roles WHERE rolname = reader)
+        LOOP
+            EXECUTE format('REVOKE ALL (%I) ON public.%I FROM %I', g.attname, g.relname, reader);
+        END LOOP;
+    END IF;
+    FOR g IN
+        SELECT a.relation, a.column_name FROM reader_allowed a
+        WHERE  NOT EXISTS (SELECT FROM role_grants d
+                           WHERE d.grantee = 'reader' AND d.relation = a.relation AND d.column_name = a.column_name)
+        ORDER  BY 1, 2
+    LOOP
+        IF g.column_name = '' THEN
+            EXECUTE format('GRANT SELECT ON public.%I TO %I', g.relation, reader);
+            IF NOT has_table_privilege(reader, format('public.%I', g.relation), 'SELECT') THEN
+                RAISE EXCEPTION 'roles.sql: SELECT on % was not granted to %', g.relation, reader;
+            END IF;
+        ELSE
+            EXECUTE format('GRANT SELECT (%I) ON public.%I TO %I', g.column_name, g.relation, reader);
+            IF NOT has_column_privilege(reader, format('public.%I', g.relation), g.column_name, 'SELECT') THEN
+                RAISE EXCEPTION 'roles.sql: SELECT on %.% was not granted to %', g.relation, g.column_name, reader;
+            END IF;
+        END IF;
+        INSERT INTO role_grants (grantee, relation, column_name) VALUES ('reader', g.relation, g.column_name);
+    END LOOP;
+
+    -- 2. callsync_pii_reader: every table and view, except the pseudonym key (whoever reads it
+    --    can test guessed numbers against the pseudonyms) and the bookkeeping of this script.
+    FOR g IN
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE  n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')
+               AND c.relname NOT IN ('pseudonym_key', 'role_grants')
+               AND NOT EXISTS (SELECT FROM role_grants d
+                               WHERE d.grantee = 'pii_reader' AND d.relation = c.relname AND d.column_name = '')
+        ORDER  BY 1
+    LOOP
+        EXECUTE format('GRANT SELECT ON public.%I TO %I', g.relname, pii);
+        IF NOT has_table_privilege(pii, format('public.%I', g.relname), 'SELECT') THEN
+            RAISE EXCEPTION 'roles.sql: SELECT on % was not granted to %', g.relname, pii;
+        END IF;
+        INSERT INTO role_grants (grantee, relation, column_name) VALUES ('pii_reader', g.relname, '');
+    END LOOP;
+
+    -- 3. The worker, when it is not the owner: rows only, never the schema or the migration
+    --    history. It computes pseudonyms as it writes, so it reads the key.
+    IF worker <> '' THEN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = worker) THEN
+            RAISE EXCEPTION 'roles.sql: worker role % does not exist: run deploy/sql/roles-admin.sql -v worker=% first', worker, worker;
+        END IF;
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', worker);
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON goose_db_version, pseudonym_key, role_grants FROM %I', worker);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION callsync_pseudonym(text) TO %I', worker);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', owner, worker);
+        IF NOT has_table_privilege(worker, 'public.calls', 'INSERT') THEN
+            RAISE EXCEPTION 'roles.sql: the grants to % did not take effect', worker;
+        END IF;
+    END IF;
+END
+$$;
+
+COMMIT;

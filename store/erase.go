@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Erasure is a request to erase calls: by id, and every stored call from or
+// to one of the phone numbers (as stored: hashed ones must be given hashed).
+type Erasure struct {
+	CallIDs      []string
+	PhoneNumbers []string
+	// Reason is kept in the erasures audit row; empty stores NULL.
+	Reason string
+}
+
+// Erased says what Forget did.
+type Erased struct {
+	// ID is the erasures row of the request.
+	ID int64
+	// Calls lists the erased call ids, sorted: the stored calls deleted and
+	// the ids given, stored or not, all tombstoned.
+	Calls []string
+	// Stored counts the calls of Calls that were stored and are deleted.
+	Stored int
+	// Queued counts the queue rows deleted.
+	Queued int
+}
+
+const callsByPhoneSQL = `
+SELECT call_id FROM calls
+WHERE  phone_number_from = ANY($1::text[]) OR phone_number_to = ANY($1::text[])`
+
+const insertErasureSQL = `
+INSERT INTO erasures (requested, erased, reason) VALUES ($1, 0, NULLIF($2, '')) RETURNING id`
+
+// The tombstones keep model_id and started_at of stored calls, so that
+// verify still counts them where the API does; a call erased twice keeps
+// its first tombstone.
+const tombstoneSQL = `
+INSERT INTO erased_calls (call_id, model_id, started_at, erasure_id)
+SELECT u.id, c.model_id, c.started_at, $2
+FROM   unnest($1::text[]) AS u(id)
+LEFT   JOIN calls c ON c.call_id = u.id
+ORDER  BY u.id
+ON CONFLICT (call_id) DO NOTHING`
+
+const deleteQueuedSQL = `DELETE FROM sync_queue WHERE call_id = ANY($1::text[])`
+
+// The child tables reference calls with ON DELETE CASCADE.
+const deleteCallsSQL = `DELETE FROM calls WHERE call_id = ANY($1::text[]) RETURNING call_id`
+
+const finishErasureSQL = `UPDATE erasures SET erased = $2 WHERE id = $1`
+
+// Forget erases calls in one transaction: it tombstones the ids (so that
+// no intake path stores or queues them again), deletes the stored calls
+// with every row that references them, and their queue rows, and records
+// the request in erasures. Writes of calls wait while it runs, and a call
+// being fetched when it runs is not stored. Ids that are not stored are
+// tombstoned all the same, so that an erasure may come before the call is
+// synced. It returns an error, and erases nothing, when the database fails.
+func (db *DB) Forget(ctx context.Context, req Erasure) (Erased, error) {
+	var res Erased
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		res = Erased{}
+		if err := lockPrivacy(ctx, tx); err != nil {
+			return err
+		}
+		ids := map[string]bool{}
+		for _, id := range req.CallIDs {
+			ids[id] = true
+		}
+		if len(req.PhoneNumbers) > 0 {
+			rows, err := tx.Query(ctx, callsByPhoneSQL, req.PhoneNumbers)
+			if err != nil {
+				return fmt.Errorf("find calls by phone number: %w", err)
+			}
+			found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("find calls by phone number: %w", err)
+			}
+			for _, id := range found {
+				ids[id] = true
+			}
+		}
+		list := slices.Sorted(maps.Keys(ids))
+		if err := tx.QueryRow(ctx, insertErasureSQL, len(req.CallIDs)+len(req.PhoneNumbers), req.Reason).Scan(&res.ID); err != nil {
+			return fmt.Errorf("record erasure: %w", err)
+		}
+		if _, err := tx.Exec(ctx, tombstoneSQL, list, res.ID); err != nil {
+			return fmt.Errorf("tombstone calls: %w", err)
+		}
+		tag, err := tx.Exec(ctx, deleteQueuedSQL, list)
+		if err != nil {
+			return fmt.Errorf("delete queue rows: %w", err)
+		}
+		res.Queued = int(tag.RowsAffected())
+		rows, err := tx.Query(ctx, deleteCallsSQL, list)
+		if err != nil {
+			return fmt.Errorf("delete calls: %w", err)
+		}
+		deleted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("delete calls: %w", err)
+		}
+		res.Stored = len(deleted)
+		res.Calls = list
+		if _, err := tx.Exec(ctx, finishErasureSQL, res.ID, len(list)); err != nil {
+			return fmt.Errorf("record erasure: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Erased{}, fmt.Errorf("erase calls: %w", err)
+	}
+	return res, nil
+}
