@@ -87,7 +87,7 @@ type backfillRun struct {
 	took                    time.Duration // the process's run, start to exit
 }
 
-var backfillSummaryRE = regexp.MustCompile(`backfill: (\d+) windows \((\d+) already done\), (\d+) calls stored`)
+var backfillSummaryRE = regexp.MustCompile(`backfill: \d+ of (\d+) windows read to the end in this run(?: \((\d+) done before, skipped\))?(?:, \d+ left)?; (\d+) calls stored`)
 
 // runBackfillProcess runs `callsync backfill` and reads its summary.
 func runBackfillProcess(ctx context.Context, binary string, env, args []string) (backfillRun, error) {
@@ -106,7 +106,9 @@ func runBackfillProcess(ctx context.Context, binary string, env, args []string) 
 		return r, fmt.Errorf("bench: backfill printed no summary:\n%s", stdout.String())
 	}
 	r.windows, _ = strconv.Atoi(m[1])
-	r.skipped, _ = strconv.Atoi(m[2])
+	if m[2] != "" {
+		r.skipped, _ = strconv.Atoi(m[2])
+	}
 	r.calls, _ = strconv.Atoi(m[3])
 	return r, nil
 }

@@ -76,6 +76,11 @@ func TestDeploy_GrafanaDashboard(t *testing.T) {
 	if r := runCmd(t, demoEnv, "", "once"); r.err != nil {
 		t.Fatalf("once: %v\n%s", r.err, r.stderr)
 	}
+	// As the demo does: list pages bring what a fetch of one call lacks (judgements, labels).
+	from, to := time.Now().Add(-8*24*time.Hour).Format(time.DateOnly), time.Now().Add(48*time.Hour).Format(time.DateOnly)
+	if r := runCmd(t, demoEnv, "", "backfill", "--all-models", "--from", from, "--to", to); r.err != nil {
+		t.Fatalf("backfill: %v\n%s", r.err, r.stderr)
+	}
 	db, err := store.Open(t.Context(), dbURL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
