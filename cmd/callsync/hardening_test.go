@@ -134,11 +134,14 @@ func TestRun_WebhookFloodMemory(t *testing.T) {
 	})
 	wg.Wait()
 	peak := vmKB(t, p.cmd.Process.Pid, "VmHWM")
-	// No header: refused from the headers alone. A wrong signature: read
-	// through, then refused; under the flood some may be told to come back
-	// later (503) rather than wait for a slot to be read in.
-	if codes[0][http.StatusUnauthorized] != 30 || codes[1][http.StatusUnauthorized]+codes[1][http.StatusServiceUnavailable] != 30 {
-		t.Fatalf("answers %v and %v, want 30 × 401, and 30 × 401 or 503", codes[0], codes[1])
+	// No header: refused from the headers alone, before the body is read,
+	// so a client still sending its 4 MiB may see the connection reset
+	// before it reads the 401 (code 0 here); the server's count below is
+	// exact. A wrong signature: read through, then refused; under the
+	// flood some may be told to come back later (503) rather than wait for
+	// a slot to be read in.
+	if codes[0][http.StatusUnauthorized]+codes[0][0] != 30 || codes[1][http.StatusUnauthorized]+codes[1][http.StatusServiceUnavailable] != 30 {
+		t.Fatalf("answers %v and %v, want 30 × 401 (or reset while sending), and 30 × 401 or 503", codes[0], codes[1])
 	}
 	// 60 bodies held at once would be 240 MiB; a few in flight, a few MiB.
 	if grew := (peak - before) / 1024; grew > 64 {
