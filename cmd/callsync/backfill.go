@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/lmittmann/tint"
+
+	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -68,12 +72,16 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return apiError(ac, err)
 	}
-	prog := newProgress(e.stderr, logger)
+	prog := newProgress("backfill", e.stderr, logger)
 	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg, Progress: prog.update}
 	start := time.Now()
 	rep, err := b.Run(ctx, windows, opts)
 	prog.finish()
-	printBackfill(e.stdout, rep, modelRequests, time.Since(start), opts.DryRun, agentNames(ctx, db, logger))
+	names := agentNames(ctx, db, logger)
+	printBackfill(e.stdout, rep, modelRequests, time.Since(start), opts.DryRun, names)
+	if err == nil && !rc.allModels {
+		warnEmptyModels(ctx, e.stderr, db, rc, names, logger)
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("backfill stopped before the end; run the same command again to continue")
@@ -85,6 +93,28 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("backfill: %d windows failed (their checkpoints keep the pages read); run the same command again to continue", len(rep.Failed))
 	}
 	return nil
+}
+
+// warnEmptyModels warns about each agent given with --model-id that has no
+// call in the warehouse for the range after the backfill: most often a
+// mistyped id, which the API answers with an empty list, not an error.
+func warnEmptyModels(ctx context.Context, w io.Writer, db *store.DB, rc rangeConfig, names map[string]string, logger *slog.Logger) {
+	for _, m := range rc.models {
+		counts, err := db.CountCalls(ctx, m, []store.Range{{From: rc.fromT, To: rc.toT}})
+		if err != nil {
+			logger.Warn("count the calls of an agent", "model_id", m, tint.Err(err))
+			continue
+		}
+		if counts[0] > 0 {
+			continue
+		}
+		known := ""
+		if len(names) > 0 && names[m] == "" {
+			known = " and it is not among the workspace's agents"
+		}
+		fmt.Fprintf(w, "warning: agent %q has no calls from %s to %s%s; check the id ('callsync agents' lists the workspace's agents, or use --all-models)\n",
+			m, fmtTime(rc.fromT), fmtTime(rc.toT), known)
+	}
 }
 
 // apiError explains a refused key or an API that cannot be used at its

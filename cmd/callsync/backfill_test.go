@@ -37,9 +37,27 @@ func TestBackfill_CLI(t *testing.T) {
 	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != 400 {
 		t.Fatalf("%d calls stored, want 400", n)
 	}
+	if strings.Contains(r.stderr, "warning:") {
+		t.Fatalf("agents with calls got a warning:\n%s", r.stderr)
+	}
 	r = runCmd(t, env, "", "backfill", "--model-id", m0, "--model-id", m1, "--from", "2026-05-02", "--to", "2026-06-01")
 	if r.err != nil || !strings.Contains(r.stdout, "0 of 60 windows read to the end in this run (60 done before, skipped); 0 calls stored") {
 		t.Fatalf("rerun: err %v\n%s", r.err, r.stdout)
+	}
+}
+
+// TestBackfill_UnknownModelWarns: a mistyped --model-id gets an empty list
+// from the API, not an error; the backfill says so instead of ending quietly.
+func TestBackfill_UnknownModelWarns(t *testing.T) {
+	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 53, Calls: 20, Models: 1})...)
+	env := intakeEnv(t, srv)
+	r := runCmd(t, env, "", "backfill", "--model-id", "no-such-agent", "--from", "2026-05-02", "--to", "2026-05-04")
+	if r.err != nil {
+		t.Fatalf("backfill: %v\n%s", r.err, r.stderr)
+	}
+	want := `warning: agent "no-such-agent" has no calls from 2026-05-02 to 2026-05-04; check the id ('callsync agents' lists the workspace's agents, or use --all-models)`
+	if !strings.Contains(r.stderr, want) {
+		t.Fatalf("stderr lacks %q:\n%s", want, r.stderr)
 	}
 }
 

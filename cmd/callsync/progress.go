@@ -20,6 +20,7 @@ const (
 // progress shows a backfill's progress: a bar redrawn in place on a
 // terminal, otherwise a log line every few seconds.
 type progress struct {
+	what   string // the command: "backfill", "verify"
 	w      io.Writer
 	logger *slog.Logger
 	tty    bool
@@ -31,8 +32,8 @@ type progress struct {
 
 // newProgress returns a progress display writing to w (a bar when w is a
 // terminal) or logging to logger.
-func newProgress(w io.Writer, logger *slog.Logger) *progress {
-	p := &progress{w: w, logger: logger, tty: isTerminal(w), now: time.Now}
+func newProgress(what string, w io.Writer, logger *slog.Logger) *progress {
+	p := &progress{what: what, w: w, logger: logger, tty: isTerminal(w), now: time.Now}
 	p.start = p.now()
 	p.last = p.start
 	return p
@@ -81,7 +82,7 @@ func (p *progress) log(now time.Time) {
 	if s.Current.ModelID != "" {
 		attrs = append(attrs, "model_id", s.Current.ModelID, "window", fmtTime(s.Current.From))
 	}
-	p.logger.Info("backfill progress", attrs...)
+	p.logger.Info(p.what+" progress", attrs...)
 }
 
 // line renders the bar: windows, calls, calls per second and ETA.

@@ -14,7 +14,7 @@ import (
 func testProgress(tty bool) (*progress, *bytes.Buffer, *bytes.Buffer, *time.Time) {
 	var out, logs bytes.Buffer
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p := &progress{w: &out, logger: slog.New(slog.NewTextHandler(&logs, nil)), tty: tty, now: func() time.Time { return now }}
+	p := &progress{what: "backfill", w: &out, logger: slog.New(slog.NewTextHandler(&logs, nil)), tty: tty, now: func() time.Time { return now }}
 	p.start, p.last = now, now
 	return p, &out, &logs, &now
 }
@@ -61,5 +61,17 @@ func TestProgress_Log(t *testing.T) {
 	}
 	if p.finish(); strings.Count(logs.String(), "backfill progress") != 2 {
 		t.Fatalf("finish did not log the final state: %s", logs)
+	}
+}
+
+// TestProgress_NamesItsCommand: verify shows its progress under its own
+// name, so a long verify is not silent.
+func TestProgress_NamesItsCommand(t *testing.T) {
+	p, _, logs, now := testProgress(false)
+	p.what = "verify"
+	*now = now.Add(6 * time.Second)
+	p.update(callsync.BackfillProgress{Windows: 30, Done: 3, Calls: 90, Requests: 3})
+	if got := logs.String(); !strings.Contains(got, "verify progress") || !strings.Contains(got, "windows_done=3") {
+		t.Fatalf("log %q, want a verify progress line", got)
 	}
 }

@@ -54,8 +54,10 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return apiError(ac, err)
 	}
-	v := &callsync.Verifier{API: client, Store: db, Config: cfg}
+	prog := newProgress("verify", e.stderr, logger)
+	v := &callsync.Verifier{API: client, Store: db, Config: cfg, Progress: prog.update}
 	rep, err := v.Verify(ctx, windows)
+	prog.finish()
 	if err != nil {
 		return apiError(ac, err)
 	}
