@@ -40,6 +40,9 @@ type Verifier struct {
 	API    CallLister
 	Store  CallCounter
 	Config IntakeConfig
+	// Progress, when set, is called after every window compared: Done
+	// counts the windows, Calls the calls the API counted so far.
+	Progress func(BackfillProgress)
 }
 
 // Verify compares the counts of windows. It returns the report so far and
@@ -48,6 +51,7 @@ type Verifier struct {
 func (v *Verifier) Verify(ctx context.Context, windows []Window) (VerifyReport, error) {
 	cfg := v.Config.withDefaults()
 	rep := VerifyReport{}
+	prog := BackfillProgress{Windows: len(windows)}
 	for start := 0; start < len(windows); {
 		end := start
 		for end < len(windows) && windows[end].ModelID == windows[start].ModelID {
@@ -78,6 +82,11 @@ func (v *Verifier) Verify(ctx context.Context, windows []Window) (VerifyReport, 
 			rep.Windows++
 			if c := (Count{Window: w, API: page.Total, Warehouse: counts[i]}); c.Differs() {
 				rep.Diffs = append(rep.Diffs, c)
+			}
+			if v.Progress != nil {
+				prog.Done, prog.Requests, prog.Current = rep.Windows, rep.Requests, w
+				prog.Calls += max(page.Total, 0)
+				v.Progress(prog)
 			}
 		}
 		start = end

@@ -41,13 +41,18 @@ func TestVerifier_FindsAndRepairsGaps(t *testing.T) {
 	in.srv.Add(liveCall(t, lost, "arrived-late", d2.Add(time.Hour), "completed"))
 	in.srv.Remove(lost.ID())
 
-	v := &callsync.Verifier{API: in.client, Store: in.db, Config: fastRetry}
+	var progress []callsync.BackfillProgress
+	v := &callsync.Verifier{API: in.client, Store: in.db, Config: fastRetry,
+		Progress: func(p callsync.BackfillProgress) { progress = append(progress, p) }}
 	rep, err := v.Verify(ctx, windows)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.Windows != 8 || rep.Requests != 8 || len(rep.Diffs) != 3 {
 		t.Fatalf("report = %+v, want 8 windows in 8 requests, 3 differing", rep)
+	}
+	if len(progress) != 8 || progress[7].Done != 8 || progress[7].Windows != 8 || progress[7].Requests != 8 {
+		t.Fatalf("progress = %+v, want one call per window, ending at 8 of 8", progress)
 	}
 	want := []struct {
 		day     int
