@@ -15,6 +15,9 @@ END
 $$;
 -- +goose StatementEnd
 
+-- Only the trigger calls it: no role needs to (firing a trigger checks no EXECUTE privilege).
+REVOKE ALL ON FUNCTION sync_queue_notify_due() FROM PUBLIC;
+
 -- A trigger with a transition table takes one event; INSERT … ON CONFLICT DO UPDATE fires both.
 CREATE TRIGGER sync_queue_notify_due_insert AFTER INSERT ON sync_queue
     REFERENCING NEW TABLE AS due_rows FOR EACH STATEMENT EXECUTE FUNCTION sync_queue_notify_due();

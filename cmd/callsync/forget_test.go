@@ -101,7 +101,7 @@ func TestForget_StaysGone(t *testing.T) {
 		append([]string{"backfill", "--refetch", "--enrich"}, span...),
 	} {
 		r := runCmd(t, env, "", args...)
-		if r.err != nil || !strings.Contains(r.stdout, "erased calls skipped") && !strings.Contains(r.stdout, "already done") {
+		if r.err != nil || !strings.Contains(r.stdout, "erased calls skipped") && !strings.Contains(r.stdout, "done before, skipped") {
 			t.Errorf("%v: %v\n%s%s", args, r.err, r.stdout, r.stderr)
 		}
 		gone(strings.Join(args[:2], " "))

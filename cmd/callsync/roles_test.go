@@ -121,7 +121,11 @@ func testRoles(t *testing.T) roleSet {
 		                    CASE r.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, r.relname);
 		   END LOOP;
 		 END $$`,
-		`ALTER FUNCTION callsync_pseudonym(text) OWNER TO ` + rs.owner,
+		`DO $$ DECLARE r record; BEGIN
+		   FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace LOOP
+		     EXECUTE format('ALTER FUNCTION %s OWNER TO ` + rs.owner + `', r.f);
+		   END LOOP;
+		 END $$`,
 	} {
 		if _, err := admin.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
