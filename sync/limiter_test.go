@@ -68,9 +68,11 @@ func TestLimiter_SharedAcrossProcesses(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// 2.5 s at 9.6/s plus a burst of 2: about 26.
-	if n := len(all); n < 20 || n > 28 {
-		t.Errorf("%d grants in 2.5 s, want about 26", n)
+	// 2.5 s at 9.6/s plus a burst of 2: about 26. What is shared is the
+	// upper bound; the lower one only shows the two are not starved, and a
+	// busy machine (database round trips, the race detector) may lose a few.
+	if n := len(all); n < 12 || n > 28 {
+		t.Errorf("%d grants in 2.5 s, want about 26 (at most 28)", n)
 	}
 	if n := maxInWindow(all, time.Second); n > 11 {
 		t.Errorf("%d grants within one second, want at most 11 (10/s plus the burst)", n)

@@ -62,7 +62,7 @@ func newHarness(t *testing.T, calls []apitest.Call) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	client, err := api.NewClient(api.Options{BaseURL: srv.URL, APIKey: testKey, Timeout: 5 * time.Second})
+	client, err := api.NewClient(api.Options{BaseURL: srv.URL, APIKey: testKey, Timeout: 30 * time.Second}) // ample: the hostile 20 MB body must be refused for its size, not a slow read on a busy machine
 	if err != nil {
 		t.Fatal(err)
 	}

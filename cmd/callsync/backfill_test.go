@@ -91,12 +91,12 @@ func TestBackfill_CLIUnauthorized(t *testing.T) {
 	}
 }
 
-// TestBackfill_SharesRateLimiter backfills against an API that allows 2
-// requests a second while the client may send 10: the 429s pause the
+// TestBackfill_SharesRateLimiter backfills against an API that allows one
+// request in 1.5 s while the client may send 10 a second: the 429s pause the
 // shared limiter and every window still lands. (The API's limit is low so
 // that a backfill slowed by a busy machine still goes over it.)
 func TestBackfill_SharesRateLimiter(t *testing.T) {
-	srv, err := apitest.NewServer(apitest.Options{APIKey: testKey, RateLimit: apitest.RateLimit{Requests: 2, Window: time.Second},
+	srv, err := apitest.NewServer(apitest.Options{APIKey: testKey, RateLimit: apitest.RateLimit{Requests: 1, Window: 1500 * time.Millisecond},
 		Calls: apitest.Generate(apitest.GenerateOptions{Seed: 53, Calls: 100, Models: 1})})
 	if err != nil {
 		t.Fatal(err)
