@@ -9,14 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Queue states, the values of sync_queue.state.
-const (
-	StatePending = "pending"
-	StateRunning = "running"
-	StateDone    = "done"
-	StateFailed  = "failed"
-)
-
 // Claimed is a queue row that a worker holds under a lease.
 type Claimed struct {
 	CallID     string
@@ -58,8 +50,9 @@ type Outcome struct {
 	// is gone, the row goes back to pending, due now, without counting an
 	// attempt or a poll, so that the call is fetched and written in full.
 	Unchanged []byte
-	// State is the row's new state: StateDone, StatePending or StateFailed.
-	State string
+	// State is the row's new state: StateDone, StatePending or StateFailed
+	// (see State for the transitions).
+	State State
 	// Delay puts a pending row's next attempt at now() + Delay.
 	Delay time.Duration
 	// Attempt counts the outcome as a failed attempt of the call.
@@ -361,7 +354,7 @@ func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (ma
 	ids, states, delays := make([]string, n), make([]string, n), make([]int64, n)
 	attempts, polls, errs, bodies := make([]bool, n), make([]bool, n), make([]string, n), make([][]byte, n)
 	for i, o := range outcomes {
-		ids[i], states[i], delays[i] = o.CallID, o.State, o.Delay.Milliseconds()
+		ids[i], states[i], delays[i] = o.CallID, string(o.State), o.Delay.Milliseconds()
 		attempts[i], polls[i], errs[i] = o.Attempt, o.Poll, o.Error
 		if len(o.BadBody) > maxBadBody {
 			bodies[i] = o.BadBody[:maxBadBody]
