@@ -85,11 +85,6 @@ func (db *DB) Pool() *pgxpool.Pool {
 	return db.pool
 }
 
-// Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
-	return db.pool.Ping(ctx)
-}
-
 // redactURLError keeps only the text of pgx's parse errors. pgx masks the
 // password in that text (best effort: postgres://u:xxxxx@h/d), but the
 // *pgconn.ParseConfigError itself holds the connection string unmasked in
