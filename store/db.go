@@ -77,14 +77,12 @@ func (db *DB) Close() {
 	db.pool.Close()
 }
 
-// Pool returns the underlying connection pool.
+// Pool returns the underlying connection pool, for code that runs SQL of
+// its own: the store's tool packages (report, storebench) and tests that
+// check rows directly. Other code goes through DB's methods, which keep
+// the queue's rules (see State).
 func (db *DB) Pool() *pgxpool.Pool {
 	return db.pool
-}
-
-// Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
-	return db.pool.Ping(ctx)
 }
 
 // redactURLError keeps only the text of pgx's parse errors. pgx masks the

@@ -65,7 +65,7 @@ func (db *DB) Ready(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
-	ok, err := MigrationsCurrent(ctx, db.pool)
+	ok, err := migrationsCurrent(ctx, db.pool)
 	if err != nil {
 		return err
 	}

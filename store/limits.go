@@ -96,20 +96,3 @@ func seconds(s float64) time.Duration {
 	}
 	return time.Duration(s * float64(time.Second))
 }
-
-// limiterWritesSQL counts the rows of api_limits inserted and updated since
-// the statistics were reset: one per round trip of a limiter.
-const limiterWritesSQL = `
-SELECT COALESCE(sum(n_tup_ins + n_tup_upd), 0)::bigint FROM pg_stat_user_tables WHERE relname = 'api_limits'`
-
-// LimiterWrites returns how many times the shared rate limit buckets were
-// written (each write a commit) according to PostgreSQL's statistics, which
-// a server process reports when it ends a transaction, at most once a
-// second, and when it exits. For measuring: compare two readings.
-func (db *DB) LimiterWrites(ctx context.Context) (int64, error) {
-	var n int64
-	if err := db.pool.QueryRow(ctx, limiterWritesSQL).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count rate limit bucket writes: %w", err)
-	}
-	return n, nil
-}

@@ -43,27 +43,28 @@ func newProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func
 	return p, func() { _ = p.Close() }, nil
 }
 
-// Migrate applies every pending migration to db's database, as the function
-// Migrate does on a pool.
+// Migrate applies every pending migration to db's database. It is safe to
+// call from several processes at once: they take turns on a Postgres
+// advisory lock. It returns an error when a migration fails.
 func (db *DB) Migrate(ctx context.Context, logger *slog.Logger) error {
-	return Migrate(ctx, db.pool, logger)
+	return migrate(ctx, db.pool, logger)
 }
 
-// MigrateDown rolls back the newest migration, or with all every migration,
-// as the function MigrateDown does on a pool.
+// MigrateDown rolls back the newest applied migration. With all set, it
+// rolls back every migration, dropping callsync's tables and their data.
+// It returns an error when a migration fails.
 func (db *DB) MigrateDown(ctx context.Context, logger *slog.Logger, all bool) error {
-	return MigrateDown(ctx, db.pool, logger, all)
+	return migrateDown(ctx, db.pool, logger, all)
 }
 
 // Migrations reports every embedded migration and whether it is applied to
-// db's database, as the function Migrations does on a pool.
+// db's database, or the database's error.
 func (db *DB) Migrations(ctx context.Context) ([]MigrationStatus, error) {
-	return Migrations(ctx, db.pool)
+	return migrationStatus(ctx, db.pool)
 }
 
-// Migrate applies every pending migration. It is safe to call from several
-// processes at once: they take turns on a Postgres advisory lock.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+// migrate is DB.Migrate on a pool.
+func migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	p, closeFn, err := newProvider(pool, logger)
 	if err != nil {
 		return err
@@ -75,9 +76,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	return nil
 }
 
-// MigrateDown rolls back the newest applied migration. With all set, it
-// rolls back every migration, dropping callsync's tables and their data.
-func MigrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, all bool) error {
+// migrateDown is DB.MigrateDown on a pool.
+func migrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, all bool) error {
 	p, closeFn, err := newProvider(pool, logger)
 	if err != nil {
 		return err
@@ -94,8 +94,8 @@ func MigrateDown(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, a
 	return nil
 }
 
-// Migrations reports every embedded migration and whether it is applied.
-func Migrations(ctx context.Context, pool *pgxpool.Pool) ([]MigrationStatus, error) {
+// migrationStatus is DB.Migrations on a pool.
+func migrationStatus(ctx context.Context, pool *pgxpool.Pool) ([]MigrationStatus, error) {
 	p, closeFn, err := newProvider(pool, nil)
 	if err != nil {
 		return nil, err
@@ -116,8 +116,8 @@ func Migrations(ctx context.Context, pool *pgxpool.Pool) ([]MigrationStatus, err
 	return out, nil
 }
 
-// MigrationsCurrent reports whether every embedded migration is applied.
-func MigrationsCurrent(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+// migrationsCurrent reports whether every embedded migration is applied.
+func migrationsCurrent(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	p, closeFn, err := newProvider(pool, nil)
 	if err != nil {
 		return false, err

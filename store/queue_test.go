@@ -16,7 +16,7 @@ func testDB(t *testing.T) *store.DB {
 }
 
 type queueRow struct {
-	State    string
+	State    store.State
 	Attempts int
 	Polls    int
 	Requeue  bool

@@ -71,16 +71,3 @@ func (db *DB) TranscriptSearch(ctx context.Context) (bool, error) {
 	}
 	return valid, nil
 }
-
-const emptyWarehouseSQL = `TRUNCATE calls, transcript_lines, collected_variables, call_telephony, call_actions,
-    call_judgements, sync_queue`
-
-// EmptyWarehouse deletes every call and queue row at once. Benchmarks use
-// it to sync the same calls into an empty warehouse again; nothing else
-// should. It returns the database's error.
-func (db *DB) EmptyWarehouse(ctx context.Context) error {
-	if _, err := db.pool.Exec(ctx, emptyWarehouseSQL); err != nil {
-		return fmt.Errorf("empty the warehouse: %w", err)
-	}
-	return nil
-}

@@ -12,7 +12,7 @@ import (
 // QueueStatus summarizes the queue for operators.
 type QueueStatus struct {
 	// Counts holds the number of rows per state; states with no rows are absent.
-	Counts map[string]int
+	Counts map[State]int
 	// Due is the number of pending rows whose next attempt is due.
 	Due int
 	// OldestDue is when the longest-waiting due row became due; zero when none is.
@@ -70,12 +70,12 @@ WHERE  state = 'pending' AND last_error IS NOT NULL ORDER BY updated_at DESC LIM
 // Status reads queue counts, the oldest due row and up to maxFailureGroups
 // groups of failures.
 func (db *DB) Status(ctx context.Context, maxFailureGroups int) (QueueStatus, error) {
-	st := QueueStatus{Counts: map[string]int{}}
+	st := QueueStatus{Counts: map[State]int{}}
 	rows, err := db.pool.Query(ctx, stateCountsSQL)
 	if err != nil {
 		return st, fmt.Errorf("count queue rows: %w", err)
 	}
-	var state string
+	var state State
 	var n int
 	if _, err := pgx.ForEachRow(rows, []any{&state, &n}, func() error {
 		st.Counts[state] = n

@@ -136,7 +136,7 @@ func TestDB_Complete_UnchangedWithRejectedCall(t *testing.T) {
 	if res.Unchanged != 1 || !cmp.Equal(res.Stale, []string{"changed"}) || res.Rejected["bad"] == nil {
 		t.Fatalf("result = %+v, want 1 unchanged, changed stale, bad rejected", res)
 	}
-	want := map[string]string{"same": store.StateDone, "changed": store.StatePending, "bad": store.StateRunning}
+	want := map[string]store.State{"same": store.StateDone, "changed": store.StatePending, "bad": store.StateRunning}
 	for id, state := range want {
 		if r := readRow(t, db, id); r.State != state {
 			t.Errorf("%s: queue row %+v, want %s", id, r, state)

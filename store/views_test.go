@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/report"
 )
 
 // viewCall builds a call for the views fixture: an empty model or start, a
@@ -92,7 +93,7 @@ func viewsFixture(t *testing.T) *store.DB {
 
 func query(t *testing.T, db *store.DB, sql string) [][]string {
 	t.Helper()
-	tab, err := db.Query(t.Context(), sql)
+	tab, err := report.Query(t.Context(), db, sql)
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -101,7 +102,7 @@ func query(t *testing.T, db *store.DB, sql string) [][]string {
 
 func TestViews_CallFacts_Columns(t *testing.T) {
 	db := viewsFixture(t)
-	tab, err := db.Query(t.Context(), `SELECT * FROM call_facts LIMIT 0`)
+	tab, err := report.Query(t.Context(), db, `SELECT * FROM call_facts LIMIT 0`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +277,8 @@ func TestViews_SyncHealth_Empty(t *testing.T) {
 
 func TestReports_Run(t *testing.T) {
 	db := viewsFixture(t)
-	for _, r := range store.Reports {
-		tab, err := db.Query(t.Context(), r.SQL)
+	for _, r := range report.Reports {
+		tab, err := report.Query(t.Context(), db, r.SQL)
 		if err != nil {
 			t.Errorf("report %q: %v", r.Title, err)
 			continue

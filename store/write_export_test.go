@@ -10,6 +10,9 @@ import (
 // ClaimSQL is the claim statement, for EXPLAIN in tests.
 const ClaimSQL = claimSQL
 
+// MigrationsCurrent reports whether every embedded migration is applied.
+var MigrationsCurrent = migrationsCurrent
+
 // SaveCallsBatched writes calls in one transaction with one pgx.Batch of
 // per-call statements (a call's lines and variables as arrays), the writer
 // that the COPY and merge path replaced, without the payload hash check.

@@ -94,9 +94,9 @@ func TestDB_Complete_RejectsPoisonCalls(t *testing.T) {
 				t.Fatalf("stored %v, want %v", stored, want)
 			}
 			for _, id := range ids {
-				want := "done"
+				want := store.StateDone
 				if id == "c" || id == "g" {
-					want = "running"
+					want = store.StateRunning
 				}
 				if got := readRow(t, db, id); got.State != want {
 					t.Errorf("%s is %s, want %s", id, got.State, want)

@@ -128,17 +128,18 @@ func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
 
 func TestMigrations_UpDownUp(t *testing.T) {
 	pool := storetest.Pool(t)
+	db := store.New(pool)
 	ctx := t.Context()
-	if err := store.MigrateDown(ctx, pool, nil, true); err != nil {
+	if err := db.MigrateDown(ctx, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := store.MigrationsCurrent(ctx, pool); err != nil || ok {
 		t.Fatalf("MigrationsCurrent after down = %v, %v; want false", ok, err)
 	}
-	if err := store.Migrate(ctx, pool, nil); err != nil {
+	if err := db.Migrate(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Migrations(ctx, pool)
+	st, err := db.Migrations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

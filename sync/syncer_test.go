@@ -99,7 +99,7 @@ func (h *harness) makeDue() {
 }
 
 type row struct {
-	State    string
+	State    store.State
 	Attempts int
 	Polls    int
 	Error    string

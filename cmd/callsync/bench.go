@@ -15,6 +15,7 @@ import (
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/pgserver"
+	"github.com/callsync/callsync/store/storebench"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -242,7 +243,7 @@ func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, 
 // index on and syncs the same calls fresh again, comparing with fresh.
 func benchSearchIndex(ctx context.Context, c benchConfig, s benchSetting, db *store.DB, fake *apitest.Server, ids []string,
 	dbURL string, fresh phase, out io.Writer) error {
-	if err := db.EmptyWarehouse(ctx); err != nil {
+	if err := storebench.EmptyWarehouse(ctx, db); err != nil {
 		return err
 	}
 	if err := db.SetTranscriptSearch(ctx, true); err != nil {

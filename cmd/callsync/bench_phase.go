@@ -17,6 +17,8 @@ import (
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/report"
+	"github.com/callsync/callsync/store/storebench"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -52,11 +54,11 @@ func benchPhase(ctx context.Context, c benchConfig, processes int, db *store.DB,
 	if _, err := callsync.Enqueue(ctx, db, ids); err != nil {
 		return p, err
 	}
-	before, err := db.TableCounts(ctx)
+	before, err := report.TableCounts(ctx, db)
 	if err != nil {
 		return p, err
 	}
-	writesBefore, err := db.LimiterWrites(ctx)
+	writesBefore, err := storebench.LimiterWrites(ctx, db)
 	if err != nil {
 		return p, err
 	}
@@ -81,14 +83,14 @@ func benchPhase(ctx context.Context, c benchConfig, processes int, db *store.DB,
 		p.took = max(p.took, r.took)
 		p.peakRSS = max(p.peakRSS, r.peakRSS)
 	}
-	after, err := db.TableCounts(ctx)
+	after, err := report.TableCounts(ctx, db)
 	if err != nil {
 		return p, err
 	}
 	if c.rateLimit > 0 {
 		time.Sleep(200 * time.Millisecond) // the workers' server processes report their statistics as they exit
 	}
-	writesAfter, err := db.LimiterWrites(ctx)
+	writesAfter, err := storebench.LimiterWrites(ctx, db)
 	if err != nil {
 		return p, err
 	}

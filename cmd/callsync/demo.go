@@ -18,6 +18,7 @@ import (
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/pgserver"
+	"github.com/callsync/callsync/store/report"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -128,7 +129,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
-	counts, err := db.TableCounts(ctx)
+	counts, err := report.TableCounts(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -175,7 +176,7 @@ func demoListPages(ctx context.Context, out io.Writer, db *store.DB, client *api
 
 // demoSamples prints a few rows of each table and the example BI queries.
 func demoSamples(ctx context.Context, out io.Writer, db *store.DB) error {
-	samples := []store.Report{
+	samples := []report.Report{
 		{Title: "A few calls", SQL: `SELECT call_id, model_id, status, started_at, duration_seconds, type_of_call
 FROM calls ORDER BY started_at DESC NULLS LAST LIMIT 3`},
 		{Title: "The start of one call's transcript", SQL: `SELECT line_no, speaker, text FROM transcript_lines
@@ -191,8 +192,8 @@ WHERE call_id = (SELECT min(call_id) FROM call_judgements WHERE criterion = 'goa
 		{Title: "Telephony", SQL: `SELECT call_id, hangup, disconnect_reason, duration_ms, ringing_duration_ms, started_at
 FROM call_telephony WHERE started_at IS NOT NULL ORDER BY started_at DESC LIMIT 3`},
 	}
-	for _, r := range append(samples, store.Reports...) {
-		t, err := db.Query(ctx, r.SQL)
+	for _, r := range append(samples, report.Reports...) {
+		t, err := report.Query(ctx, db, r.SQL)
 		if err != nil {
 			return fmt.Errorf("demo: %s: %w", r.Title, err)
 		}
@@ -207,8 +208,8 @@ FROM call_telephony WHERE started_at IS NOT NULL ORDER BY started_at DESC LIMIT 
 	return nil
 }
 
-func isReport(r store.Report) bool {
-	for _, x := range store.Reports {
+func isReport(r report.Report) bool {
+	for _, x := range report.Reports {
 		if x.Title == r.Title {
 			return true
 		}
@@ -217,7 +218,7 @@ func isReport(r store.Report) bool {
 }
 
 // printTable prints t as aligned columns, cutting cells to width runes.
-func printTable(w io.Writer, t store.Table, width int) {
+func printTable(w io.Writer, t report.Table, width int) {
 	cut := func(s string) string {
 		s = strings.ReplaceAll(s, "\n", "⏎")
 		if r := []rune(s); len(r) > width {

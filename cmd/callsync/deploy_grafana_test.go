@@ -19,6 +19,7 @@ import (
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/pgserver"
+	"github.com/callsync/callsync/store/report"
 	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -116,7 +117,7 @@ func TestDeploy_GrafanaDashboard(t *testing.T) {
 				t.Errorf("panel %q uses a macro or variable the test does not expand:\n%s", p.Title, q.RawSQL)
 				continue
 			}
-			tab, err := db.Query(t.Context(), sql)
+			tab, err := report.Query(t.Context(), db, sql)
 			if err != nil {
 				t.Errorf("panel %q: %v\n%s", p.Title, err, sql)
 				continue

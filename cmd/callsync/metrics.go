@@ -230,9 +230,9 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(snapshotDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9)
-	for s, n := range map[string]int64{store.StatePending: h.Pending, store.StateRunning: h.Running,
+	for s, n := range map[store.State]int64{store.StatePending: h.Pending, store.StateRunning: h.Running,
 		store.StateDone: h.Done, store.StateFailed: h.Failed} {
-		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), s)
+		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), string(s))
 	}
 	ch <- prometheus.MustNewConstMetric(queueDueDesc, prometheus.GaugeValue, float64(h.Due))
 	ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, h.OldestDueAge.Seconds())

@@ -34,7 +34,7 @@ func runStatus(ctx context.Context, args []string, e env) error {
 	}
 	w := e.stdout
 	fmt.Fprintln(w, "queue:")
-	for _, s := range []string{store.StatePending, store.StateRunning, store.StateDone, store.StateFailed} {
+	for _, s := range []store.State{store.StatePending, store.StateRunning, store.StateDone, store.StateFailed} {
 		fmt.Fprintf(w, "  %-8s %d\n", s, st.Counts[s])
 	}
 	if st.Due > 0 {

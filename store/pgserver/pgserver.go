@@ -92,14 +92,9 @@ var starting = make(chan struct{}, 2)
 // when there is no postgres OS user. Errors from initdb and postgres include
 // the end of their output.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	binDir := opts.BinDir
-	if binDir == "" {
-		var err error
-		if binDir, err = FindBinDir(); err != nil {
-			return nil, err
-		}
-	} else if !hasBinaries(binDir) {
-		return nil, fmt.Errorf("%w in %s", ErrNotInstalled, binDir)
+	binDir, err := binDirOf(opts)
+	if err != nil {
+		return nil, err
 	}
 	own, err := serverOwner()
 	if err != nil {
@@ -119,18 +114,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
 		defer cancel()
 	}
-
-	parent := opts.TempDir
-	if parent == "" {
-		parent = os.TempDir()
-	}
-	// postgres runs in its directory, so its paths must not be relative.
-	if parent, err = filepath.Abs(parent); err != nil {
-		return nil, fmt.Errorf("create server directory: %w", err)
-	}
-	dir, err := os.MkdirTemp(parent, "pgserver-")
+	dir, err := makeServerDir(opts)
 	if err != nil {
-		return nil, fmt.Errorf("create server directory: %w", err)
+		return nil, err
 	}
 	s := &Server{
 		binDir:  binDir,
@@ -145,22 +131,61 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
+	if err := s.startOnPort(ctx, opts.Port); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// binDirOf returns the directory of the PostgreSQL binaries: opts.BinDir,
+// checked, or the one FindBinDir finds. The error wraps ErrNotInstalled.
+func binDirOf(opts Options) (string, error) {
+	if opts.BinDir == "" {
+		return FindBinDir()
+	}
+	if !hasBinaries(opts.BinDir) {
+		return "", fmt.Errorf("%w in %s", ErrNotInstalled, opts.BinDir)
+	}
+	return opts.BinDir, nil
+}
+
+// makeServerDir creates the server's temporary directory, an absolute path
+// under opts.TempDir (or the system's): postgres runs in its directory, so
+// its paths must not be relative.
+func makeServerDir(opts Options) (string, error) {
+	parent := opts.TempDir
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	parent, err := filepath.Abs(parent)
+	if err != nil {
+		return "", fmt.Errorf("create server directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(parent, "pgserver-")
+	if err != nil {
+		return "", fmt.Errorf("create server directory: %w", err)
+	}
+	return dir, nil
+}
+
+// startOnPort starts the postmaster on port, or, when port is 0, on a free
+// port: another process may take that port between freePort and postgres
+// binding it, so it tries up to portAttempts ports.
+func (s *Server) startOnPort(ctx context.Context, port int) error {
 	for attempt := 1; ; attempt++ {
-		if opts.Port == 0 {
+		if port == 0 {
+			var err error
 			if s.port, err = freePort(); err != nil {
-				_ = os.RemoveAll(dir)
-				return nil, err
+				return err
 			}
 		}
-		err = s.start(ctx)
+		err := s.start(ctx)
 		if err == nil {
-			return s, nil
+			return nil
 		}
-		// Another process may take the port between freePort and postgres
-		// binding it; pick another.
-		if opts.Port != 0 || attempt == portAttempts || !errors.Is(err, errPortInUse) {
-			_ = os.RemoveAll(dir)
-			return nil, err
+		if port != 0 || attempt == portAttempts || !errors.Is(err, errPortInUse) {
+			return err
 		}
 	}
 }

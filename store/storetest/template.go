@@ -109,7 +109,7 @@ func migrate(ctx context.Context, dbURL string) error {
 		return err
 	}
 	defer pool.Close() // before the rename, which needs the database unused
-	return store.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
+	return store.New(pool).Migrate(ctx, slog.New(slog.DiscardHandler))
 }
 
 // databaseName returns a new database name for the test called testName:

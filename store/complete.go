@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Outcome is what became of one claimed call, applied to its queue row
+// together with the write of the call.
+type Outcome struct {
+	CallID string
+	// Call is written when non-nil.
+	Call *Call
+	// Unchanged, when set instead of Call, is the hash of the payload just
+	// fetched, the one the stored call had when it was claimed: only the
+	// call's synced_at is touched. If the stored call has changed since, or
+	// is gone, the row goes back to pending, due now, without counting an
+	// attempt or a poll, so that the call is fetched and written in full.
+	Unchanged []byte
+	// State is the row's new state: StateDone, StatePending or StateFailed
+	// (see State for the transitions).
+	State State
+	// Delay puts a pending row's next attempt at now() + Delay.
+	Delay time.Duration
+	// Attempt counts the outcome as a failed attempt of the call.
+	Attempt bool
+	// Poll counts the outcome as a re-fetch of a call whose status is not final.
+	Poll bool
+	// Error is the new last_error; empty clears it.
+	Error string
+	// BadBody is kept in last_bad_body (at most 64 KiB of it); nil clears it.
+	BadBody []byte
+}
+
+// CompleteResult says what Complete did besides settling rows.
+type CompleteResult struct {
+	// Lost lists calls whose lease was lost: neither settled nor written.
+	Lost []string
+	// Unchanged counts calls whose payload was the same as the stored one:
+	// only their synced_at was touched.
+	Unchanged int
+	// Stale lists calls of outcomes with Unchanged whose stored call had
+	// changed (or was gone): their rows went back to pending, due now.
+	Stale []string
+	// Rejected maps each call that the database refused to store (a value
+	// it cannot accept, such as a JSON number too large for jsonb) to the
+	// database's error. Their rows were neither settled nor written and are
+	// still running under the lease: complete them again with an outcome
+	// without a Call (a failed attempt), or release them. The other calls
+	// of the batch were written and their rows settled. Nil when none.
+	Rejected map[string]error
+	// Erased lists calls of outcomes that were erased (callsync forget)
+	// while they were claimed: not written, and their queue rows deleted.
+	Erased []string
+}
+
+const completeSQL = `
+UPDATE sync_queue q
+SET    state           = CASE WHEN q.requeue THEN 'pending' ELSE o.state END,
+       attempts        = q.attempts + o.attempt::int,
+       polls           = q.polls + o.poll::int,
+       next_attempt_at = CASE WHEN q.requeue THEN now() ELSE now() + o.delay_ms * interval '1 millisecond' END,
+       locked_until    = NULL,
+       lease_token     = NULL,
+       requeue         = false,
+       suspect         = false,
+       last_error      = NULLIF(o.error, ''),
+       last_bad_body   = o.bad_body,
+       updated_at      = now()
+FROM   unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::boolean[], $7::text[], $8::bytea[])
+           AS o(call_id, state, delay_ms, attempt, poll, error, bad_body)
+WHERE  q.call_id = o.call_id AND q.state = 'running' AND q.lease_token = $1
+RETURNING q.call_id`
+
+// Complete applies outcomes of calls claimed under lease token, and writes
+// their calls, in one transaction (see Outcome for what each field does).
+// Rows whose lease was lost (expired and claimed again, or rescued) are
+// left alone and their calls not written: their ids are returned in Lost.
+// A call enqueued again while running goes back to pending, due now,
+// whatever its outcome. When the database refuses a value of some calls,
+// the others are still written and settled, and the calls at fault are
+// returned in Rejected, their rows left running. It returns an error, and
+// changes nothing, when the database fails otherwise.
+func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (CompleteResult, error) {
+	var res CompleteResult
+	if len(outcomes) == 0 {
+		return res, nil
+	}
+	isolate := false // the write failed on a value of some call
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		res = CompleteResult{}
+		live, err := dropErased(ctx, tx, token, outcomes, &res)
+		if err != nil {
+			return err
+		}
+		held, err := settle(ctx, tx, token, live)
+		if err != nil {
+			return err
+		}
+		var calls []*Call
+		var known []Outcome
+		calls, known, res.Lost = sortOutcomes(live, held)
+		if res.Unchanged, res.Stale, err = touchUnchanged(ctx, tx, known); err != nil {
+			return err
+		}
+		w, err := writeCalls(ctx, tx, calls)
+		if isolate = isDataError(err); err != nil {
+			return err
+		}
+		res.Unchanged += w.Unchanged
+		return requeueStale(ctx, tx, known, res.Stale)
+	})
+	if isolate {
+		res, err = db.completeRejecting(ctx, token, outcomes)
+	}
+	if err != nil {
+		return CompleteResult{}, fmt.Errorf("complete %d queue rows: %w", len(outcomes), err)
+	}
+	return res, nil
+}
+
+const dropErasedSQL = `
+WITH e AS (SELECT call_id FROM erased_calls WHERE call_id = ANY($2::text[])),
+     d AS (DELETE FROM sync_queue q USING e
+           WHERE q.call_id = e.call_id AND q.state = 'running' AND q.lease_token = $1)
+SELECT call_id FROM e`
+
+// dropErased takes the privacy lock shared, finds the outcomes whose calls
+// were erased while they were claimed, deletes their queue rows if still
+// held under token (callsync forget deletes them too), records them in
+// res.Erased and returns the other outcomes.
+func dropErased(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome, res *CompleteResult) ([]Outcome, error) {
+	if err := lockWrites(ctx, tx); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(outcomes))
+	for i, o := range outcomes {
+		ids[i] = o.CallID
+	}
+	rows, err := tx.Query(ctx, dropErasedSQL, token, ids)
+	if err != nil {
+		return nil, fmt.Errorf("drop erased calls: %w", err)
+	}
+	erased, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("drop erased calls: %w", err)
+	}
+	if len(erased) == 0 {
+		return outcomes, nil
+	}
+	res.Erased = erased
+	gone := make(map[string]bool, len(erased))
+	for _, id := range erased {
+		gone[id] = true
+	}
+	live := make([]Outcome, 0, len(outcomes)-len(erased))
+	for _, o := range outcomes {
+		if !gone[o.CallID] {
+			live = append(live, o)
+		}
+	}
+	return live, nil
+}
+
+// settle applies outcomes to the rows still held under token and returns
+// the ids of those rows.
+func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (map[string]bool, error) {
+	n := len(outcomes)
+	ids, states, delays := make([]string, n), make([]string, n), make([]int64, n)
+	attempts, polls, errs, bodies := make([]bool, n), make([]bool, n), make([]string, n), make([][]byte, n)
+	for i, o := range outcomes {
+		ids[i], states[i], delays[i] = o.CallID, string(o.State), o.Delay.Milliseconds()
+		attempts[i], polls[i], errs[i] = o.Attempt, o.Poll, o.Error
+		if len(o.BadBody) > maxBadBody {
+			bodies[i] = o.BadBody[:maxBadBody]
+		} else {
+			bodies[i] = o.BadBody
+		}
+	}
+	rows, err := tx.Query(ctx, completeSQL, token, ids, states, delays, attempts, polls, errs, bodies)
+	if err != nil {
+		return nil, err
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	ok := make(map[string]bool, len(held))
+	for _, id := range held {
+		ok[id] = true
+	}
+	return ok, nil
+}
+
+// sortOutcomes sorts outcomes by what their write does: the calls to
+// write and the unchanged payloads to touch (Outcome.Unchanged), of the
+// rows still held, and the ids of the rows no longer held.
+func sortOutcomes(outcomes []Outcome, held map[string]bool) (calls []*Call, known []Outcome, lost []string) {
+	calls = make([]*Call, 0, len(outcomes))
+	for _, o := range outcomes {
+		switch {
+		case !held[o.CallID]:
+			lost = append(lost, o.CallID)
+		case o.Call != nil:
+			calls = append(calls, o.Call)
+		case o.Unchanged != nil:
+			known = append(known, o)
+		}
+	}
+	return calls, known, lost
+}
+
+// maxBadBody bounds the undecodable body kept on a queue row.
+const maxBadBody = 64 << 10
