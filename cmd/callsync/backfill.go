@@ -69,7 +69,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		return apiError(ac, err)
 	}
 	prog := newProgress(e.stderr, logger)
-	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg, Progress: prog.update}
+	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: cfg, Progress: prog.update}
 	start := time.Now()
 	rep, err := b.Run(ctx, windows, opts)
 	prog.finish()

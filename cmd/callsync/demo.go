@@ -159,7 +159,7 @@ func demoListPages(ctx context.Context, out io.Writer, db *store.DB, client *api
 	if err != nil {
 		return err
 	}
-	b := &callsync.Backfiller{API: client, Store: db, Logger: logger}
+	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill)}
 	rep, err := b.Run(ctx, windows, callsync.BackfillOptions{})
 	if err != nil {
 		return fmt.Errorf("demo: backfill: %w", err)

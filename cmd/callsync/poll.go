@@ -41,20 +41,22 @@ func (c *pollConfig) validate() error {
 	return nil
 }
 
-// poller returns the poller, or nil when no model is to be polled.
+// poller returns the poller, logging as componentPoll, or nil when no
+// model is to be polled.
 func (c *pollConfig) poller(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) *callsync.Poller {
 	if len(c.models) == 0 {
 		return nil
 	}
-	return &callsync.Poller{API: client, Store: db, Logger: logger, Lookback: c.lookback,
+	return &callsync.Poller{API: client, Store: db, Logger: withComponent(logger, componentPoll), Lookback: c.lookback,
 		Config: cfg}
 }
 
-// pollOnce polls the models once and logs the outcome.
-func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller, logger *slog.Logger) (callsync.PollStats, error) {
+// pollOnce polls the models once and logs the outcome to p's logger.
+func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller) (callsync.PollStats, error) {
+	logger := p.Logger
 	start := time.Now()
 	st, err := p.Poll(ctx, c.models)
-	attrs := []any{"took", time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
+	attrs := []any{attrTook, time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
 		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued, "erased", st.Erased}
 	switch {
 	case err == nil:
@@ -119,7 +121,7 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		}
 		pc.models = models
 	}
-	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}), logger)
+	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}))
 	fmt.Fprintf(e.stdout, "poll: %d of %d models polled to the end", st.Models, len(pc.models))
 	if st.Failed > 0 {
 		fmt.Fprintf(e.stdout, " (%d failed)", st.Failed)
@@ -170,16 +172,16 @@ func (c *intakeConfig) validate(httpAddr string) error {
 func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) {
 	c.poller = c.poll.poller(client, db, logger, cfg)
 	if c.poller != nil {
-		logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
+		c.poller.Logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
 	}
 }
 
 // pollOnce polls, when polling is on, and returns its error.
-func (c *intakeConfig) pollOnce(ctx context.Context, logger *slog.Logger) error {
+func (c *intakeConfig) pollOnce(ctx context.Context) error {
 	if c.poller == nil {
 		return nil
 	}
-	_, err := c.poll.pollOnce(ctx, c.poller, logger)
+	_, err := c.poll.pollOnce(ctx, c.poller)
 	return err
 }
 

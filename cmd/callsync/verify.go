@@ -67,7 +67,7 @@ func runVerify(ctx context.Context, args []string, e env) error {
 		}
 		return nil
 	}
-	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg}
+	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: cfg}
 	brep, err := b.Repair(ctx, rep.Diffs, callsync.BackfillOptions{})
 	fmt.Fprintln(e.stdout)
 	printBackfill(e.stdout, brep, 0, 0, false, names)

@@ -201,7 +201,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusUnprocessableEntity, "bad_call_id", err.Error())
 		return
 	case err != nil:
-		h.logger.Error("webhook: queue call", "call_id", hook.CallID, tint.Err(err))
+		h.logger.Error("webhook: queue call", attrCallID, hook.CallID, tint.Err(err))
 		h.count(http.StatusServiceUnavailable, "queue_error")
 		webhookReply(w, http.StatusServiceUnavailable, "error", "the call could not be queued; send it again")
 		return
@@ -212,18 +212,18 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if what == store.HookErased {
 		// Erased for good: accepted, so that Synthflow does not send it again, and dropped.
-		h.logger.Debug("webhook: erased call skipped", "call_id", hook.CallID)
+		h.logger.Debug("webhook: erased call skipped", attrCallID, hook.CallID)
 		h.count(http.StatusOK, "erased")
 		webhookReply(w, http.StatusOK, "skipped", "erased")
 		return
 	}
 	if what == store.HookIgnored {
-		h.logger.Debug("webhook: call queued, synced or failed within the cooldown; nothing to do", "call_id", hook.CallID)
+		h.logger.Debug("webhook: call queued, synced or failed within the cooldown; nothing to do", attrCallID, hook.CallID)
 		h.count(http.StatusAccepted, "replay")
 		webhookReply(w, http.StatusAccepted, "already queued", hook.CallID)
 		return
 	}
-	h.logger.Info("webhook: call queued", "call_id", hook.CallID, "status", status, "again", what == store.HookQueued)
+	h.logger.Info("webhook: call queued", attrCallID, hook.CallID, "status", status, "again", what == store.HookQueued)
 	h.count(http.StatusAccepted, "queued")
 	webhookReply(w, http.StatusAccepted, "queued", hook.CallID)
 }

@@ -82,7 +82,7 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, logger)
+	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, withComponent(logger, componentLimiter))
 	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
 		Observe: c.observe, Secrets: c.secrets.list()})
 	if err != nil {
@@ -182,7 +182,7 @@ func openStore(ctx context.Context, c dbConfig, logger *slog.Logger, migrate boo
 		return nil, err
 	}
 	if migrate {
-		if err := db.Migrate(ctx, logger); err != nil {
+		if err := db.Migrate(ctx, withComponent(logger, componentMigrate)); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -237,14 +237,14 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 		return nil, err
 	}
 	cfg.RequestsPerSecond = ac.requestsPerSecond()
-	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: cfg, ObserveWrite: tel.observeWrite,
+	s := &callsync.Syncer{Queue: db, API: client, Logger: withComponent(logger, componentPass), Config: cfg, ObserveWrite: tel.observeWrite,
 		ObserveBatch: tel.observeBatch}
 	return &worker{db: db, tel: tel, client: client, syncer: s}, nil
 }
 
 // logPass logs a pass summary, or its error.
 func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err error) {
-	attrs := []any{"took", took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
+	attrs := []any{attrTook, took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
 		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
 		"released", st.Released, "lost", st.Lost, "erased", st.Erased, "rescued", st.Rescued}
 	switch {
