@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -78,24 +79,21 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	var dc dbConfig
 	var ac apiConfig
 	var pc pollConfig
-	var maxPollAge time.Duration
+	var ic listIntakeConfig
 	var allModels bool
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
 	pc.register(f, "model-id")
 	f.BoolVar(&allModels, "all-models", false, "every agent of the workspace (GET /v2/assistants)")
-	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
-		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
-	var hc hashConfig
-	hc.register(f)
+	ic.register(f, "")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if err := pc.validate(); err != nil {
 		return err
 	}
-	hasher, err := hc.hasher()
+	cfg, err := ic.config()
 	if err != nil {
 		return err
 	}
@@ -112,7 +110,7 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	if allModels {
 		var sent int
-		models, err := callsync.AllModels(ctx, client, callsync.IntakeConfig{MaxPollAge: maxPollAge}, &sent)
+		models, err := callsync.AllModels(ctx, client, callsync.IntakeConfig{MaxPollAge: cfg.MaxPollAge}, &sent)
 		if err != nil {
 			return apiError(ac, err)
 		}
@@ -121,17 +119,8 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		}
 		pc.models = models
 	}
-	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}))
-	fmt.Fprintf(e.stdout, "poll: %d of %d models polled to the end", st.Models, len(pc.models))
-	if st.Failed > 0 {
-		fmt.Fprintf(e.stdout, " (%d failed)", st.Failed)
-	}
-	fmt.Fprintf(e.stdout, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests",
-		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
-	if st.Erased > 0 {
-		fmt.Fprintf(e.stdout, ", %d erased calls skipped", st.Erased)
-	}
-	fmt.Fprintln(e.stdout)
+	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, cfg))
+	printPoll(e.stdout, st, len(pc.models))
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("poll stopped before the end: %w", err)
@@ -139,6 +128,20 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		return apiError(ac, err)
 	}
 	return nil
+}
+
+// printPoll prints a poll's summary; models is how many were to be polled.
+func printPoll(w io.Writer, st callsync.PollStats, models int) {
+	fmt.Fprintf(w, "poll: %d of %d models polled to the end", st.Models, models)
+	if st.Failed > 0 {
+		fmt.Fprintf(w, " (%d failed)", st.Failed)
+	}
+	fmt.Fprintf(w, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests",
+		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	if st.Erased > 0 {
+		fmt.Fprintf(w, ", %d erased calls skipped", st.Erased)
+	}
+	fmt.Fprintln(w)
 }
 
 // intakeConfig holds run's intake besides the queue: polling before each
