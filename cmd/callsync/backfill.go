@@ -88,18 +88,6 @@ func backfillError(ctx context.Context, ac apiConfig, rep callsync.BackfillRepor
 	return nil
 }
 
-// apiError explains a refused key or an API that cannot be used at its
-// URL, and passes other errors on.
-func apiError(ac apiConfig, err error) error {
-	switch {
-	case errors.Is(err, callsync.ErrUnauthorized):
-		return ac.authError(err)
-	case errors.Is(err, callsync.ErrAPIUnavailable):
-		return ac.urlError(err)
-	}
-	return err
-}
-
 // printBackfill prints a backfill's summary, the windows whose counts still
 // differ and the windows that failed.
 func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, took time.Duration, dry bool, names map[string]string) {

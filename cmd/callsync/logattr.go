@@ -7,6 +7,7 @@ const (
 	attrComponent = "component"
 	attrCallID    = "call_id"
 	attrTook      = "took"
+	attrAPIURL    = "api_url"
 )
 
 // Components: each subsystem's logger carries one of these under

@@ -46,7 +46,7 @@ func runRun(ctx context.Context, args []string, e env) error {
 		defer stopHTTP(ctx, hs, httpLog)
 	}
 	runLog := withComponent(logger, componentRun)
-	runLog.Info("callsync running", "version", readBuildVersion().Version, "schedule", c.schedule, "api_url", c.api.url,
+	runLog.Info("callsync running", "version", readBuildVersion().Version, "schedule", c.schedule, attrAPIURL, c.api.url,
 		"batch_size", c.worker.BatchSize, "concurrency", c.worker.Concurrency)
 	wait := s.start(ctx)
 	<-ctx.Done()

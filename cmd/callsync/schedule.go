@@ -103,7 +103,7 @@ func (s *scheduler) pass(ctx context.Context) {
 	case errors.Is(err, api.ErrWrongURL):
 		s.passLog.Error("the API URL is wrong; trying again at the next tick", "hint", s.api.urlError(err).Error())
 	case errors.Is(err, callsync.ErrAPIUnavailable):
-		s.passLog.Error("the Synthflow API cannot be reached; trying again at the next tick", "api_url", s.api.url)
+		s.passLog.Error("the Synthflow API cannot be reached; trying again at the next tick", attrAPIURL, s.api.url)
 	}
 }
 
