@@ -26,8 +26,12 @@ const (
 	componentRun       = "run"       // run's own start and stop
 )
 
-// withComponent returns logger tagged with component. Call it once per
-// subsystem, where the subsystem is wired.
+// withComponent returns logger tagged with component (nil for nil, which
+// store.Migrate takes as no logging). Call it once per subsystem, where
+// the subsystem is wired.
 func withComponent(logger *slog.Logger, component string) *slog.Logger {
+	if logger == nil {
+		return nil
+	}
 	return logger.With(attrComponent, component)
 }
