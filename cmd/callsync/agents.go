@@ -86,3 +86,17 @@ func agentName(names map[string]string, model string) string {
 	}
 	return "?"
 }
+
+// refreshAgents refreshes the agents table when due (after the first pass,
+// every interval, and when the pass stored a call of an unknown agent). A failure is logged
+// and retried at the next tick: names are a convenience, calls are not.
+func refreshAgents(ctx context.Context, r *callsync.AgentRefresher, logger *slog.Logger) {
+	saved, refreshed, err := r.Maybe(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		logger.Warn("agents refresh failed", tint.Err(err))
+	case refreshed:
+		logger.Info("agents refreshed", "listed", saved.Listed, "new", saved.New, "deleted", saved.Deleted,
+			"never_listed", saved.Unseen)
+	}
+}

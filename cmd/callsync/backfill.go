@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,7 +26,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	var rc rangeConfig
 	var opts callsync.BackfillOptions
 	var rescans int
-	var maxPollAge time.Duration
+	var ic listIntakeConfig
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
@@ -36,17 +35,14 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	f.BoolVar(&opts.Refetch, "refetch", false, "read windows again that a checkpoint says are done")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list and count without writing anything")
 	f.intVar(&rescans, "rescans", "BACKFILL_RESCANS", 2, "times a window is read again while fewer calls landed than the API counts")
-	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
-		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
-	var hc hashConfig
-	hc.register(f)
+	ic.register(f, "")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() > 0 {
 		return usagef("backfill: unexpected argument %q", f.Arg(0))
 	}
-	hasher, err := hc.hasher()
+	cfg, err := ic.config()
 	if err != nil {
 		return err
 	}
@@ -62,7 +58,6 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
-	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}
 	var modelRequests int
 	var agents callsync.AgentStore = db
 	if opts.DryRun {
@@ -73,7 +68,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 		return apiError(ac, err)
 	}
 	prog := newProgress("backfill", e.stderr, logger)
-	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg, Progress: prog.update}
+	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: cfg, Progress: prog.update}
 	start := time.Now()
 	rep, err := b.Run(ctx, windows, opts)
 	prog.finish()
@@ -82,6 +77,12 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	if err == nil && !rc.allModels {
 		warnEmptyModels(ctx, e.stderr, db, rc, names, logger)
 	}
+	return backfillError(ctx, ac, rep, err)
+}
+
+// backfillError is what a backfill that ended with rep and err returns:
+// what to do next, or nil when every window was read.
+func backfillError(ctx context.Context, ac apiConfig, rep callsync.BackfillReport, err error) error {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("backfill stopped before the end; run the same command again to continue")
@@ -115,18 +116,6 @@ func warnEmptyModels(ctx context.Context, w io.Writer, db *store.DB, rc rangeCon
 		fmt.Fprintf(w, "warning: agent %q has no calls from %s to %s%s; check the id ('callsync agents' lists the workspace's agents, or use --all-models)\n",
 			m, fmtTime(rc.fromT), fmtTime(rc.toT), known)
 	}
-}
-
-// apiError explains a refused key or an API that cannot be used at its
-// URL, and passes other errors on.
-func apiError(ac apiConfig, err error) error {
-	switch {
-	case errors.Is(err, callsync.ErrUnauthorized):
-		return ac.authError(err)
-	case errors.Is(err, callsync.ErrAPIUnavailable):
-		return ac.urlError(err)
-	}
-	return err
 }
 
 // printBackfill prints a backfill's summary, the windows whose counts still
@@ -171,104 +160,4 @@ func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, 
 	for _, fw := range rep.Failed {
 		fmt.Fprintf(w, "failed: %v\n", fw.Err)
 	}
-}
-
-// fmtTime prints a window bound: the date alone at midnight UTC.
-func fmtTime(t time.Time) string {
-	t = t.UTC()
-	if t.Equal(t.Truncate(24 * time.Hour)) {
-		return t.Format(time.DateOnly)
-	}
-	return t.Format(time.RFC3339)
-}
-
-// rangeConfig holds the models and time range that backfill, verify and
-// poll work on.
-type rangeConfig struct {
-	models    modelList
-	allModels bool
-	from, to  string
-	window    time.Duration
-	fromT     time.Time
-	toT       time.Time
-}
-
-func (c *rangeConfig) register(f *flagSet, windowEnv, windowUsage string) {
-	f.Var(&c.models, "model-id", "agent (model_id) whose calls to read; repeat or separate with commas")
-	f.BoolVar(&c.allModels, "all-models", false, "every agent of the workspace (GET /v2/assistants)")
-	f.StringVar(&c.from, "from", "", "start of the range, inclusive: a date (2026-01-31, UTC) or RFC 3339 time")
-	f.StringVar(&c.to, "to", "", "end of the range, exclusive: a date (UTC) or RFC 3339 time")
-	f.durationVar(&c.window, "window", windowEnv, 24*time.Hour, windowUsage)
-}
-
-// validate checks the flags; cmd names the command in errors.
-func (c *rangeConfig) validate(cmd string) error {
-	switch {
-	case len(c.models) == 0 && !c.allModels:
-		return usagef("%s: give --model-id (repeatable) or --all-models", cmd)
-	case len(c.models) > 0 && c.allModels:
-		return usagef("%s: give --model-id or --all-models, not both", cmd)
-	case c.from == "" || c.to == "":
-		return usagef("%s: give --from and --to (dates such as 2026-01-31, or RFC 3339 times)", cmd)
-	case c.window < time.Minute:
-		return usagef("%s: --window %s: want at least 1m", cmd, c.window)
-	}
-	var err error
-	if c.fromT, err = parseDate(c.from); err != nil {
-		return usagef("%s: --from: %v", cmd, err)
-	}
-	if c.toT, err = parseDate(c.to); err != nil {
-		return usagef("%s: --to: %v", cmd, err)
-	}
-	if !c.fromT.Before(c.toT) {
-		return usagef("%s: --from %s is not before --to %s", cmd, c.from, c.to)
-	}
-	return nil
-}
-
-// windows lists the agents when asked to, and splits the range. With a
-// store, the listing also refreshes the agents table.
-func (c *rangeConfig) windows(ctx context.Context, l callsync.ModelLister, s callsync.AgentStore, cfg callsync.IntakeConfig, sent *int) ([]callsync.Window, error) {
-	models := []string(c.models)
-	if c.allModels {
-		var err error
-		if s != nil {
-			models, _, err = callsync.RefreshAgents(ctx, l, s, cfg, sent)
-		} else {
-			models, err = callsync.AllModels(ctx, l, cfg, sent)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(models) == 0 {
-			return nil, errors.New("the API lists no agents")
-		}
-	}
-	return callsync.Windows(models, c.fromT, c.toT, c.window)
-}
-
-// parseDate reads a date (midnight UTC) or an RFC 3339 time.
-func parseDate(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("%q: want a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z)", s)
-}
-
-// modelList is a repeatable flag of model ids, also comma-separated.
-type modelList []string
-
-func (m *modelList) String() string { return strings.Join(*m, ",") }
-
-func (m *modelList) Set(v string) error {
-	for _, id := range strings.Split(v, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			*m = append(*m, id)
-		}
-	}
-	return nil
 }

@@ -11,10 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
-	"github.com/callsync/callsync/store/pgserver"
 	"github.com/callsync/callsync/store/storebench"
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -131,6 +129,30 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 		ids[i] = call.ID()
 		size += len(call.GetJSON())
 	}
+	printBenchHeader(out, c, float64(size)/float64(len(calls)))
+	settings := benchSettings(c)
+	results, err := benchRuns(ctx, c, settings, admin, fake, ids, out)
+	if err != nil {
+		return err
+	}
+	if c.duration > 0 {
+		return nil // a timed run leaves the queue part drained: no re-sync
+	}
+	freshRate := printSummary(out, c, settings, results)
+	if c.naive > 0 {
+		if err := benchNaive(ctx, admin, fake, calls[:min(c.naive, len(calls))], freshRate, settings[0], logger, out); err != nil {
+			return err
+		}
+	}
+	if c.backfill {
+		return benchBackfill(ctx, c, admin, calls, freshRate, logger, out)
+	}
+	return nil
+}
+
+// printBenchHeader prints what the bench runs; size is a call's average
+// payload in bytes.
+func printBenchHeader(out io.Writer, c benchConfig, size float64) {
 	rate := "none"
 	if c.rateLimit > 0 {
 		rate = fmt.Sprintf("%d/min", c.rateLimit)
@@ -139,8 +161,12 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 		}
 	}
 	fmt.Fprintf(out, "%d calls (%.1f KB each on average), API latency %s, worker processes %v × concurrency %d, batch %d, rate limit %s, %d calls prefilled, %d run(s)\n",
-		c.calls, float64(size)/float64(len(calls))/1000, c.latency, c.processes, c.concurrency, c.batchSize, rate, c.prefill, c.runs)
+		c.calls, size/1000, c.latency, c.processes, c.concurrency, c.batchSize, rate, c.prefill, c.runs)
+}
 
+// benchSettings lists the settings to measure: each process count, with
+// the rate limit and, with --no-limit-too, without.
+func benchSettings(c benchConfig) []benchSetting {
 	var settings []benchSetting
 	for _, n := range c.processes {
 		settings = append(settings, benchSetting{n, c.rateLimit})
@@ -148,6 +174,12 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 			settings = append(settings, benchSetting{n, 0})
 		}
 	}
+	return settings
+}
+
+// benchRuns runs every setting c.runs times and returns what each measured.
+func benchRuns(ctx context.Context, c benchConfig, settings []benchSetting, admin string, fake *apitest.Server, ids []string,
+	out io.Writer) ([]benchResult, error) {
 	results := make([]benchResult, len(settings))
 	// Runs go round the settings, so that a busy spell of the machine
 	// weighs on all of them alike; the order alternates from one run to the
@@ -162,7 +194,7 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 			fmt.Fprintf(out, "run %d/%d, %s:\n", run+1, c.runs, s)
 			fresh, again, err := benchRun(ctx, c, s, admin, fake, ids, out)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			results[i].fresh = append(results[i].fresh, fresh)
 			if c.duration == 0 {
@@ -170,28 +202,26 @@ func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Log
 			}
 		}
 	}
-	if c.duration > 0 {
-		return nil // a timed run leaves the queue part drained: no re-sync
+	return results, nil
+}
+
+// benchNaive syncs calls by the naive path on a database of its own and
+// compares its rate with freshRate, measured with setting.
+func benchNaive(ctx context.Context, admin string, fake *apitest.Server, calls []apitest.Call, freshRate float64,
+	setting benchSetting, logger *slog.Logger, out io.Writer) error {
+	db, _, drop, err := benchDB(ctx, admin, logger)
+	if err != nil {
+		return err
 	}
-	freshRate := printSummary(out, c, settings, results)
-	if c.naive > 0 {
-		db, _, drop, err := benchDB(ctx, admin, logger)
-		if err != nil {
-			return err
-		}
-		n, took, err := naiveSync(ctx, db, fake, calls[:min(c.naive, len(calls))])
-		db.Close()
-		drop()
-		if err != nil {
-			return err
-		}
-		naive := float64(n) / took.Seconds()
-		fmt.Fprintf(out, "%-18s %7d calls in %8s  %8.0f calls/s\n", "naive path", n, took.Round(time.Millisecond), naive)
-		fmt.Fprintf(out, "  fresh sync is %.1f× the naive path (median, %s)\n", freshRate/naive, settings[0])
+	n, took, err := naiveSync(ctx, db, fake, calls)
+	db.Close()
+	drop()
+	if err != nil {
+		return err
 	}
-	if c.backfill {
-		return benchBackfill(ctx, c, admin, calls, freshRate, logger, out)
-	}
+	naive := float64(n) / took.Seconds()
+	fmt.Fprintf(out, "%-18s %7d calls in %8s  %8.0f calls/s\n", "naive path", n, took.Round(time.Millisecond), naive)
+	fmt.Fprintf(out, "  fresh sync is %.1f× the naive path (median, %s)\n", freshRate/naive, setting)
 	return nil
 }
 
@@ -299,99 +329,6 @@ func medianOf(ps []phase, f func(phase) float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
-// benchServer returns the admin URL of a server for the bench's databases:
-// adminURL's when set, else a throwaway server's. cleanup stops the
-// throwaway server.
-func benchServer(ctx context.Context, adminURL string) (string, func(), error) {
-	if adminURL != "" {
-		return adminURL, func() {}, nil
-	}
-	srv, err := pgserver.Start(ctx, pgserver.Options{})
-	if err != nil {
-		return "", nil, fmt.Errorf("bench: %w\nSet DATABASE_URL to use a running server instead", err)
-	}
-	return srv.URL("postgres"), func() { _ = srv.Close() }, nil
-}
-
-// benchDB creates a fresh, migrated database on the server at admin and
-// opens it; drop drops it.
-func benchDB(ctx context.Context, admin string, logger *slog.Logger) (*store.DB, string, func(), error) {
-	name := fmt.Sprintf("callsync_bench_%d", time.Now().UnixNano())
-	if err := createDatabase(ctx, admin, name); err != nil {
-		return nil, "", nil, err
-	}
-	drop := func() { _ = dropDatabase(context.WithoutCancel(ctx), admin, name) }
-	dbURL, err := withDatabase(admin, name)
-	if err != nil {
-		drop()
-		return nil, "", nil, err
-	}
-	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
-	if err != nil {
-		drop()
-		return nil, "", nil, err
-	}
-	return db, dbURL, drop, nil
-}
-
-// prefill stores n calls, done in the queue, the way a pass would but
-// without HTTP. The payloads repeat a thousand generated calls, as list
-// pages send them (judgements included), under new ids and with start
-// times spread evenly over the 30 days before now: what matters is how
-// many rows the warehouse holds and how they spread over days and agents.
-func prefill(ctx context.Context, db *store.DB, n int) error {
-	const chunk = 1000
-	const span = 30 * 24 * time.Hour
-	now := time.Now().UTC()
-	cloned := 0
-	if n > chunk { // a thousand calls written, the rest cloned in SQL: millions take minutes
-		cloned, n = n-chunk, chunk
-	}
-	base := make([]*api.Call, 0, chunk)
-	for _, gc := range apitest.Generate(apitest.GenerateOptions{Seed: 99, Calls: chunk}) {
-		ac, err := api.DecodeCall(gc.ListJSON())
-		if err != nil {
-			return err
-		}
-		base = append(base, ac)
-	}
-	for start := 0; start < n; start += chunk {
-		size := min(chunk, n-start)
-		ids := make([]string, size)
-		outcomes := make([]store.Outcome, size)
-		for i := range size {
-			ac := *base[i]
-			ac.ID = fmt.Sprintf("prefill-%d-%s", start, ac.ID)
-			started := now.Add(-time.Duration(float64(span) * float64(start+i) / float64(n)))
-			ac.StartTime = &started
-			row, _, err := callsync.Normalize(&ac)
-			if err != nil {
-				return err
-			}
-			ids[i] = ac.ID
-			outcomes[i] = store.Outcome{CallID: ac.ID, Call: &row, State: store.StateDone}
-		}
-		if _, err := db.Enqueue(ctx, ids); err != nil {
-			return err
-		}
-		lease, err := db.Claim(ctx, size, time.Hour)
-		if err != nil {
-			return err
-		}
-		if len(lease.Rows) != size {
-			return fmt.Errorf("bench: prefill claimed %d of %d rows", len(lease.Rows), size)
-		}
-		if _, err := db.Complete(ctx, lease.Token, outcomes); err != nil {
-			return err
-		}
-	}
-	if cloned == 0 {
-		return nil
-	}
-	copies := (cloned + chunk - 1) / chunk
-	return db.CloneCalls(ctx, "prefill-", copies, span, nil)
 }
 
 // intList is a flag of comma-separated positive integers.

@@ -2,22 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"os"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
-	"github.com/callsync/callsync/store/pgserver"
 	"github.com/callsync/callsync/store/report"
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -46,45 +39,11 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	out := e.stdout
 	fmt.Fprintln(out, "callsync demo: syncs generated calls from a fake Synthflow API into a database of its own, shows what landed, then removes it all.")
 
-	dbURL := dc.url
-	if dbURL == "" {
-		fmt.Fprintln(out, "• starting a throwaway PostgreSQL from the installed server binaries…")
-		srv, err := pgserver.Start(ctx, pgserver.Options{})
-		if err != nil {
-			return fmt.Errorf("demo: %w\nSet DATABASE_URL to use a running server instead", err)
-		}
-		defer func() {
-			if err := srv.Close(); err != nil {
-				fmt.Fprintln(e.stderr, "callsync: demo: stop throwaway PostgreSQL:", err)
-			}
-		}()
-		if err := createDatabase(ctx, srv.URL("postgres"), "callsync"); err != nil {
-			return err
-		}
-		dbURL = srv.URL("callsync")
-		fmt.Fprintf(out, "  PostgreSQL at 127.0.0.1:%d in %s (removed on exit)\n", srv.Port(), srv.Dir())
-	} else {
-		// Never the database DATABASE_URL names: a new one on its server,
-		// dropped at the end.
-		name := fmt.Sprintf("callsync_demo_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-		adminURL := dbURL
-		own, err := withDatabase(adminURL, name)
-		if err != nil {
-			return err
-		}
-		if err := createDatabase(ctx, adminURL, name); err != nil {
-			return fmt.Errorf("demo: %w\nThe demo creates a database of its own on DATABASE_URL's server; unset DATABASE_URL to use a throwaway server instead", err)
-		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := dropDatabase(ctx, adminURL, name); err != nil {
-				fmt.Fprintln(e.stderr, "callsync: demo:", err)
-			}
-		}()
-		dbURL = own
-		fmt.Fprintf(out, "• DATABASE_URL is set: using a new database, %s, on its server (dropped on exit); the database DATABASE_URL names is not touched\n", name)
+	dbURL, cleanup, err := demoDatabase(ctx, e, dc.url)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
 	if err != nil {
 		return err
@@ -100,35 +59,55 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	}
 	defer fake.Close()
 	fmt.Fprintf(out, "• fake Synthflow API at %s serving %d generated calls of the last 7 days\n", fake.URL, n)
+	client, err := demoSync(ctx, out, db, fake, calls, logger)
+	if err != nil {
+		return err
+	}
+	if err := demoListPages(ctx, out, db, client, logger, now); err != nil {
+		return err
+	}
+	if err := demoCounts(ctx, out, db); err != nil {
+		return err
+	}
+	if err := demoSamples(ctx, out, db); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nDone. Point a BI tool at these tables; see the README for production use.")
+	return nil
+}
 
+// demoSync enqueues the fake API's calls and syncs them in one pass, as
+// callsync enqueue and callsync once do; it returns the client it used.
+func demoSync(ctx context.Context, out io.Writer, db *store.DB, fake *apitest.Server, calls []apitest.Call,
+	logger *slog.Logger) (*api.Client, error) {
 	ids := make([]string, len(calls))
 	for i, c := range calls {
 		ids[i] = c.ID()
 	}
 	rep, err := callsync.Enqueue(ctx, db, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(out, "• enqueued %d call ids\n", rep.Added+rep.Requeued)
 
 	client, err := api.NewClient(api.Options{BaseURL: fake.URL, APIKey: demoKey})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s := &callsync.Syncer{Queue: db, API: client, Logger: logger, Config: callsync.DefaultConfig()}
+	s := &callsync.Syncer{Queue: db, API: client, Logger: withComponent(logger, componentPass), Config: callsync.DefaultConfig()}
 	start := time.Now()
 	st, err := s.RunOnce(ctx)
 	if err != nil {
-		return fmt.Errorf("demo: sync pass: %w", err)
+		return nil, fmt.Errorf("demo: sync pass: %w", err)
 	}
 	took := time.Since(start)
 	fmt.Fprintf(out, "• sync pass: %d claimed, %d stored as final, %d stored and queued again (status not final yet), %d failed, in %s (%.0f calls/s)\n",
 		st.Claimed, st.Done, st.Polling, st.Failed+st.Retrying, took.Round(time.Millisecond), float64(st.Claimed)/took.Seconds())
+	return client, nil
+}
 
-	if err := demoListPages(ctx, out, db, client, logger, now); err != nil {
-		return err
-	}
-
+// demoCounts prints how many rows each table holds.
+func demoCounts(ctx context.Context, out io.Writer, db *store.DB) error {
 	counts, err := report.TableCounts(ctx, db)
 	if err != nil {
 		return err
@@ -138,10 +117,6 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		"call_judgements", "agents", "sync_queue"} {
 		fmt.Fprintf(out, "  %-20s %8d\n", t, counts[t])
 	}
-	if err := demoSamples(ctx, out, db); err != nil {
-		return err
-	}
-	fmt.Fprintln(out, "\nDone. Point a BI tool at these tables; see the README for production use.")
 	return nil
 }
 
@@ -160,7 +135,7 @@ func demoListPages(ctx context.Context, out io.Writer, db *store.DB, client *api
 	if err != nil {
 		return err
 	}
-	b := &callsync.Backfiller{API: client, Store: db, Logger: logger}
+	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill)}
 	rep, err := b.Run(ctx, windows, callsync.BackfillOptions{})
 	if err != nil {
 		return fmt.Errorf("demo: backfill: %w", err)
@@ -254,46 +229,4 @@ func printTable(w io.Writer, t report.Table, width int) {
 	if len(t.Rows) == 0 {
 		fmt.Fprintln(w, "  (no rows)")
 	}
-}
-
-// createDatabase creates database name on the server at adminURL unless it exists.
-func createDatabase(ctx context.Context, adminURL, name string) error {
-	pool, err := pgxpool.New(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	_, err = pool.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) && pgErr.SQLState() == "42P04" { // duplicate_database
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
-}
-
-// dropDatabase drops database name on the server at adminURL, closing any
-// connection still open to it.
-func dropDatabase(ctx context.Context, adminURL, name string) error {
-	pool, err := pgxpool.New(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
-	}
-	return nil
-}
-
-// withDatabase returns dbURL pointing at database name instead.
-func withDatabase(dbURL, name string) (string, error) {
-	u, err := url.Parse(dbURL)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", usagef("DATABASE_URL: want a postgres:// URL")
-	}
-	u.Path = "/" + name
-	return u.String(), nil
 }

@@ -39,7 +39,7 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	rep, err := callsync.Enqueue(ctx, db, ids)
 	for _, id := range rep.Erased {
-		logger.Debug("erased call not queued", "call_id", id)
+		logger.Debug("erased call not queued", attrCallID, id)
 	}
 	for _, r := range rep.Rejected {
 		fmt.Fprintf(e.stderr, "callsync: enqueue: rejected: %v\n", r.Reason)

@@ -62,7 +62,7 @@ func migrateUp(ctx context.Context, db *store.DB, logger *slog.Logger, w io.Writ
 	if err != nil {
 		return err
 	}
-	if err := db.Migrate(ctx, logger); err != nil {
+	if err := db.Migrate(ctx, withComponent(logger, componentMigrate)); err != nil {
 		return err
 	}
 	var applied, latest int

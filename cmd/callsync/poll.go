@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -41,20 +42,22 @@ func (c *pollConfig) validate() error {
 	return nil
 }
 
-// poller returns the poller, or nil when no model is to be polled.
+// poller returns the poller, logging as componentPoll, or nil when no
+// model is to be polled.
 func (c *pollConfig) poller(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) *callsync.Poller {
 	if len(c.models) == 0 {
 		return nil
 	}
-	return &callsync.Poller{API: client, Store: db, Logger: logger, Lookback: c.lookback,
+	return &callsync.Poller{API: client, Store: db, Logger: withComponent(logger, componentPoll), Lookback: c.lookback,
 		Config: cfg}
 }
 
-// pollOnce polls the models once and logs the outcome.
-func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller, logger *slog.Logger) (callsync.PollStats, error) {
+// pollOnce polls the models once and logs the outcome to p's logger.
+func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller) (callsync.PollStats, error) {
+	logger := p.Logger
 	start := time.Now()
 	st, err := p.Poll(ctx, c.models)
-	attrs := []any{"took", time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
+	attrs := []any{attrTook, time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
 		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued, "erased", st.Erased}
 	switch {
 	case err == nil:
@@ -76,24 +79,21 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	var dc dbConfig
 	var ac apiConfig
 	var pc pollConfig
-	var maxPollAge time.Duration
+	var ic listIntakeConfig
 	var allModels bool
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
 	pc.register(f, "model-id")
 	f.BoolVar(&allModels, "all-models", false, "every agent of the workspace (GET /v2/assistants)")
-	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
-		"a call whose status is not final is queued for a fetch only if it started less than this long ago")
-	var hc hashConfig
-	hc.register(f)
+	ic.register(f, "")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if err := pc.validate(); err != nil {
 		return err
 	}
-	hasher, err := hc.hasher()
+	cfg, err := ic.config()
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func runPoll(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	if allModels {
 		var sent int
-		models, err := callsync.AllModels(ctx, client, callsync.IntakeConfig{MaxPollAge: maxPollAge}, &sent)
+		models, err := callsync.AllModels(ctx, client, callsync.IntakeConfig{MaxPollAge: cfg.MaxPollAge}, &sent)
 		if err != nil {
 			return apiError(ac, err)
 		}
@@ -119,17 +119,8 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		}
 		pc.models = models
 	}
-	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}), logger)
-	fmt.Fprintf(e.stdout, "poll: %d of %d models polled to the end", st.Models, len(pc.models))
-	if st.Failed > 0 {
-		fmt.Fprintf(e.stdout, " (%d failed)", st.Failed)
-	}
-	fmt.Fprintf(e.stdout, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests",
-		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
-	if st.Erased > 0 {
-		fmt.Fprintf(e.stdout, ", %d erased calls skipped", st.Erased)
-	}
-	fmt.Fprintln(e.stdout)
+	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, cfg))
+	printPoll(e.stdout, st, len(pc.models))
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("poll stopped before the end: %w", err)
@@ -137,6 +128,20 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		return apiError(ac, err)
 	}
 	return nil
+}
+
+// printPoll prints a poll's summary; models is how many were to be polled.
+func printPoll(w io.Writer, st callsync.PollStats, models int) {
+	fmt.Fprintf(w, "poll: %d of %d models polled to the end", st.Models, models)
+	if st.Failed > 0 {
+		fmt.Fprintf(w, " (%d failed)", st.Failed)
+	}
+	fmt.Fprintf(w, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests",
+		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	if st.Erased > 0 {
+		fmt.Fprintf(w, ", %d erased calls skipped", st.Erased)
+	}
+	fmt.Fprintln(w)
 }
 
 // intakeConfig holds run's intake besides the queue: polling before each
@@ -170,16 +175,16 @@ func (c *intakeConfig) validate(httpAddr string) error {
 func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) {
 	c.poller = c.poll.poller(client, db, logger, cfg)
 	if c.poller != nil {
-		logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
+		c.poller.Logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
 	}
 }
 
 // pollOnce polls, when polling is on, and returns its error.
-func (c *intakeConfig) pollOnce(ctx context.Context, logger *slog.Logger) error {
+func (c *intakeConfig) pollOnce(ctx context.Context) error {
 	if c.poller == nil {
 		return nil
 	}
-	_, err := c.poll.pollOnce(ctx, c.poller, logger)
+	_, err := c.poll.pollOnce(ctx, c.poller)
 	return err
 }
 

@@ -66,6 +66,6 @@ func pruneDaily(ctx context.Context, db *store.DB, r store.Retention, logger *sl
 			return
 		}
 		logger.Info("retention applied", "transcripts", p.Transcripts, "recordings", p.Recordings,
-			"variables", p.Variables, "calls", p.Calls, "took", time.Since(start).Round(time.Millisecond))
+			"variables", p.Variables, "calls", p.Calls, attrTook, time.Since(start).Round(time.Millisecond))
 	}
 }

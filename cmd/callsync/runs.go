@@ -56,7 +56,7 @@ func newPassRunner(command string, s *callsync.Syncer, db *store.DB, tel *teleme
 	if err != nil {
 		host = "unknown"
 	}
-	return &passRunner{syncer: s, db: db, tel: tel, logger: logger, command: command, worker: host, retention: rc.retention}
+	return &passRunner{syncer: s, db: db, tel: tel, logger: withComponent(logger, componentPass), command: command, worker: host, retention: rc.retention}
 }
 
 // run runs one pass and reports it. It returns what RunOnce returned; a

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -20,23 +19,20 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	var ac apiConfig
 	var rc rangeConfig
 	var fix bool
-	var maxPollAge time.Duration
+	var ic listIntakeConfig
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
 	rc.register(f, "VERIFY_WINDOW", "window length: counts are compared per agent and window")
 	f.BoolVar(&fix, "fix", false, "backfill the windows whose warehouse count is short, then verify them again")
-	f.durationVar(&maxPollAge, "max-poll-age", "SYNC_MAX_POLL_AGE", callsync.DefaultConfig().MaxPollAge,
-		"with --fix: a call whose status is not final is queued for a fetch only if it started less than this long ago")
-	var hc hashConfig
-	hc.register(f)
+	ic.register(f, "with --fix: ")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if f.NArg() > 0 {
 		return usagef("verify: unexpected argument %q", f.Arg(0))
 	}
-	hasher, err := hc.hasher()
+	cfg, err := ic.config()
 	if err != nil {
 		return err
 	}
@@ -48,7 +44,6 @@ func runVerify(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
-	cfg := callsync.IntakeConfig{MaxPollAge: maxPollAge, HashPhones: hasher}
 	var modelRequests int
 	windows, err := rc.windows(ctx, client, db, cfg, &modelRequests)
 	if err != nil {
@@ -69,27 +64,38 @@ func runVerify(ctx context.Context, args []string, e env) error {
 		}
 		return nil
 	}
-	b := &callsync.Backfiller{API: client, Store: db, Logger: logger, Config: cfg}
-	brep, err := b.Repair(ctx, rep.Diffs, callsync.BackfillOptions{})
-	fmt.Fprintln(e.stdout)
-	printBackfill(e.stdout, brep, 0, 0, false, names)
+	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: cfg}
+	after, err := verifyFix(ctx, e.stdout, v, b, rep.Diffs, names)
 	if err != nil {
 		return apiError(ac, err)
 	}
-	var again []callsync.Window
-	for _, d := range rep.Diffs {
-		again = append(again, d.Window)
-	}
-	after, err := v.Verify(ctx, again)
-	if err != nil {
-		return apiError(ac, err)
-	}
-	fmt.Fprintln(e.stdout, "\nafter --fix:")
-	printVerify(e.stdout, after, 0, names)
 	if len(after.Diffs) > 0 {
 		return fmt.Errorf("verify: %d windows still differ after --fix", len(after.Diffs))
 	}
 	return nil
+}
+
+// verifyFix backfills the windows of diffs with b, verifies them again with
+// v, and prints both.
+func verifyFix(ctx context.Context, w io.Writer, v *callsync.Verifier, b *callsync.Backfiller, diffs []callsync.Count,
+	names map[string]string) (callsync.VerifyReport, error) {
+	brep, err := b.Repair(ctx, diffs, callsync.BackfillOptions{})
+	fmt.Fprintln(w)
+	printBackfill(w, brep, 0, 0, false, names)
+	if err != nil {
+		return callsync.VerifyReport{}, err
+	}
+	var again []callsync.Window
+	for _, d := range diffs {
+		again = append(again, d.Window)
+	}
+	after, err := v.Verify(ctx, again)
+	if err != nil {
+		return callsync.VerifyReport{}, err
+	}
+	fmt.Fprintln(w, "\nafter --fix:")
+	printVerify(w, after, 0, names)
+	return after, nil
 }
 
 // printVerify prints the windows whose counts differ as a table.

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/lmittmann/tint"
-	"github.com/robfig/cron/v3"
 
 	"github.com/callsync/callsync/store"
 )
@@ -104,16 +102,4 @@ func wakeOnQueued(ctx context.Context, db *store.DB, logger *slog.Logger, gate *
 		logger.Debug("calls queued; starting a pass")
 		gate.run(pass, true)
 	}
-}
-
-// checkSchedule checks --schedule, with a hint for the mistakes people make.
-func checkSchedule(schedule string) error {
-	if _, err := cron.ParseStandard(schedule); err != nil {
-		hint := "want cron syntax (*/5 * * * *) or @every DURATION (@every 5m)"
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(schedule), "every "); ok {
-			hint = "did you mean \"@every " + strings.TrimSpace(rest) + "\"?"
-		}
-		return usagef("--schedule %q: %v; %s", schedule, err, hint)
-	}
-	return nil
 }

@@ -151,27 +151,50 @@ const (
 )
 
 func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.checkHeaders(w, r) {
+		return
+	}
+	hook, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	if len(h.secret) > 0 && !api.VerifyWebhookHeaders(h.secret, hook.CallID, r.Header) {
+		h.refuse(w, r, http.StatusUnauthorized, "bad_signature", "signature does not match the call id")
+		return
+	}
+	h.enqueue(w, r, hook)
+}
+
+// checkHeaders refuses, before the body is read, a request its method and
+// headers already settle; it reports whether the request may go on.
+func (h *webhookHandler) checkHeaders(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.refuse(w, r, http.StatusMethodNotAllowed, "method", "method "+r.Method+" not allowed: send POST")
-		return
+		return false
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		h.refuse(w, r, http.StatusUnsupportedMediaType, "content_type", "content type must be application/json")
-		return
+		return false
 	}
 	if r.ContentLength > h.maxBody {
 		h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes")
-		return
+		return false
 	}
 	if len(h.secret) > 0 && len(api.WebhookSignatures(r.Header)) == 0 {
 		h.refuse(w, r, http.StatusUnauthorized, "no_signature", "no "+api.SignatureHeader+" header")
-		return
+		return false
 	}
+	return true
+}
+
+// readBody reads the webhook in one of the slots, refusing what cannot be
+// read; it reports whether it read one.
+func (h *webhookHandler) readBody(w http.ResponseWriter, r *http.Request) (*api.Webhook, bool) {
 	if !h.acquire(r.Context()) {
 		w.Header().Set("Retry-After", "5")
 		h.refuse(w, r, http.StatusServiceUnavailable, "busy", "too many webhooks at once; send it again later")
-		return
+		return nil, false
 	}
 	// A slot is held for bodyTimeout at most: a client that trickles its
 	// body cannot keep a slot from the others.
@@ -187,12 +210,13 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			h.refuse(w, r, http.StatusBadRequest, "bad_payload", err.Error())
 		}
-		return
+		return nil, false
 	}
-	if len(h.secret) > 0 && !api.VerifyWebhookHeaders(h.secret, hook.CallID, r.Header) {
-		h.refuse(w, r, http.StatusUnauthorized, "bad_signature", "signature does not match the call id")
-		return
-	}
+	return hook, true
+}
+
+// enqueue queues the webhook's call and answers what it did.
+func (h *webhookHandler) enqueue(w http.ResponseWriter, r *http.Request, hook *api.Webhook) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
 	defer cancel()
 	what, err := callsync.EnqueueHook(ctx, h.queue, hook.CallID, h.cooldown)
@@ -201,7 +225,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusUnprocessableEntity, "bad_call_id", err.Error())
 		return
 	case err != nil:
-		h.logger.Error("webhook: queue call", "call_id", hook.CallID, tint.Err(err))
+		h.logger.Error("webhook: queue call", attrCallID, hook.CallID, tint.Err(err))
 		h.count(http.StatusServiceUnavailable, "queue_error")
 		webhookReply(w, http.StatusServiceUnavailable, "error", "the call could not be queued; send it again")
 		return
@@ -212,18 +236,18 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if what == store.HookErased {
 		// Erased for good: accepted, so that Synthflow does not send it again, and dropped.
-		h.logger.Debug("webhook: erased call skipped", "call_id", hook.CallID)
+		h.logger.Debug("webhook: erased call skipped", attrCallID, hook.CallID)
 		h.count(http.StatusOK, "erased")
 		webhookReply(w, http.StatusOK, "skipped", "erased")
 		return
 	}
 	if what == store.HookIgnored {
-		h.logger.Debug("webhook: call queued, synced or failed within the cooldown; nothing to do", "call_id", hook.CallID)
+		h.logger.Debug("webhook: call queued, synced or failed within the cooldown; nothing to do", attrCallID, hook.CallID)
 		h.count(http.StatusAccepted, "replay")
 		webhookReply(w, http.StatusAccepted, "already queued", hook.CallID)
 		return
 	}
-	h.logger.Info("webhook: call queued", "call_id", hook.CallID, "status", status, "again", what == store.HookQueued)
+	h.logger.Info("webhook: call queued", attrCallID, hook.CallID, "status", status, "again", what == store.HookQueued)
 	h.count(http.StatusAccepted, "queued")
 	webhookReply(w, http.StatusAccepted, "queued", hook.CallID)
 }

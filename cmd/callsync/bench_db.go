@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/pgserver"
+	callsync "github.com/callsync/callsync/sync"
+)
+
+// benchServer returns the admin URL of a server for the bench's databases:
+// adminURL's when set, else a throwaway server's. cleanup stops the
+// throwaway server.
+func benchServer(ctx context.Context, adminURL string) (string, func(), error) {
+	if adminURL != "" {
+		return adminURL, func() {}, nil
+	}
+	srv, err := pgserver.Start(ctx, pgserver.Options{})
+	if err != nil {
+		return "", nil, fmt.Errorf("bench: %w\nSet DATABASE_URL to use a running server instead", err)
+	}
+	return srv.URL("postgres"), func() { _ = srv.Close() }, nil
+}
+
+// benchDB creates a fresh, migrated database on the server at admin and
+// opens it; drop drops it.
+func benchDB(ctx context.Context, admin string, logger *slog.Logger) (*store.DB, string, func(), error) {
+	name := fmt.Sprintf("callsync_bench_%d", time.Now().UnixNano())
+	if err := createDatabase(ctx, admin, name); err != nil {
+		return nil, "", nil, err
+	}
+	drop := func() { _ = dropDatabase(context.WithoutCancel(ctx), admin, name) }
+	dbURL, err := withDatabase(admin, name)
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return db, dbURL, drop, nil
+}
+
+// prefill stores n calls, done in the queue, the way a pass would but
+// without HTTP. The payloads repeat a thousand generated calls, as list
+// pages send them (judgements included), under new ids and with start
+// times spread evenly over the 30 days before now: what matters is how
+// many rows the warehouse holds and how they spread over days and agents.
+func prefill(ctx context.Context, db *store.DB, n int) error {
+	const chunk = 1000
+	const span = 30 * 24 * time.Hour
+	now := time.Now().UTC()
+	cloned := 0
+	if n > chunk { // a thousand calls written, the rest cloned in SQL: millions take minutes
+		cloned, n = n-chunk, chunk
+	}
+	base := make([]*api.Call, 0, chunk)
+	for _, gc := range apitest.Generate(apitest.GenerateOptions{Seed: 99, Calls: chunk}) {
+		ac, err := api.DecodeCall(gc.ListJSON())
+		if err != nil {
+			return err
+		}
+		base = append(base, ac)
+	}
+	for start := 0; start < n; start += chunk {
+		size := min(chunk, n-start)
+		ids := make([]string, size)
+		outcomes := make([]store.Outcome, size)
+		for i := range size {
+			ac := *base[i]
+			ac.ID = fmt.Sprintf("prefill-%d-%s", start, ac.ID)
+			started := now.Add(-time.Duration(float64(span) * float64(start+i) / float64(n)))
+			ac.StartTime = &started
+			row, _, err := callsync.Normalize(&ac)
+			if err != nil {
+				return err
+			}
+			ids[i] = ac.ID
+			outcomes[i] = store.Outcome{CallID: ac.ID, Call: &row, State: store.StateDone}
+		}
+		if _, err := db.Enqueue(ctx, ids); err != nil {
+			return err
+		}
+		lease, err := db.Claim(ctx, size, time.Hour)
+		if err != nil {
+			return err
+		}
+		if len(lease.Rows) != size {
+			return fmt.Errorf("bench: prefill claimed %d of %d rows", len(lease.Rows), size)
+		}
+		if _, err := db.Complete(ctx, lease.Token, outcomes); err != nil {
+			return err
+		}
+	}
+	if cloned == 0 {
+		return nil
+	}
+	copies := (cloned + chunk - 1) / chunk
+	return db.CloneCalls(ctx, "prefill-", copies, span, nil)
+}
