@@ -82,4 +82,23 @@ GROUP  BY 1
 ORDER  BY 2 DESC
 LIMIT  5`,
 	},
+	{
+		Title: "Answer funnel over 30 days: called, answered by a person, gave a name, an email, booked",
+		SQL: `WITH per_call AS (
+    SELECT f.call_id, f.answered,
+           coalesce(bool_or(v.variable = 'user_name' AND v.collected), false)        AS name,
+           coalesce(bool_or(v.variable = 'email' AND v.collected), false)            AS email,
+           coalesce(bool_or(v.variable = 'appointment_date' AND v.collected), false) AS appointment
+    FROM   call_facts f
+    LEFT   JOIN collected_variable_values v USING (call_id)
+    WHERE  f.started_at >= now() - interval '30 days'
+    GROUP  BY f.call_id, f.answered)
+SELECT step, calls, round(100.0 * calls / first_value(calls) OVER (ORDER BY n), 1) AS pct_of_calls
+FROM  (SELECT 1 AS n, 'called' AS step, count(*) AS calls FROM per_call
+       UNION ALL SELECT 2, 'answered', count(*) FILTER (WHERE answered) FROM per_call
+       UNION ALL SELECT 3, 'gave a name', count(*) FILTER (WHERE answered AND name) FROM per_call
+       UNION ALL SELECT 4, 'gave an email', count(*) FILTER (WHERE answered AND name AND email) FROM per_call
+       UNION ALL SELECT 5, 'booked', count(*) FILTER (WHERE answered AND name AND email AND appointment) FROM per_call) s
+ORDER  BY n`,
+	},
 }
