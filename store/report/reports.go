@@ -93,7 +93,7 @@ LIMIT  5`,
     LEFT   JOIN collected_variable_values v USING (call_id)
     WHERE  f.started_at >= now() - interval '30 days'
     GROUP  BY f.call_id, f.answered)
-SELECT step, calls, round(100.0 * calls / first_value(calls) OVER (ORDER BY n), 1) AS pct_of_calls
+SELECT step, calls, round(100.0 * calls / nullif(first_value(calls) OVER (ORDER BY n), 0), 1) AS pct_of_calls
 FROM  (SELECT 1 AS n, 'called' AS step, count(*) AS calls FROM per_call
        UNION ALL SELECT 2, 'answered', count(*) FILTER (WHERE answered) FROM per_call
        UNION ALL SELECT 3, 'gave a name', count(*) FILTER (WHERE answered AND name) FROM per_call
