@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 )
@@ -162,8 +160,8 @@ func (b *Backfiller) Run(ctx context.Context, windows []Window, opts BackfillOpt
 			failedInARow++
 			res.Err = err
 			rep.Failed = append(rep.Failed, res)
-			b.Logger.Warn("backfill window failed; its checkpoint keeps the pages read", "model_id", w.ModelID,
-				"from", w.From, "to", w.To, tint.Err(err))
+			b.Logger.Warn("backfill window failed; its checkpoint keeps the pages read", modelIDAttr(w.ModelID),
+				"from", w.From, "to", w.To, errAttr(err))
 			if failedInARow >= maxFailedInARow {
 				return rep, fmt.Errorf("backfill: %d windows failed in a row; last: %w", failedInARow, err)
 			}
@@ -219,7 +217,7 @@ func (b *Backfiller) window(ctx context.Context, cfg IntakeConfig, opts Backfill
 		if total < 0 || landed >= total || rescans >= opts.Rescans {
 			break
 		}
-		b.Logger.Info("fewer calls landed than the API counts; reading the window again", "model_id", w.ModelID,
+		b.Logger.Info("fewer calls landed than the API counts; reading the window again", modelIDAttr(w.ModelID),
 			"from", w.From, "to", w.To, "total_records", total, "landed", landed)
 		rep.Rescans++
 		cp.NextOffset = 0
@@ -234,7 +232,7 @@ func (b *Backfiller) window(ctx context.Context, cfg IntakeConfig, opts Backfill
 		}
 	}
 	if res.Total >= 0 && res.Total != res.Landed {
-		b.Logger.Warn("window count still differs from the API's", "model_id", w.ModelID, "from", w.From,
+		b.Logger.Warn("window count still differs from the API's", modelIDAttr(w.ModelID), "from", w.From,
 			"to", w.To, "total_records", res.Total, "landed", res.Landed)
 	}
 	return res, nil
@@ -281,7 +279,7 @@ func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOp
 			return total, &windowError{w: Window{cp.ModelID, cp.From, cp.To}, err: err}
 		}
 		for _, p := range page.Problems {
-			b.Logger.Warn("list entry skipped", "model_id", cp.ModelID, "offset", offset, "problem", p)
+			b.Logger.Warn("list entry skipped", modelIDAttr(cp.ModelID), "offset", offset, "problem", p)
 		}
 		fresh := make([]*api.Call, 0, len(page.Calls))
 		for _, c := range page.Calls {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 )
@@ -176,11 +174,11 @@ func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig
 			err = cfg.HashPhones.Apply(&row)
 		}
 		if err != nil {
-			log.Warn("call from a list page not stored", "call_id", c.ID, tint.Err(err))
+			log.Warn("call from a list page not stored", callIDAttr(c.ID), errAttr(err))
 			continue
 		}
 		if len(notes) > 0 {
-			log.Warn("call stored with changes", "call_id", c.ID, "notes", strings.Join(notes, "; "))
+			log.Warn("call stored with changes", callIDAttr(c.ID), "notes", strings.Join(notes, "; "))
 		}
 		if row.ModelID == nil {
 			row.ModelID = &model
@@ -215,7 +213,7 @@ func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig
 	erased := make(map[string]bool, len(saved.Erased))
 	for _, id := range saved.Erased {
 		erased[id] = true
-		log.Debug("erased call skipped", "call_id", id)
+		log.Debug("erased call skipped", callIDAttr(id))
 	}
 	valid := make([]string, 0, len(fetch))
 	for _, id := range fetch {
@@ -223,7 +221,7 @@ func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig
 			continue
 		}
 		if err := ValidateCallID(id); err != nil {
-			log.Warn("call stored but not queued for a fetch", tint.Err(err))
+			log.Warn("call stored but not queued for a fetch", errAttr(err))
 			continue
 		}
 		valid = append(valid, id)

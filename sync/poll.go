@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 )
@@ -75,7 +73,7 @@ func (p *Poller) Poll(ctx context.Context, models []string) (PollStats, error) {
 		case errors.As(err, &we):
 			st.Failed++
 			failed = append(failed, err)
-			p.Logger.Warn("poll failed; the watermark stays", "model_id", m, tint.Err(err))
+			p.Logger.Warn("poll failed; the watermark stays", modelIDAttr(m), errAttr(err))
 		default:
 			return st, err
 		}
@@ -159,7 +157,7 @@ func (p *Poller) pollModel(ctx context.Context, cfg IntakeConfig, model string, 
 	if err != nil {
 		return err
 	}
-	p.Logger.Debug("model polled", "model_id", model, "from", from, "calls", len(seen), "watermark", got)
+	p.Logger.Debug("model polled", modelIDAttr(model), "from", from, "calls", len(seen), "watermark", got)
 	return nil
 }
 
