@@ -7,28 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 )
-
-// BackfillStore is the part of *store.DB that a backfill uses.
-type BackfillStore interface {
-	CallSaver
-	CallCounter
-	CheckpointStore
-}
-
-// CallCounter counts the warehouse's calls of a model per time range.
-// *store.DB implements it.
-type CallCounter interface {
-	CountCalls(ctx context.Context, modelID string, ranges []store.Range) ([]int, error)
-}
-
-// CheckpointStore keeps the progress of backfill windows. *store.DB
-// implements it.
-type CheckpointStore interface {
-	Checkpoints(ctx context.Context, modelID string, from, to time.Time) ([]store.Checkpoint, error)
-	SaveCheckpoint(ctx context.Context, c store.Checkpoint) error
-}
 
 // BackfillOptions say how to backfill.
 type BackfillOptions struct {
@@ -96,8 +77,8 @@ const maxFailedInARow = 3
 // Backfiller writes calls straight from list pages, window by window, and
 // checkpoints its progress. Its fields are set before Run.
 type Backfiller struct {
-	API    CallLister
-	Store  BackfillStore
+	API    *api.Client
+	Store  *store.DB
 	Logger *slog.Logger
 	Config IntakeConfig
 	// Progress, when set, is called after every page and window.

@@ -7,25 +7,11 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/api"
-	"github.com/callsync/callsync/store"
 )
-
-// CallLister lists calls page by page. *api.Client implements it.
-type CallLister interface {
-	ListCalls(ctx context.Context, opts api.ListOptions) (*api.CallPage, error)
-}
 
 // ModelLister lists the workspace's agents. *api.Client implements it.
 type ModelLister interface {
 	ListAssistants(ctx context.Context, limit, offset int) (*api.AssistantPage, error)
-}
-
-// CallSaver stores calls read from list pages and queues those that need a
-// fetch of their own. *store.DB implements it.
-type CallSaver interface {
-	SaveCalls(ctx context.Context, calls []store.Call) (store.SaveResult, error)
-	Enqueue(ctx context.Context, ids []string) (store.EnqueueResult, error)
-	EnqueueNew(ctx context.Context, ids []string) (added int, err error)
 }
 
 // IntakeConfig tunes backfill, polling and verification. Zero fields take

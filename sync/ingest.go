@@ -12,7 +12,7 @@ import (
 
 // intake says how the calls of one model's list pages are taken in.
 type intake struct {
-	store CallSaver
+	store *store.DB
 	log   *slog.Logger
 	cfg   IntakeConfig
 	model string

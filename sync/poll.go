@@ -11,19 +11,6 @@ import (
 	"github.com/callsync/callsync/store"
 )
 
-// WatermarkStore keeps how far polling has got per model. *store.DB
-// implements it.
-type WatermarkStore interface {
-	Watermark(ctx context.Context, modelID string) (time.Time, error)
-	AdvanceWatermark(ctx context.Context, modelID string, t time.Time) (time.Time, error)
-}
-
-// PollStore is the part of *store.DB that polling uses.
-type PollStore interface {
-	CallSaver
-	WatermarkStore
-}
-
 // DefaultPollLookback is how far before its watermark a poll starts
 // listing: calls can show up in the list a while after they start.
 const DefaultPollLookback = time.Hour
@@ -32,8 +19,8 @@ const DefaultPollLookback = time.Hour
 // lookback, stores them and queues those that need a fetch, for
 // workspaces that do not send webhooks. Its fields are set before Poll.
 type Poller struct {
-	API    CallLister
-	Store  PollStore
+	API    *api.Client
+	Store  *store.DB
 	Logger *slog.Logger
 	Config IntakeConfig
 	// Lookback is subtracted from the watermark; zero means

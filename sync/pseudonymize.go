@@ -12,8 +12,8 @@ import (
 	"github.com/callsync/callsync/store"
 )
 
-// MinHashKeyLen is the shortest key NewPhoneHasher accepts, in bytes.
-const MinHashKeyLen = 16
+// minHashKeyLen is the shortest key NewPhoneHasher accepts, in bytes.
+const minHashKeyLen = 16
 
 // PhoneHasher pseudonymizes phone numbers at ingest: it replaces each by
 // its HMAC-SHA256 under a key, in hex, so that the warehouse never holds a
@@ -24,10 +24,10 @@ type PhoneHasher struct {
 }
 
 // NewPhoneHasher returns a PhoneHasher with key. It returns an error when
-// the key is shorter than MinHashKeyLen bytes.
+// the key is shorter than minHashKeyLen bytes.
 func NewPhoneHasher(key []byte) (*PhoneHasher, error) {
-	if len(key) < MinHashKeyLen {
-		return nil, fmt.Errorf("hash key: %d bytes, want at least %d", len(key), MinHashKeyLen)
+	if len(key) < minHashKeyLen {
+		return nil, fmt.Errorf("hash key: %d bytes, want at least %d", len(key), minHashKeyLen)
 	}
 	return &PhoneHasher{key: bytes.Clone(key)}, nil
 }

@@ -37,8 +37,8 @@ type VerifyReport struct {
 // Verifier compares the API's count of calls with the warehouse's, window
 // by window, at the cost of one list request (limit 1) per window.
 type Verifier struct {
-	API    CallLister
-	Store  CallCounter
+	API    *api.Client
+	Store  *store.DB
 	Config IntakeConfig
 }
 
