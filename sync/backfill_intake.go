@@ -93,7 +93,7 @@ func request[T any](ctx context.Context, cfg IntakeConfig, sent *int, fn func() 
 			if errors.As(err, &se) && se.RetryAfter > 0 {
 				wait = se.RetryAfter
 			} else {
-				wait = cfg.Retry.Ceiling(throttled)
+				wait = cfg.Retry.ceiling(throttled)
 			}
 		case retryable(err):
 			failures++

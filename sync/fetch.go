@@ -80,7 +80,7 @@ func (p *pass) syncOne(row claimedRow) result {
 	}
 	c, notes, err := Normalize(call)
 	if err == nil {
-		err = p.cfg.HashPhones.Apply(&c)
+		err = p.cfg.HashPhones.apply(&c)
 	}
 	if err != nil {
 		return p.failure(row, fmt.Errorf("normalize call %s: %w", row.CallID, err))

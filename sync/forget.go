@@ -53,7 +53,7 @@ func Forget(ctx context.Context, s *store.DB, req ForgetRequest) (store.Erased, 
 			errs = append(errs, fmt.Errorf("phone number #%d is not E.164 (+ and 7 to 15 digits, no spaces)", i+1))
 			continue
 		}
-		numbers = append(numbers, req.HashPhones.Hash(n))
+		numbers = append(numbers, req.HashPhones.hash(n))
 	}
 	if len(req.Reason) > maxReason {
 		errs = append(errs, fmt.Errorf("reason is %d bytes long, more than %d", len(req.Reason), maxReason))

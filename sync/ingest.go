@@ -74,7 +74,7 @@ func (in intake) normalize(calls []*api.Call) ([]store.Call, []string, ingested)
 	for _, c := range calls {
 		row, notes, err := Normalize(c)
 		if err == nil {
-			err = in.cfg.HashPhones.Apply(&row)
+			err = in.cfg.HashPhones.apply(&row)
 		}
 		if err != nil {
 			in.log.Warn("call from a list page not stored", callIDAttr(c.ID), errAttr(err))

@@ -32,10 +32,10 @@ func NewPhoneHasher(key []byte) (*PhoneHasher, error) {
 	return &PhoneHasher{key: bytes.Clone(key)}, nil
 }
 
-// Hash returns the pseudonym of a phone number: HMAC-SHA256 of the number,
+// hash returns the pseudonym of a phone number: HMAC-SHA256 of the number,
 // surrounding blanks trimmed, in lowercase hex. An empty number stays
 // empty. Erasure by phone number hashes its input with it.
-func (h *PhoneHasher) Hash(number string) string {
+func (h *PhoneHasher) hash(number string) string {
 	number = strings.TrimSpace(number)
 	if h == nil || number == "" {
 		return number
@@ -51,16 +51,16 @@ func isPhoneKey(k string) bool {
 	return strings.Contains(strings.ToLower(k), "phone")
 }
 
-// Apply replaces the phone numbers of row by their pseudonyms: the number
+// apply replaces the phone numbers of row by their pseudonyms: the number
 // columns, and in raw every string member whose name mentions a phone, at
 // any depth. It returns an error when raw is not valid JSON.
-func (h *PhoneHasher) Apply(row *store.Call) error {
+func (h *PhoneHasher) apply(row *store.Call) error {
 	if h == nil {
 		return nil
 	}
 	for _, p := range []*string{row.PhoneNumberFrom, row.PhoneNumberTo, row.AgentPhoneNumber} {
 		if p != nil {
-			*p = h.Hash(*p)
+			*p = h.hash(*p)
 		}
 	}
 	if row.Raw == nil {
@@ -93,7 +93,7 @@ func (h *PhoneHasher) walk(v any) bool {
 	case map[string]any:
 		for k, x := range v {
 			if s, ok := x.(string); ok && isPhoneKey(k) {
-				if hs := h.Hash(s); hs != s {
+				if hs := h.hash(s); hs != s {
 					v[k], changed = hs, true
 				}
 				continue

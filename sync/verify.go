@@ -18,8 +18,8 @@ type Count struct {
 	Warehouse int
 }
 
-// Differs reports whether the counts differ.
-func (c Count) Differs() bool { return c.API != c.Warehouse }
+// differs reports whether the counts differ.
+func (c Count) differs() bool { return c.API != c.Warehouse }
 
 // Fixable reports whether a backfill of the window can close the
 // difference: the API has calls the warehouse lacks. Calls the warehouse
@@ -76,7 +76,7 @@ func (v *Verifier) Verify(ctx context.Context, windows []Window) (VerifyReport, 
 				return rep, fmt.Errorf("verify %s: %w", w, err)
 			}
 			rep.Windows++
-			if c := (Count{Window: w, API: page.Total, Warehouse: counts[i]}); c.Differs() {
+			if c := (Count{Window: w, API: page.Total, Warehouse: counts[i]}); c.differs() {
 				rep.Diffs = append(rep.Diffs, c)
 			}
 		}
