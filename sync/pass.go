@@ -84,12 +84,10 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 	p.st.Rescued = n
 
 	// Fetches outlive ctx by the shutdown grace.
-	var cancelFetch context.CancelCauseFunc
-	p.fetchCtx, cancelFetch = context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancelFetch(nil)
-	p.stop = cancelFetch
+	p.fetchCtx, p.stop = context.WithCancelCause(context.WithoutCancel(ctx))
+	defer p.stop(nil)
 	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(p.cfg.ShutdownGrace, func() { cancelFetch(errShutdownGrace) })
+		t := time.AfterFunc(p.cfg.ShutdownGrace, func() { p.stop(errShutdownGrace) })
 		context.AfterFunc(p.fetchCtx, func() { t.Stop() })
 	})
 	defer stopGrace()
@@ -107,7 +105,7 @@ func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
 		written.Go(func() error {
 			err := p.write()
 			if err != nil {
-				cancelFetch(err)
+				p.stop(err)
 			}
 			return err
 		})
