@@ -11,8 +11,8 @@ import (
 // The key prefixes of information extractors in executed_actions: the
 // legacy one and the current one occur side by side in live data.
 const (
-	PrefixExtractInfo   = "extract_info_"
-	PrefixInfoExtractor = "info_extractor_"
+	prefixExtractInfo   = "extract_info_"
+	prefixInfoExtractor = "info_extractor_"
 )
 
 // Action is one entry of executed_actions, in whatever shape it came: the
@@ -168,7 +168,7 @@ func action(key string, raw json.RawMessage) Action {
 		a.RanAt = d.time("timestamp_datetime")
 	}
 	a.Kind = actionKind(key, a.ActionType)
-	for _, p := range []string{PrefixExtractInfo, PrefixInfoExtractor} {
+	for _, p := range []string{prefixExtractInfo, prefixInfoExtractor} {
 		if id, ok := strings.CutPrefix(key, p); ok {
 			a.Identifier = &id
 			break
@@ -179,7 +179,7 @@ func action(key string, raw json.RawMessage) Action {
 
 // actionKind classifies an action by its key prefix and action_type.
 func actionKind(key string, actionType *string) string {
-	if strings.HasPrefix(key, PrefixExtractInfo) || strings.HasPrefix(key, PrefixInfoExtractor) {
+	if strings.HasPrefix(key, prefixExtractInfo) || strings.HasPrefix(key, prefixInfoExtractor) {
 		return "info_extractor"
 	}
 	if actionType == nil || strings.TrimSpace(*actionType) == "" {

@@ -174,6 +174,22 @@ func (c *Client) ListAssistants(ctx context.Context, limit, offset int) (*Assist
 	if err != nil {
 		return nil, err
 	}
+	list, total, err := assistantList(op, body)
+	if err != nil {
+		return nil, err
+	}
+	page := &AssistantPage{Total: total}
+	for _, a := range list {
+		if out, ok := decodeAssistant(a); ok {
+			page.Assistants = append(page.Assistants, out)
+		}
+	}
+	return page, nil
+}
+
+// assistantList reads the entries and total_records of an assistants
+// page, response.assistants as an array or as one object.
+func assistantList(op string, body []byte) ([]json.RawMessage, int, error) {
 	var env struct {
 		Response *struct {
 			Pagination *pagination     `json:"pagination"`
@@ -181,50 +197,51 @@ func (c *Client) ListAssistants(ctx context.Context, limit, offset int) (*Assist
 		} `json:"response"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
+		return nil, 0, &DecodeError{Op: op, Err: err, Body: keep(body)}
 	}
 	if env.Response == nil {
-		return nil, &DecodeError{Op: op, Err: errors.New("no response object"), Body: keep(body)}
+		return nil, 0, &DecodeError{Op: op, Err: errors.New("no response object"), Body: keep(body)}
 	}
-	type assistant = json.RawMessage
-	var list []assistant
+	var list []json.RawMessage
 	raw := bytes.TrimSpace(env.Response.Assistants)
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 	case raw[0] == '{':
-		var one assistant
+		var one json.RawMessage
 		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: keep(body)}
+			return nil, 0, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: keep(body)}
 		}
-		list = []assistant{one}
+		list = []json.RawMessage{one}
 	default:
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: keep(body)}
+			return nil, 0, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: keep(body)}
 		}
 	}
-	page := &AssistantPage{Total: env.Response.Pagination.total()}
-	for _, a := range list {
-		fields, err := objectMembers(a)
-		if err != nil {
-			continue // not an object: no model_id to key it by
-		}
-		d := decoder{fields: fields}
-		id := d.str("model_id")
-		if id == nil || *id == "" {
-			continue
-		}
-		out := Assistant{ModelID: *id, Raw: bytes.TrimSpace(a)}
-		if name := d.str("name"); name != nil {
-			out.Name = *name
-		}
-		out.Type, out.PhoneNumber, out.Description = d.str("type"), d.str("phone_number"), d.str("description")
-		out.IsRecording = d.bool("is_recording")
-		if inner, err := objectMembers(fields["agent"]); err == nil {
-			ad := decoder{fields: inner}
-			out.Language, out.Timezone, out.LLM, out.VoiceID = ad.str("language"), ad.str("timezone"), ad.str("llm"), ad.str("voice_id")
-			out.IsTranscriptDisabled, out.RedactPII = ad.bool("is_transcript_disabled"), ad.bool("redact_pii")
-		}
-		page.Assistants = append(page.Assistants, out)
+	return list, env.Response.Pagination.total(), nil
+}
+
+// decodeAssistant reads one entry of an assistants page; ok is false for an
+// entry that is not an object or has no model_id.
+func decodeAssistant(a json.RawMessage) (out Assistant, ok bool) {
+	fields, err := objectMembers(a)
+	if err != nil {
+		return out, false // not an object: no model_id to key it by
 	}
-	return page, nil
+	d := decoder{fields: fields}
+	id := d.str("model_id")
+	if id == nil || *id == "" {
+		return out, false
+	}
+	out = Assistant{ModelID: *id, Raw: bytes.TrimSpace(a)}
+	if name := d.str("name"); name != nil {
+		out.Name = *name
+	}
+	out.Type, out.PhoneNumber, out.Description = d.str("type"), d.str("phone_number"), d.str("description")
+	out.IsRecording = d.bool("is_recording")
+	if inner, err := objectMembers(fields["agent"]); err == nil {
+		ad := decoder{fields: inner}
+		out.Language, out.Timezone, out.LLM, out.VoiceID = ad.str("language"), ad.str("timezone"), ad.str("llm"), ad.str("voice_id")
+		out.IsTranscriptDisabled, out.RedactPII = ad.bool("is_transcript_disabled"), ad.bool("redact_pii")
+	}
+	return out, true
 }

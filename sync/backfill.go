@@ -7,31 +7,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 )
-
-// BackfillStore is the part of *store.DB that a backfill uses.
-type BackfillStore interface {
-	CallSaver
-	CallCounter
-	CheckpointStore
-}
-
-// CallCounter counts the warehouse's calls of a model per time range.
-// *store.DB implements it.
-type CallCounter interface {
-	CountCalls(ctx context.Context, modelID string, ranges []store.Range) ([]int, error)
-}
-
-// CheckpointStore keeps the progress of backfill windows. *store.DB
-// implements it.
-type CheckpointStore interface {
-	Checkpoints(ctx context.Context, modelID string, from, to time.Time) ([]store.Checkpoint, error)
-	SaveCheckpoint(ctx context.Context, c store.Checkpoint) error
-}
 
 // BackfillOptions say how to backfill.
 type BackfillOptions struct {
@@ -99,8 +77,8 @@ const maxFailedInARow = 3
 // Backfiller writes calls straight from list pages, window by window, and
 // checkpoints its progress. Its fields are set before Run.
 type Backfiller struct {
-	API    CallLister
-	Store  BackfillStore
+	API    *api.Client
+	Store  *store.DB
 	Logger *slog.Logger
 	Config IntakeConfig
 	// Progress, when set, is called after every page and window.
@@ -116,20 +94,18 @@ type Backfiller struct {
 // error, when the API refuses the key (ErrUnauthorized), or after several
 // windows failed in a row, and returns the error with the report so far.
 func (b *Backfiller) Run(ctx context.Context, windows []Window, opts BackfillOptions) (BackfillReport, error) {
-	cfg := b.Config.withDefaults()
 	if opts.Rescans == 0 {
 		opts.Rescans = 2
 	}
-	rep := BackfillReport{Windows: len(windows)}
-	prog := BackfillProgress{Windows: len(windows)}
-	start := b.now()
+	r := &backfillRun{b: b, cfg: b.Config.withDefaults(), opts: opts, start: b.now(),
+		rep: BackfillReport{Windows: len(windows)}, prog: BackfillProgress{Windows: len(windows)}}
 	cps := map[string]map[[2]int64]store.Checkpoint{}
 	failedInARow := 0
 	for _, w := range windows {
 		if _, ok := cps[w.ModelID]; !ok {
 			m, err := b.checkpoints(ctx, w.ModelID, windows)
 			if err != nil {
-				return rep, err
+				return r.rep, err
 			}
 			cps[w.ModelID] = m
 		}
@@ -138,70 +114,62 @@ func (b *Backfiller) Run(ctx context.Context, windows []Window, opts BackfillOpt
 			cp = store.Checkpoint{ModelID: w.ModelID, From: w.From, To: w.To}
 		}
 		if cp.Done && !opts.Refetch {
-			rep.Skipped++
-			prog.Done++
-			prog.Skipped++
-			b.progress(prog)
+			r.rep.Skipped++
+			r.prog.Done++
+			r.prog.Skipped++
+			b.progress(r.prog)
 			continue
 		}
 		if opts.Refetch || opts.DryRun {
 			cp.NextOffset = 0
 		}
-		prog.Current = w
-		res, err := b.window(ctx, cfg, opts, cp, start, &rep, &prog)
+		r.prog.Current = w
+		res, err := r.window(ctx, cp)
 		switch {
 		case err == nil:
 			failedInARow = 0
-			rep.Done++
+			r.rep.Done++
 			if res.Total >= 0 && res.Total != res.Landed {
-				rep.Mismatched = append(rep.Mismatched, res)
+				r.rep.Mismatched = append(r.rep.Mismatched, res)
 			}
 		case !errors.As(err, new(*windowError)):
-			return rep, err // the context ended, the key was refused, or the store failed
+			return r.rep, err // the context ended, the key was refused, or the store failed
 		default:
 			failedInARow++
 			res.Err = err
-			rep.Failed = append(rep.Failed, res)
-			b.Logger.Warn("backfill window failed; its checkpoint keeps the pages read", "model_id", w.ModelID,
-				"from", w.From, "to", w.To, tint.Err(err))
+			r.rep.Failed = append(r.rep.Failed, res)
+			b.Logger.Warn("backfill window failed; its checkpoint keeps the pages read", modelIDAttr(w.ModelID),
+				"from", w.From, "to", w.To, errAttr(err))
 			if failedInARow >= maxFailedInARow {
-				return rep, fmt.Errorf("backfill: %d windows failed in a row; last: %w", failedInARow, err)
+				return r.rep, fmt.Errorf("backfill: %d windows failed in a row; last: %w", failedInARow, err)
 			}
 		}
-		prog.Done++
-		b.progress(prog)
+		r.prog.Done++
+		b.progress(r.prog)
 	}
-	return rep, nil
+	return r.rep, nil
 }
 
-// windowError is a list request of a window that failed for good: the
-// window fails and the backfill goes on with the next one.
-type windowError struct {
-	w   Window
-	err error
+// backfillRun is the state of one Backfiller.Run.
+type backfillRun struct {
+	b     *Backfiller
+	cfg   IntakeConfig
+	opts  BackfillOptions
+	start time.Time // when the run began: windows open then are never done
+	rep   BackfillReport
+	prog  BackfillProgress
 }
-
-func (e *windowError) Error() string {
-	to := "now"
-	if !e.w.To.IsZero() {
-		to = e.w.To.Format(time.RFC3339)
-	}
-	// The client's error names the model and the offset.
-	return fmt.Sprintf("window [%s, %s): %v", e.w.From.Format(time.RFC3339), to, e.err)
-}
-
-func (e *windowError) Unwrap() error { return e.err }
 
 // window reads one window to its end, then checks the warehouse's count of
 // its calls against the API's and reads it again while fewer landed. The
 // checkpoint is saved after every page.
-func (b *Backfiller) window(ctx context.Context, cfg IntakeConfig, opts BackfillOptions, cp store.Checkpoint,
-	runStart time.Time, rep *BackfillReport, prog *BackfillProgress) (WindowResult, error) {
+func (r *backfillRun) window(ctx context.Context, cp store.Checkpoint) (WindowResult, error) {
+	b, opts := r.b, r.opts
 	w := Window{ModelID: cp.ModelID, From: cp.From, To: cp.To}
 	res := WindowResult{Window: w, Total: -1, Landed: -1}
 	seen := map[string]bool{}
 	for rescans := 0; ; rescans++ {
-		total, err := b.scan(ctx, cfg, opts, &cp, seen, runStart, rep, prog)
+		total, err := r.scan(ctx, &cp, seen)
 		if err != nil {
 			return res, err
 		}
@@ -219,14 +187,14 @@ func (b *Backfiller) window(ctx context.Context, cfg IntakeConfig, opts Backfill
 		if total < 0 || landed >= total || rescans >= opts.Rescans {
 			break
 		}
-		b.Logger.Info("fewer calls landed than the API counts; reading the window again", "model_id", w.ModelID,
+		b.Logger.Info("fewer calls landed than the API counts; reading the window again", modelIDAttr(w.ModelID),
 			"from", w.From, "to", w.To, "total_records", total, "landed", landed)
-		rep.Rescans++
+		r.rep.Rescans++
 		cp.NextOffset = 0
 	}
 	// A window that was still open when the run began may get more calls:
 	// it is never done, and a rerun reads it again from the start.
-	cp.Done = !w.To.After(runStart)
+	cp.Done = !w.To.After(r.start)
 	cp.NextOffset = 0
 	if !opts.DryRun {
 		if err := b.Store.SaveCheckpoint(context.WithoutCancel(ctx), cp); err != nil {
@@ -234,103 +202,10 @@ func (b *Backfiller) window(ctx context.Context, cfg IntakeConfig, opts Backfill
 		}
 	}
 	if res.Total >= 0 && res.Total != res.Landed {
-		b.Logger.Warn("window count still differs from the API's", "model_id", w.ModelID, "from", w.From,
+		b.Logger.Warn("window count still differs from the API's", modelIDAttr(w.ModelID), "from", w.From,
 			"to", w.To, "total_records", res.Total, "landed", res.Landed)
 	}
 	return res, nil
-}
-
-// scan reads a window's pages from cp.NextOffset to the end, stores the
-// calls not seen before and returns the last total_records (-1 unknown).
-func (b *Backfiller) scan(ctx context.Context, cfg IntakeConfig, opts BackfillOptions, cp *store.Checkpoint,
-	seen map[string]bool, now time.Time, rep *BackfillReport, prog *BackfillProgress) (int, error) {
-	total := -1
-	if cp.Total != nil {
-		total = *cp.Total
-	}
-	// The next page is asked for while this one is stored: the API and the
-	// database work at the same time.
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	fetch := func(offset int) <-chan listed {
-		ch := make(chan listed, 1)
-		go func() {
-			var l listed
-			l.page, l.err = request(pctx, cfg, &l.requests, func() (*api.CallPage, error) {
-				return b.API.ListCalls(pctx, api.ListOptions{ModelID: cp.ModelID, From: cp.From, To: cp.To,
-					Limit: cfg.PageSize, Offset: offset})
-			})
-			ch <- l
-		}()
-		return ch
-	}
-	next := fetch(cp.NextOffset)
-	for {
-		offset := cp.NextOffset
-		l := <-next
-		page, err := l.page, l.err
-		rep.Requests += l.requests
-		prog.Requests = rep.Requests
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			return total, ctx.Err()
-		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrAPIUnavailable):
-			return total, err
-		default:
-			return total, &windowError{w: Window{cp.ModelID, cp.From, cp.To}, err: err}
-		}
-		for _, p := range page.Problems {
-			b.Logger.Warn("list entry skipped", "model_id", cp.ModelID, "offset", offset, "problem", p)
-		}
-		fresh := make([]*api.Call, 0, len(page.Calls))
-		for _, c := range page.Calls {
-			if seen[c.ID] {
-				rep.Duplicates++
-				continue
-			}
-			seen[c.ID] = true
-			fresh = append(fresh, c)
-		}
-		read := len(page.Calls) + len(page.Problems)
-		last := lastPage(read, offset+read, page.Total, len(fresh), cfg.PageSize)
-		if !last {
-			next = fetch(offset + read)
-		}
-		got, err := ingest(ctx, b.Store, b.Logger, cfg, cp.ModelID, fresh, now, opts.Enrich, opts.DryRun)
-		if err != nil {
-			return total, err
-		}
-		rep.Calls += got.calls
-		rep.Unchanged += got.unchanged
-		rep.Enqueued += got.enqueued
-		rep.Erased += got.erased
-		prog.Calls = rep.Calls
-		cp.NextOffset = offset + read
-		if page.Total >= 0 {
-			total = page.Total
-			cp.Total = &page.Total
-		}
-		if !opts.DryRun {
-			if err := b.Store.SaveCheckpoint(context.WithoutCancel(ctx), *cp); err != nil {
-				return total, err
-			}
-		}
-		b.progress(*prog)
-		if last {
-			return total, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-	}
-}
-
-// listed is a list page as asked for, with the requests it took.
-type listed struct {
-	page     *api.CallPage
-	err      error
-	requests int
 }
 
 // checkpoints loads the checkpoints of a model's windows, keyed by bounds.
@@ -356,18 +231,6 @@ func (b *Backfiller) checkpoints(ctx context.Context, model string, windows []Wi
 		m[key(c.From, c.To)] = c
 	}
 	return m, nil
-}
-
-// lastPage reports whether a page that held read entries, the fresh ones
-// not seen before, ends a listing: the offset reached the total, or, when
-// the API sent no total, the page was short or brought nothing new (an API
-// that ignores the offset). A short page before the total does not end it:
-// the API may cap pages below the limit asked for.
-func lastPage(read, offset, total, fresh, limit int) bool {
-	if total >= 0 {
-		return read == 0 || offset >= total
-	}
-	return read < limit || fresh == 0
 }
 
 func key(from, to time.Time) [2]int64 { return [2]int64{from.UnixMilli(), to.UnixMilli()} }

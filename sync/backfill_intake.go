@@ -4,32 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
-	"github.com/callsync/callsync/store"
 )
-
-// CallLister lists calls page by page. *api.Client implements it.
-type CallLister interface {
-	ListCalls(ctx context.Context, opts api.ListOptions) (*api.CallPage, error)
-}
 
 // ModelLister lists the workspace's agents. *api.Client implements it.
 type ModelLister interface {
 	ListAssistants(ctx context.Context, limit, offset int) (*api.AssistantPage, error)
-}
-
-// CallSaver stores calls read from list pages and queues those that need a
-// fetch of their own. *store.DB implements it.
-type CallSaver interface {
-	SaveCalls(ctx context.Context, calls []store.Call) (store.SaveResult, error)
-	Enqueue(ctx context.Context, ids []string) (store.EnqueueResult, error)
-	EnqueueNew(ctx context.Context, ids []string) (added int, err error)
 }
 
 // IntakeConfig tunes backfill, polling and verification. Zero fields take
@@ -111,7 +93,7 @@ func request[T any](ctx context.Context, cfg IntakeConfig, sent *int, fn func() 
 			if errors.As(err, &se) && se.RetryAfter > 0 {
 				wait = se.RetryAfter
 			} else {
-				wait = cfg.Retry.Ceiling(throttled)
+				wait = cfg.Retry.ceiling(throttled)
 			}
 		case retryable(err):
 			failures++
@@ -146,93 +128,4 @@ func AllModels(ctx context.Context, l ModelLister, cfg IntakeConfig, sent *int) 
 		models[i] = a.ModelID
 	}
 	return models, err
-}
-
-// ingested counts what ingest did.
-type ingested struct {
-	calls, unchanged, enqueued int
-	erased                     int       // calls skipped because they were erased
-	newest                     time.Time // latest start time among the calls
-}
-
-// writeTimeout bounds the write of a page already fetched when the context
-// has ended, so that a stop does not throw the page away.
-const writeTimeout = 30 * time.Second
-
-// ingest normalizes calls from a list page of model's calls and, unless
-// dry, stores them and queues those that need a fetch of their own: with
-// enrich every call (done ones again), else calls whose status is not final
-// and that started less than MaxPollAge before now, when the queue does not
-// know them yet. Erased calls (callsync forget) are neither stored nor
-// queued, only counted. It returns a store error.
-func ingest(ctx context.Context, s CallSaver, log *slog.Logger, cfg IntakeConfig, model string,
-	calls []*api.Call, now time.Time, enrich, dry bool) (ingested, error) {
-	var res ingested
-	rows := make([]store.Call, 0, len(calls))
-	var fetch []string
-	for _, c := range calls {
-		row, notes, err := Normalize(c)
-		if err == nil {
-			err = cfg.HashPhones.Apply(&row)
-		}
-		if err != nil {
-			log.Warn("call from a list page not stored", "call_id", c.ID, tint.Err(err))
-			continue
-		}
-		if len(notes) > 0 {
-			log.Warn("call stored with changes", "call_id", c.ID, "notes", strings.Join(notes, "; "))
-		}
-		if row.ModelID == nil {
-			row.ModelID = &model
-		}
-		rows = append(rows, row)
-		if row.StartedAt != nil && row.StartedAt.After(res.newest) {
-			res.newest = *row.StartedAt
-		}
-		status := ""
-		if row.Status != nil {
-			status = *row.Status
-		}
-		recent := row.StartedAt == nil || now.Sub(*row.StartedAt) < cfg.MaxPollAge
-		if enrich || (!IsFinal(status) && recent) {
-			fetch = append(fetch, row.ID)
-		}
-	}
-	res.calls = len(rows)
-	if dry {
-		res.enqueued = len(fetch)
-		return res, nil
-	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
-	saved, err := s.SaveCalls(wctx, rows)
-	if err != nil {
-		return res, err
-	}
-	res.unchanged = saved.Unchanged
-	res.erased = len(saved.Erased)
-	res.calls -= res.erased
-	erased := make(map[string]bool, len(saved.Erased))
-	for _, id := range saved.Erased {
-		erased[id] = true
-		log.Debug("erased call skipped", "call_id", id)
-	}
-	valid := make([]string, 0, len(fetch))
-	for _, id := range fetch {
-		if erased[id] {
-			continue
-		}
-		if err := ValidateCallID(id); err != nil {
-			log.Warn("call stored but not queued for a fetch", tint.Err(err))
-			continue
-		}
-		valid = append(valid, id)
-	}
-	if enrich {
-		r, err := s.Enqueue(wctx, valid)
-		res.enqueued = r.Added + r.Requeued
-		return res, err
-	}
-	res.enqueued, err = s.EnqueueNew(wctx, valid)
-	return res, err
 }

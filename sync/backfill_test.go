@@ -20,12 +20,7 @@ import (
 	callsync "github.com/callsync/callsync/sync"
 )
 
-var (
-	_ callsync.BackfillStore = (*store.DB)(nil)
-	_ callsync.PollStore     = (*store.DB)(nil)
-	_ callsync.CallLister    = (*api.Client)(nil)
-	_ callsync.ModelLister   = (*api.Client)(nil)
-)
+var _ callsync.ModelLister = (*api.Client)(nil)
 
 // The generator's default range: the 30 days before 2026-06-01 UTC.
 var (

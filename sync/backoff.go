@@ -14,9 +14,9 @@ type Backoff struct {
 	Max time.Duration
 }
 
-// Ceiling returns the largest delay after the n-th failure (n ≥ 1):
+// ceiling returns the largest delay after the n-th failure (n ≥ 1):
 // Base·2^(n-1), at most Max.
-func (b Backoff) Ceiling(n int) time.Duration {
+func (b Backoff) ceiling(n int) time.Duration {
 	d := b.Base
 	for i := 1; i < n && d < b.Max; i++ {
 		d *= 2
@@ -24,9 +24,9 @@ func (b Backoff) Ceiling(n int) time.Duration {
 	return min(d, b.Max)
 }
 
-// Delay returns a delay drawn uniformly from [0, Ceiling(n)].
+// Delay returns a delay drawn uniformly from [0, ceiling(n)].
 func (b Backoff) Delay(n int) time.Duration {
-	c := b.Ceiling(n)
+	c := b.ceiling(n)
 	if c <= 0 {
 		return 0
 	}
@@ -37,5 +37,5 @@ func (b Backoff) Delay(n int) time.Duration {
 // status is not final, after polls earlier re-fetches: Base·2^polls, at most
 // Max, without jitter (these are not failures and do not come in bursts).
 func pollDelay(b Backoff, polls int) time.Duration {
-	return b.Ceiling(polls + 1)
+	return b.ceiling(polls + 1)
 }

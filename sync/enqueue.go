@@ -9,11 +9,6 @@ import (
 	"github.com/callsync/callsync/store"
 )
 
-// Enqueuer adds call ids to the queue. *store.DB implements it.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, ids []string) (store.EnqueueResult, error)
-}
-
 // Rejected is a call id that Enqueue refused, with the reason.
 type Rejected struct {
 	ID     string
@@ -34,7 +29,7 @@ const enqueueChunk = 10000
 // are reported in Rejected and do not stop the others; erased calls
 // (callsync forget) are not queued and are reported in Erased. It returns an error
 // only when the queue cannot be written; chunks written before it stay.
-func Enqueue(ctx context.Context, q Enqueuer, ids []string) (EnqueueReport, error) {
+func Enqueue(ctx context.Context, q *store.DB, ids []string) (EnqueueReport, error) {
 	var rep EnqueueReport
 	seen := make(map[string]bool, len(ids))
 	valid := make([]string, 0, len(ids))

@@ -10,11 +10,6 @@ import (
 	"github.com/callsync/callsync/store"
 )
 
-// Eraser erases calls for good. *store.DB implements it.
-type Eraser interface {
-	Forget(ctx context.Context, req store.Erasure) (store.Erased, error)
-}
-
 // ForgetRequest is an erasure request: calls by id, and every call from or
 // to a phone number.
 type ForgetRequest struct {
@@ -40,7 +35,7 @@ var ErrNothingToForget = errors.New("sync: nothing to erase: give call ids or ph
 // store.DB.Forget): afterwards no intake path brings them back. A malformed
 // call id or phone number fails the whole request, naming it, and erases
 // nothing. It returns the store's error.
-func Forget(ctx context.Context, s Eraser, req ForgetRequest) (store.Erased, error) {
+func Forget(ctx context.Context, s *store.DB, req ForgetRequest) (store.Erased, error) {
 	if len(req.CallIDs) == 0 && len(req.PhoneNumbers) == 0 {
 		return store.Erased{}, ErrNothingToForget
 	}
@@ -58,7 +53,7 @@ func Forget(ctx context.Context, s Eraser, req ForgetRequest) (store.Erased, err
 			errs = append(errs, fmt.Errorf("phone number #%d is not E.164 (+ and 7 to 15 digits, no spaces)", i+1))
 			continue
 		}
-		numbers = append(numbers, req.HashPhones.Hash(n))
+		numbers = append(numbers, req.HashPhones.hash(n))
 	}
 	if len(req.Reason) > maxReason {
 		errs = append(errs, fmt.Errorf("reason is %d bytes long, more than %d", len(req.Reason), maxReason))

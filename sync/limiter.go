@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/lmittmann/tint"
 )
 
 // Buckets holds token buckets and pauses shared by every process that uses
@@ -246,7 +244,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 	l.logger.Warn("rate limited by the API; pausing every request with this key", "pause", d.Round(time.Millisecond))
 	until, err := l.buckets.Pause(context.WithoutCancel(ctx), l.key, d)
 	if err != nil {
-		l.logger.Warn("could not share the pause with other processes", tint.Err(err))
+		l.logger.Warn("could not share the pause with other processes", errAttr(err))
 		return
 	}
 	l.mu.Lock()
@@ -268,7 +266,7 @@ func (l *Limiter) warnLocal(err error) {
 	l.warnedLocal = true
 	l.mu.Unlock()
 	if !warned {
-		l.logger.Warn("rate limiter cannot reach the database; pacing this process alone", tint.Err(err))
+		l.logger.Warn("rate limiter cannot reach the database; pacing this process alone", errAttr(err))
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/callsync/callsync/store"
 )
 
@@ -32,16 +34,31 @@ type batch struct {
 	fetched sync.WaitGroup
 }
 
-// result is what became of one claimed row; a row without an outcome
-// (not fetched, or interrupted) is released.
-type result struct {
-	outcome *store.Outcome
-	kind    *int // the Stats counter the outcome adds to
-}
-
 type job struct {
 	b *batch
 	i int
+}
+
+// pass is the state of one RunOnce: the claiming loop feeds fetch workers
+// through jobs and writers through toWrite.
+type pass struct {
+	s   *Syncer
+	cfg Config
+	// ctx is the caller's: claims stop when it ends, settles outlive it.
+	ctx context.Context
+	// fetchCtx outlives ctx by the shutdown grace; stop ends it early, with
+	// the cause that ends the pass (refused key, unusable API, write error).
+	fetchCtx context.Context
+	stop     context.CancelCauseFunc
+
+	jobs    chan job
+	toWrite chan *batch
+	// writeFailed ends when a write failed: what is left is not written,
+	// and its rows come back when their lease expires.
+	writeFailed context.Context
+
+	mu sync.Mutex // guards the outcome counters of st that writers add to
+	st Stats
 }
 
 // RunOnce drains the queue: it claims batches and processes them until no
@@ -56,116 +73,136 @@ type job struct {
 // the pass and is returned; rows it could not settle come back when their
 // lease expires.
 func (s *Syncer) RunOnce(ctx context.Context) (Stats, error) {
-	var st Stats
 	if err := s.Config.Validate(); err != nil {
-		return st, fmt.Errorf("sync: config: %w", err)
+		return Stats{}, fmt.Errorf("sync: config: %w", err)
 	}
-	cfg := s.Config.withDefaults()
-	n, err := s.Queue.RescueExpired(ctx, cfg.MaxAttempts)
+	p := &pass{s: s, cfg: s.Config.withDefaults(), ctx: ctx}
+	n, err := s.Queue.RescueExpired(ctx, p.cfg.MaxAttempts)
 	if err != nil {
-		return st, err
+		return p.st, err
 	}
-	st.Rescued = n
+	p.st.Rescued = n
 
 	// Fetches outlive ctx by the shutdown grace.
-	fetchCtx, cancelFetch := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancelFetch(nil)
+	p.fetchCtx, p.stop = context.WithCancelCause(context.WithoutCancel(ctx))
+	defer p.stop(nil)
 	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(cfg.ShutdownGrace, func() { cancelFetch(errShutdownGrace) })
-		context.AfterFunc(fetchCtx, func() { t.Stop() })
+		t := time.AfterFunc(p.cfg.ShutdownGrace, func() { p.stop(errShutdownGrace) })
+		context.AfterFunc(p.fetchCtx, func() { t.Stop() })
 	})
 	defer stopGrace()
 
-	jobs := make(chan job)
+	p.jobs = make(chan job)
 	var workers sync.WaitGroup
-	for range cfg.Concurrency {
-		workers.Go(func() {
-			for j := range jobs {
-				j.b.results[j.i] = s.syncSafely(fetchCtx, cancelFetch, cfg, j.b, j.i, &st)
-				j.b.fetched.Done()
-			}
-		})
+	for range p.cfg.Concurrency {
+		workers.Go(p.fetchJobs)
 	}
-
-	toWrite := make(chan *batch, writers)
-	var writeMu sync.Mutex // guards writeErr and the Stats counters settle adds to
-	var writeErr error
-	var writer sync.WaitGroup
+	p.toWrite = make(chan *batch, writers)
+	// The group's context ends when a write fails; settles outlive ctx.
+	written, writeCtx := errgroup.WithContext(context.WithoutCancel(ctx))
+	p.writeFailed = writeCtx
 	for range writers {
-		writer.Go(func() {
-			for b := range toWrite {
-				b.fetched.Wait()
-				writeMu.Lock()
-				failed := writeErr != nil
-				writeMu.Unlock()
-				if failed {
-					continue // the database failed: these rows come back when their lease expires
-				}
-				if err := s.settle(ctx, b, &st, &writeMu); err != nil {
-					writeMu.Lock()
-					if writeErr == nil {
-						writeErr = err
-					}
-					writeMu.Unlock()
-					cancelFetch(err)
-				}
+		written.Go(func() error {
+			err := p.write()
+			if err != nil {
+				p.stop(err)
 			}
+			return err
 		})
 	}
 
-	var claimErr error
-	stopping := func() bool { return ctx.Err() != nil || fetchCtx.Err() != nil }
-	for !stopping() {
-		lease, err := s.claim(ctx, cfg)
+	claimErr := p.claimAll()
+	close(p.jobs)
+	workers.Wait()
+	close(p.toWrite)
+	writeErr := written.Wait()
+
+	switch cause := context.Cause(p.fetchCtx); {
+	case writeErr != nil:
+		return p.st, writeErr
+	case claimErr != nil:
+		return p.st, claimErr
+	case errors.Is(cause, ErrUnauthorized), errors.Is(cause, ErrAPIUnavailable):
+		return p.st, cause
+	}
+	return p.st, ctx.Err()
+}
+
+// stopping reports whether the pass claims and dispatches no more.
+func (p *pass) stopping() bool { return p.ctx.Err() != nil || p.fetchCtx.Err() != nil }
+
+// claimAll claims batches and hands them to the workers and writers until
+// the queue has no row due or the pass stops. It returns a claim's error.
+func (p *pass) claimAll() error {
+	for !p.stopping() {
+		lease, err := p.s.claim(p.ctx, p.cfg)
 		if err != nil {
-			if ctx.Err() == nil {
-				claimErr = err
+			if p.ctx.Err() == nil {
+				return err
 			}
-			break
+			return nil
 		}
 		if len(lease.Rows) == 0 {
-			break
+			return nil
 		}
-		st.Claimed += len(lease.Rows)
-		b := &batch{lease: lease, stopAt: s.now().Add(cfg.Lease * 8 / 10), results: make([]result, len(lease.Rows))}
+		p.st.Claimed += len(lease.Rows)
+		b := &batch{lease: lease, stopAt: p.s.now().Add(p.cfg.Lease * 8 / 10), results: make([]result, len(lease.Rows))}
 		b.fetched.Add(len(lease.Rows))
-		dispatched := 0
-	dispatch:
-		for i := range lease.Rows {
-			if stopping() || s.now().After(b.stopAt) || s.waitPause(fetchCtx) != nil {
-				break
-			}
-			select {
-			case jobs <- job{b, i}:
-				dispatched++
-			case <-ctx.Done():
-				break dispatch
-			case <-fetchCtx.Done():
-				break dispatch
-			}
-		}
+		dispatched := p.dispatch(b)
 		b.fetched.Add(dispatched - len(lease.Rows)) // rows never dispatched are released
-		toWrite <- b
+		select {
+		case p.toWrite <- b:
+		case <-p.writeFailed.Done(): // not written: its rows come back when their lease expires
+		}
 		if suspect(lease) {
 			// A suspect may kill the process: let it run alone, so that
 			// no other row is lost with it.
 			b.fetched.Wait()
 		}
 	}
-	close(jobs)
-	workers.Wait()
-	close(toWrite)
-	writer.Wait()
+	return nil
+}
 
-	switch cause := context.Cause(fetchCtx); {
-	case writeErr != nil:
-		return st, writeErr
-	case claimErr != nil:
-		return st, claimErr
-	case errors.Is(cause, ErrUnauthorized), errors.Is(cause, ErrAPIUnavailable):
-		return st, cause
+// dispatch hands b's rows to the fetch workers until the pass stops or the
+// batch's lease nears its end, and returns how many it handed over.
+func (p *pass) dispatch(b *batch) int {
+	for i := range b.lease.Rows {
+		if p.stopping() || p.s.now().After(b.stopAt) || p.s.waitPause(p.fetchCtx) != nil {
+			return i
+		}
+		select {
+		case p.jobs <- job{b, i}:
+		case <-p.ctx.Done():
+			return i
+		case <-p.fetchCtx.Done():
+			return i
+		}
 	}
-	return st, ctx.Err()
+	return len(b.lease.Rows)
+}
+
+// fetchJobs is a fetch worker: it fetches the rows it is handed until jobs
+// closes.
+func (p *pass) fetchJobs() {
+	for j := range p.jobs {
+		j.b.results[j.i] = p.syncSafely(j.b, j.i)
+		j.b.fetched.Done()
+	}
+}
+
+// write is a writer: it settles each batch once its fetches are over, until
+// toWrite closes or a write fails.
+func (p *pass) write() error {
+	for b := range p.toWrite {
+		b.fetched.Wait()
+		if p.writeFailed.Err() != nil {
+			return nil // another writer failed: these rows come back when their lease expires
+		}
+		if err := p.settle(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // claim claims the next batch. The claim is not cut short by ctx: a claim
@@ -187,120 +224,4 @@ func suspect(l store.Lease) bool {
 		}
 	}
 	return false
-}
-
-// settle writes a batch's calls and outcomes in one transaction and gives
-// back the rows that have none. It adds to st under mu.
-func (s *Syncer) settle(ctx context.Context, b *batch, st *Stats, mu *sync.Mutex) error {
-	var outcomes []store.Outcome
-	var kinds []*int
-	var release []string
-	for i, r := range b.results {
-		if r.outcome == nil {
-			release = append(release, b.lease.Rows[i].CallID)
-			continue
-		}
-		outcomes = append(outcomes, *r.outcome)
-		kinds = append(kinds, r.kind)
-	}
-	settleCtx, done := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer done()
-	writeStart := time.Now()
-	res, err := s.Queue.Complete(settleCtx, b.lease.Token, outcomes)
-	if err != nil {
-		return err
-	}
-	if s.ObserveWrite != nil {
-		s.ObserveWrite(time.Since(writeStart), len(outcomes))
-	}
-	failed, lostRejected, err := s.failRejected(settleCtx, b.lease.Token, res.Rejected)
-	if err != nil {
-		return err
-	}
-	if err := s.Queue.Release(settleCtx, b.lease.Token, release); err != nil {
-		return err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if s.ObserveBatch != nil {
-		before := outcomeValues(st)
-		defer func() {
-			after := outcomeValues(st)
-			var d Stats
-			for i, p := range outcomeCounts(&d) {
-				*p = after[i] - before[i]
-			}
-			s.ObserveBatch(d)
-		}()
-	}
-	st.Unchanged += res.Unchanged
-	st.Failed += failed
-	st.Lost += lostRejected
-	st.Released += len(release)
-	lost := make(map[string]bool, len(res.Lost))
-	for _, id := range res.Lost {
-		lost[id] = true
-		s.Logger.Warn("lease lost before the call was stored; another worker has it", "call_id", id)
-	}
-	erased := make(map[string]bool, len(res.Erased))
-	for _, id := range res.Erased {
-		erased[id] = true
-		s.Logger.Debug("call erased while it was fetched; not stored", "call_id", id)
-	}
-	stale := make(map[string]bool, len(res.Stale))
-	for _, id := range res.Stale {
-		stale[id] = true
-		s.Logger.Debug("stored call changed while it was fetched; fetching it again", "call_id", id)
-	}
-	for i, o := range outcomes {
-		switch {
-		case erased[o.CallID]:
-			st.Erased++
-		case lost[o.CallID]:
-			st.Lost++
-		case stale[o.CallID]:
-			st.Released++
-		case res.Rejected[o.CallID] != nil: // counted by failRejected
-		default:
-			*kinds[i]++
-		}
-	}
-	return nil
-}
-
-// failRejected marks failed the calls the database refused to store: the
-// refusal comes from the data, so fetching it again would not help. The
-// operator sees why in last_error and can queue them again with
-// retry-failed once the cause is fixed.
-// It returns how many it marked and how many it could not (lease lost).
-func (s *Syncer) failRejected(ctx context.Context, token int64, rejected map[string]error) (failed, lost int, err error) {
-	if len(rejected) == 0 {
-		return 0, 0, nil
-	}
-	outcomes := make([]store.Outcome, 0, len(rejected))
-	for id, err := range rejected {
-		s.Logger.Warn("database refused the call; marking it failed", "call_id", id, "err", err)
-		outcomes = append(outcomes, store.Outcome{CallID: id, State: store.StateFailed, Attempt: true,
-			Error: oneLine("store call: the database refused it: " + err.Error())})
-	}
-	res, err := s.Queue.Complete(ctx, token, outcomes)
-	if err != nil {
-		return 0, 0, err
-	}
-	return len(outcomes) - len(res.Lost), len(res.Lost), nil
-}
-
-// outcomeCounts points at the counters of st that settle adds to: every
-// field but Claimed and Rescued, which the claiming loop writes without
-// the writers' lock.
-func outcomeCounts(st *Stats) *[8]*int {
-	return &[8]*int{&st.Done, &st.Unchanged, &st.Polling, &st.Retrying, &st.Failed, &st.RateLimited, &st.Released, &st.Lost}
-}
-
-func outcomeValues(st *Stats) [8]int {
-	var v [8]int
-	for i, p := range outcomeCounts(st) {
-		v[i] = *p
-	}
-	return v
 }

@@ -7,24 +7,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 )
-
-// WatermarkStore keeps how far polling has got per model. *store.DB
-// implements it.
-type WatermarkStore interface {
-	Watermark(ctx context.Context, modelID string) (time.Time, error)
-	AdvanceWatermark(ctx context.Context, modelID string, t time.Time) (time.Time, error)
-}
-
-// PollStore is the part of *store.DB that polling uses.
-type PollStore interface {
-	CallSaver
-	WatermarkStore
-}
 
 // DefaultPollLookback is how far before its watermark a poll starts
 // listing: calls can show up in the list a while after they start.
@@ -34,8 +19,8 @@ const DefaultPollLookback = time.Hour
 // lookback, stores them and queues those that need a fetch, for
 // workspaces that do not send webhooks. Its fields are set before Poll.
 type Poller struct {
-	API    CallLister
-	Store  PollStore
+	API    *api.Client
+	Store  *store.DB
 	Logger *slog.Logger
 	Config IntakeConfig
 	// Lookback is subtracted from the watermark; zero means
@@ -75,7 +60,7 @@ func (p *Poller) Poll(ctx context.Context, models []string) (PollStats, error) {
 		case errors.As(err, &we):
 			st.Failed++
 			failed = append(failed, err)
-			p.Logger.Warn("poll failed; the watermark stays", "model_id", m, tint.Err(err))
+			p.Logger.Warn("poll failed; the watermark stays", modelIDAttr(m), errAttr(err))
 		default:
 			return st, err
 		}
@@ -103,48 +88,10 @@ func (p *Poller) pollModel(ctx context.Context, cfg IntakeConfig, model string, 
 	if first {
 		from = now.Add(-lookback)
 	}
-	w := Window{ModelID: model, From: from}
-	seen := map[string]bool{}
-	var newest time.Time
-	for offset := 0; ; {
-		page, err := request(ctx, cfg, &st.Requests, func() (*api.CallPage, error) {
-			return p.API.ListCalls(ctx, api.ListOptions{ModelID: model, From: from, Limit: cfg.PageSize, Offset: offset})
-		})
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrAPIUnavailable):
-			return err
-		default:
-			return &windowError{w: w, err: err}
-		}
-		fresh := make([]*api.Call, 0, len(page.Calls))
-		for _, c := range page.Calls {
-			if !seen[c.ID] {
-				seen[c.ID] = true
-				fresh = append(fresh, c)
-			}
-		}
-		got, err := ingest(ctx, p.Store, p.Logger, cfg, model, fresh, now, false, false)
-		if err != nil {
-			return err
-		}
-		st.Calls += got.calls
-		st.Unchanged += got.unchanged
-		st.Enqueued += got.enqueued
-		st.Erased += got.erased
-		if got.newest.After(newest) {
-			newest = got.newest
-		}
-		read := len(page.Calls) + len(page.Problems)
-		offset += read
-		if lastPage(read, offset, page.Total, len(fresh), cfg.PageSize) {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	in := intake{store: p.Store, log: p.Logger, cfg: cfg, model: model, now: now}
+	newest, calls, err := p.listSince(ctx, in, from, st)
+	if err != nil {
+		return err
 	}
 	// Every page is stored. A model without calls yet keeps its place at
 	// the start of this poll, so the next poll does not start later.
@@ -159,8 +106,51 @@ func (p *Poller) pollModel(ctx context.Context, cfg IntakeConfig, model string, 
 	if err != nil {
 		return err
 	}
-	p.Logger.Debug("model polled", "model_id", model, "from", from, "calls", len(seen), "watermark", got)
+	p.Logger.Debug("model polled", modelIDAttr(model), "from", from, "calls", calls, "watermark", got)
 	return nil
+}
+
+// listSince lists the model's calls started since from, page by page to
+// the end, and takes them in. It returns the latest start time among them
+// and how many calls it listed.
+func (p *Poller) listSince(ctx context.Context, in intake, from time.Time, st *PollStats) (time.Time, int, error) {
+	w := Window{ModelID: in.model, From: from}
+	seen := map[string]bool{}
+	var newest time.Time
+	for offset := 0; ; {
+		page, err := request(ctx, in.cfg, &st.Requests, func() (*api.CallPage, error) {
+			return p.API.ListCalls(ctx, api.ListOptions{ModelID: in.model, From: from, Limit: in.cfg.PageSize, Offset: offset})
+		})
+		if err := pageError(ctx, w, err); err != nil {
+			return newest, len(seen), err
+		}
+		fresh := make([]*api.Call, 0, len(page.Calls))
+		for _, c := range page.Calls {
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				fresh = append(fresh, c)
+			}
+		}
+		got, err := in.ingest(ctx, fresh)
+		if err != nil {
+			return newest, len(seen), err
+		}
+		st.Calls += got.calls
+		st.Unchanged += got.unchanged
+		st.Enqueued += got.enqueued
+		st.Erased += got.erased
+		if got.newest.After(newest) {
+			newest = got.newest
+		}
+		read := len(page.Calls) + len(page.Problems)
+		offset += read
+		if lastPage(read, offset, page.Total, len(fresh), in.cfg.PageSize) {
+			return newest, len(seen), nil
+		}
+		if err := ctx.Err(); err != nil {
+			return newest, len(seen), err
+		}
+	}
 }
 
 func (p *Poller) now() time.Time {

@@ -12,8 +12,8 @@ import (
 	"github.com/callsync/callsync/store"
 )
 
-// MinHashKeyLen is the shortest key NewPhoneHasher accepts, in bytes.
-const MinHashKeyLen = 16
+// minHashKeyLen is the shortest key NewPhoneHasher accepts, in bytes.
+const minHashKeyLen = 16
 
 // PhoneHasher pseudonymizes phone numbers at ingest: it replaces each by
 // its HMAC-SHA256 under a key, in hex, so that the warehouse never holds a
@@ -24,18 +24,18 @@ type PhoneHasher struct {
 }
 
 // NewPhoneHasher returns a PhoneHasher with key. It returns an error when
-// the key is shorter than MinHashKeyLen bytes.
+// the key is shorter than minHashKeyLen bytes.
 func NewPhoneHasher(key []byte) (*PhoneHasher, error) {
-	if len(key) < MinHashKeyLen {
-		return nil, fmt.Errorf("hash key: %d bytes, want at least %d", len(key), MinHashKeyLen)
+	if len(key) < minHashKeyLen {
+		return nil, fmt.Errorf("hash key: %d bytes, want at least %d", len(key), minHashKeyLen)
 	}
 	return &PhoneHasher{key: bytes.Clone(key)}, nil
 }
 
-// Hash returns the pseudonym of a phone number: HMAC-SHA256 of the number,
+// hash returns the pseudonym of a phone number: HMAC-SHA256 of the number,
 // surrounding blanks trimmed, in lowercase hex. An empty number stays
 // empty. Erasure by phone number hashes its input with it.
-func (h *PhoneHasher) Hash(number string) string {
+func (h *PhoneHasher) hash(number string) string {
 	number = strings.TrimSpace(number)
 	if h == nil || number == "" {
 		return number
@@ -51,16 +51,16 @@ func isPhoneKey(k string) bool {
 	return strings.Contains(strings.ToLower(k), "phone")
 }
 
-// Apply replaces the phone numbers of row by their pseudonyms: the number
+// apply replaces the phone numbers of row by their pseudonyms: the number
 // columns, and in raw every string member whose name mentions a phone, at
 // any depth. It returns an error when raw is not valid JSON.
-func (h *PhoneHasher) Apply(row *store.Call) error {
+func (h *PhoneHasher) apply(row *store.Call) error {
 	if h == nil {
 		return nil
 	}
 	for _, p := range []*string{row.PhoneNumberFrom, row.PhoneNumberTo, row.AgentPhoneNumber} {
 		if p != nil {
-			*p = h.Hash(*p)
+			*p = h.hash(*p)
 		}
 	}
 	if row.Raw == nil {
@@ -93,7 +93,7 @@ func (h *PhoneHasher) walk(v any) bool {
 	case map[string]any:
 		for k, x := range v {
 			if s, ok := x.(string); ok && isPhoneKey(k) {
-				if hs := h.Hash(s); hs != s {
+				if hs := h.hash(s); hs != s {
 					v[k], changed = hs, true
 				}
 				continue

@@ -24,7 +24,6 @@ import (
 
 var _ callsync.Queue = (*store.DB)(nil)
 var _ callsync.Fetcher = (*api.Client)(nil)
-var _ callsync.Enqueuer = (*store.DB)(nil)
 var _ callsync.Buckets = (*store.DB)(nil)
 
 const testKey = "test-key-do-not-log"

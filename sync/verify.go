@@ -18,8 +18,8 @@ type Count struct {
 	Warehouse int
 }
 
-// Differs reports whether the counts differ.
-func (c Count) Differs() bool { return c.API != c.Warehouse }
+// differs reports whether the counts differ.
+func (c Count) differs() bool { return c.API != c.Warehouse }
 
 // Fixable reports whether a backfill of the window can close the
 // difference: the API has calls the warehouse lacks. Calls the warehouse
@@ -37,8 +37,8 @@ type VerifyReport struct {
 // Verifier compares the API's count of calls with the warehouse's, window
 // by window, at the cost of one list request (limit 1) per window.
 type Verifier struct {
-	API    CallLister
-	Store  CallCounter
+	API    *api.Client
+	Store  *store.DB
 	Config IntakeConfig
 	// Progress, when set, is called after every window compared: Done
 	// counts the windows, Calls the calls the API counted so far.
@@ -80,7 +80,7 @@ func (v *Verifier) Verify(ctx context.Context, windows []Window) (VerifyReport, 
 				return rep, fmt.Errorf("verify %s: %w", w, err)
 			}
 			rep.Windows++
-			if c := (Count{Window: w, API: page.Total, Warehouse: counts[i]}); c.Differs() {
+			if c := (Count{Window: w, API: page.Total, Warehouse: counts[i]}); c.differs() {
 				rep.Diffs = append(rep.Diffs, c)
 			}
 			if v.Progress != nil {

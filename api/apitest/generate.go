@@ -140,56 +140,12 @@ func (g *gen) call() Call {
 		direction = "widget"
 	}
 
-	if g.chance(0.6) {
-		g.set("call_id", bubbleID(r, g.startMS-r.Int64N(4000)))
-	} else {
-		g.set("call_id", uuid(r))
-	}
-	g.set("model_id", model)
-	g.set("campaign_type", pick(r, []string{"live", "live", "live", "live", "test"}))
-	from, to := agentPhone, lead.phone
-	if direction == "inbound" {
-		from, to = lead.phone, agentPhone
-	}
-	if direction == "widget" {
-		from, to = "", ""
-	}
-	g.set("phone_number_from", from)
-	g.set("phone_number_to", to)
-	g.set("name", lead.name)
-	if lead.name == "" {
-		g.set("lead_name", nil)
-	} else {
-		g.set("lead_name", lead.name)
-	}
-	g.set("lead_phone_number", lead.phone)
-	g.set("agent_phone_number", agentPhone)
+	g.parties(model, direction, agentPhone, lead)
 
 	lines := g.transcriptLines(status)
 	g.set("transcript", g.transcript(lang, lead.first, lines))
 
-	dur := 0
-	switch {
-	case status == "completed" || status == "in-progress":
-		dur = 15 + lines*6 + r.IntN(60)
-	case connected:
-		dur = 8 + r.IntN(40)
-	case status == "no-answer":
-		dur = 5
-	}
-	if g.chance(0.2) {
-		g.set("duration", strconv.Itoa(dur))
-	} else {
-		g.set("duration", dur)
-	}
-	hasRecording := connected && final && g.chance(0.93)
-	if hasRecording {
-		g.set("recording_url", g.recordingURL())
-		g.set("recording_duration", strconv.Itoa(max(dur-r.IntN(6), 0)))
-	} else {
-		g.set("recording_url", nil)
-		g.set("recording_duration", nil)
-	}
+	dur := g.duration(status, connected, final, lines)
 	reason := g.endReason(status)
 	g.set("end_call_reason", reason)
 	if reason == "custom_end_call" {
@@ -226,6 +182,65 @@ func (g *gen) call() Call {
 		panic("apitest: generated call: " + err.Error()) // the generator always sets call_id
 	}
 	return c
+}
+
+// parties sets the call's id, agent and the numbers and names of both
+// ends.
+func (g *gen) parties(model, direction, agentPhone string, lead lead) {
+	r := g.r
+	if g.chance(0.6) {
+		g.set("call_id", bubbleID(r, g.startMS-r.Int64N(4000)))
+	} else {
+		g.set("call_id", uuid(r))
+	}
+	g.set("model_id", model)
+	g.set("campaign_type", pick(r, []string{"live", "live", "live", "live", "test"}))
+	from, to := agentPhone, lead.phone
+	if direction == "inbound" {
+		from, to = lead.phone, agentPhone
+	}
+	if direction == "widget" {
+		from, to = "", ""
+	}
+	g.set("phone_number_from", from)
+	g.set("phone_number_to", to)
+	g.set("name", lead.name)
+	if lead.name == "" {
+		g.set("lead_name", nil)
+	} else {
+		g.set("lead_name", lead.name)
+	}
+	g.set("lead_phone_number", lead.phone)
+	g.set("agent_phone_number", agentPhone)
+}
+
+// duration sets the call's duration and recording, and returns the
+// duration in seconds.
+func (g *gen) duration(status string, connected, final bool, lines int) int {
+	r := g.r
+	dur := 0
+	switch {
+	case status == "completed" || status == "in-progress":
+		dur = 15 + lines*6 + r.IntN(60)
+	case connected:
+		dur = 8 + r.IntN(40)
+	case status == "no-answer":
+		dur = 5
+	}
+	if g.chance(0.2) {
+		g.set("duration", strconv.Itoa(dur))
+	} else {
+		g.set("duration", dur)
+	}
+	hasRecording := connected && final && g.chance(0.93)
+	if hasRecording {
+		g.set("recording_url", g.recordingURL())
+		g.set("recording_duration", strconv.Itoa(max(dur-r.IntN(6), 0)))
+	} else {
+		g.set("recording_url", nil)
+		g.set("recording_duration", nil)
+	}
+	return dur
 }
 
 // bubbleID returns a Bubble-style id: epoch ms, "x", 18 digits.

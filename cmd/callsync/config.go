@@ -196,7 +196,17 @@ func (c *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, usagef("--log-color (LOG_COLOR) %q: want auto, 1 or 0", c.color)
 	}
-	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, NoColor: !color, TimeFormat: time.DateTime})), nil
+	return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, NoColor: !color, TimeFormat: time.DateTime,
+		ReplaceAttr: errorInRed})), nil
+}
+
+// errorInRed colours an error logged under the key "err" as tint.Err does,
+// so that packages log errors with slog.Any("err", err), free of tint.
+func errorInRed(_ []string, a slog.Attr) slog.Attr {
+	if _, ok := a.Value.Any().(error); ok && a.Key == "err" && a.Value.Kind() == slog.KindAny {
+		return tint.Attr(9, a)
+	}
+	return a
 }
 
 // durationAsString writes durations as Go duration strings ("1m30s"), not
