@@ -158,13 +158,7 @@ SET    utterances = coalesce(utterances, 0), agent_utterances = coalesce(agent_u
        variables_collected = coalesce(variables_collected, 0)
 WHERE  utterances IS NULL OR variables IS NULL;
 
--- The analysis of a verified post-call webhook waits here until its call is stored.
-ALTER TABLE sync_queue ADD COLUMN webhook_analysis jsonb;
-
-COMMENT ON COLUMN sync_queue.webhook_analysis IS 'The analysis object of the last post-call webhook for the call whose signature verified; stored as the call''s judgements when the call is written and its payload carries none. Cleared when the call is stored.';
-
 -- +goose Down
-ALTER TABLE sync_queue DROP COLUMN webhook_analysis;
 ALTER TABLE calls
     DROP COLUMN labels,
     DROP COLUMN agents_used,

@@ -201,7 +201,7 @@ var readerForbidden = []string{
 	"calls.phone_number_from", "calls.phone_number_to", "calls.name", "calls.lead_name", "calls.recording_url",
 	"calls.raw", "calls.agent_phone_number", "calls.executed_actions", "calls.prompt_variables",
 	"transcript_lines.text", "collected_variables.value", "sync_queue.last_bad_body", "sync_queue.last_error",
-	"sync_queue.webhook_analysis", "agents.phone_number", "agents.raw", "call_actions.raw",
+	"agents.phone_number", "agents.raw", "call_actions.raw",
 	"call_actions.return_value", "call_actions.parameters_from_llm", "call_judgements.feedback",
 	"call_judgements.value", "pseudonym_key.inner_pad", "erased_calls.call_id", "erasures.reason",
 	"call_actions.error_message", "transcript_search.text", "transcript_search.document",
