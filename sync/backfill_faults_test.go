@@ -1,10 +1,12 @@
 package sync_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,5 +236,54 @@ func TestAllModels(t *testing.T) {
 	want := in.srv.Models()
 	if len(want) < 101 || strings.Join(models, ",") != strings.Join(want, ",") || sent != 2 {
 		t.Fatalf("%d models in %d requests, want the API's %d in 2", len(models), sent, len(want))
+	}
+}
+
+// stallingLimiter lets the first request through; every later one cancels
+// the run and then takes a while to notice, like a request caught on a slow
+// network when the run stops.
+type stallingLimiter struct {
+	cancel   context.CancelFunc
+	waits    atomic.Int64
+	inFlight atomic.Int64
+}
+
+func (l *stallingLimiter) Wait(ctx context.Context) error {
+	l.inFlight.Add(1)
+	defer l.inFlight.Add(-1)
+	if l.waits.Add(1) == 1 {
+		return nil
+	}
+	l.cancel()
+	<-ctx.Done()
+	time.Sleep(time.Second) // longer than the first page takes to store
+	return ctx.Err()
+}
+
+func (l *stallingLimiter) Throttled(context.Context, time.Duration) {}
+
+func TestBackfiller_NoRequestOutlivesTheRun(t *testing.T) {
+	in := newIntake(t, smallSet())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	lim := &stallingLimiter{cancel: cancel}
+	client, err := api.NewClient(api.Options{BaseURL: in.srv.URL, APIKey: testKey, Limiter: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := in.backfiller(genTo.Add(time.Hour))
+	b.API = client
+	b.Config.PageSize = 100
+	// One window of 300 calls, 100 a page: the second page is being asked
+	// for while the first is stored when the run stops.
+	windows := in.windows(genFrom, genTo, genTo.Sub(genFrom))
+	if _, err := b.Run(ctx, windows, callsync.BackfillOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if n := lim.inFlight.Load(); n != 0 {
+		t.Fatalf("%d requests still in progress after Run returned", n)
+	}
+	if lim.waits.Load() < 2 {
+		t.Fatalf("%d requests, want the second page asked for", lim.waits.Load())
 	}
 }

@@ -20,11 +20,20 @@ func (r *backfillRun) scan(ctx context.Context, cp *store.Checkpoint, seen map[s
 	// The next page is asked for while this one is stored: the API and the
 	// database work at the same time.
 	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	next := r.list(pctx, cp, cp.NextOffset)
+	pending := true
+	defer func() {
+		// A page still being asked for is abandoned, and waited for: no
+		// request outlives the scan.
+		cancel()
+		if pending {
+			<-next
+		}
+	}()
 	for {
 		offset := cp.NextOffset
 		l := <-next
+		pending = false
 		r.rep.Requests += l.requests
 		r.prog.Requests = r.rep.Requests
 		if err := pageError(ctx, Window{cp.ModelID, cp.From, cp.To}, l.err); err != nil {
@@ -34,7 +43,7 @@ func (r *backfillRun) scan(ctx context.Context, cp *store.Checkpoint, seen map[s
 		read := len(l.page.Calls) + len(l.page.Problems)
 		last := lastPage(read, offset+read, l.page.Total, len(fresh), r.cfg.PageSize)
 		if !last {
-			next = r.list(pctx, cp, offset+read)
+			next, pending = r.list(pctx, cp, offset+read), true
 		}
 		if err := r.store(ctx, cp, fresh, offset+read, l.page.Total); err != nil {
 			return total, err

@@ -58,7 +58,7 @@ type Limiter struct {
 	pauseUntil  time.Time     // local copy of the shared pause
 	lastPause   time.Duration // length of the last pause without Retry-After
 	lease       lease
-	refilling   bool // a lease is being taken in the background
+	refilling   bool // a waiter is taking the next lease ahead of need
 	local       localBucket
 	warnedLocal bool
 }
@@ -99,7 +99,10 @@ func NewLimiter(buckets Buckets, key string, perMinute float64, burst int, logge
 func (l *Limiter) Wait(ctx context.Context) error {
 	if ok, refill := l.takeLeased(time.Now()); ok {
 		if refill {
-			go l.refill(context.WithoutCancel(ctx))
+			// This request leases the next chunk before it goes, while
+			// the others go on with the tokens left: nothing the limiter
+			// starts outlives the call that started it.
+			l.refill(ctx)
 		}
 		return nil
 	}
@@ -142,10 +145,11 @@ func (l *Limiter) Wait(ctx context.Context) error {
 
 // takeLeased hands out a leased token, if no pause is in force and one is
 // left that has not expired. Without a rate limit, it lets every request
-// through that no pause holds back. refill says to lease the next chunk in
-// the background now: at rates where leases hold many tokens, the next one
-// is asked for when half of the current one is used or half of its time is
-// gone, so that requests do not stop for the round trip.
+// through that no pause holds back. refill says that this caller leases
+// the next chunk now, ahead of need: at rates where leases hold many
+// tokens, the next one is asked for when half of the current one is used
+// or half of its time is gone, so that the other requests do not stop for
+// the round trip.
 func (l *Limiter) takeLeased(now time.Time) (ok, refill bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -169,8 +173,8 @@ func (l *Limiter) takeLeased(now time.Time) (ok, refill bool) {
 }
 
 // refill leases the next chunk ahead of need. When the bucket cannot give
-// it at once, or the database cannot be reached, it leaves the asking to
-// the next Wait that finds no token.
+// it at once, the database cannot be reached, or ctx ends, it leaves the
+// asking to the next Wait that finds no token.
 func (l *Limiter) refill(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,5 +297,45 @@ func TestLimiter_DatabaseDownWhileLeasingPacesLocally(t *testing.T) {
 	// The lower one only shows requests go on; a busy machine slows them.
 	if n := len(grants(ctx, l, 4)); n < 20 || n > 110 {
 		t.Fatalf("%d grants in 1 s without a database, want at most about 96: the local bucket paces", n)
+	}
+}
+
+// inFlightBuckets counts the round trips to the shared bucket in progress,
+// each made slow enough for one to be caught outliving its caller.
+type inFlightBuckets struct {
+	callsync.Buckets
+	inFlight atomic.Int64
+}
+
+func (b *inFlightBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
+	b.inFlight.Add(1)
+	defer b.inFlight.Add(-1)
+	time.Sleep(2 * time.Millisecond)
+	return b.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
+}
+
+func TestLimiter_NoRoundTripOutlivesWait(t *testing.T) {
+	db := store.New(storetest.Pool(t))
+	b := &inFlightBuckets{Buckets: db}
+	// A rate high enough for leases of many tokens, taken ahead of need.
+	l := callsync.NewLimiter(b, "k", 1_000_000, 2, quietLogger())
+	for range 20 {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 50 {
+					if err := l.Wait(t.Context()); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		// Every Wait has returned: nothing the limiter started may still
+		// be using the bucket (or the pool the caller is about to close).
+		if n := b.inFlight.Load(); n != 0 {
+			t.Fatalf("%d round trips to the shared bucket still in progress after every Wait returned", n)
+		}
 	}
 }

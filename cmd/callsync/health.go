@@ -83,17 +83,22 @@ func newQueueSnapshot(db *store.DB, logger *slog.Logger) *queueSnapshot {
 }
 
 // openQueueSnapshot opens a one-connection pool on the database of c,
-// reads the snapshot once and keeps it fresh until ctx ends. Close the
-// returned store when done.
-func openQueueSnapshot(ctx context.Context, c dbConfig, logger *slog.Logger) (*queueSnapshot, *store.DB, error) {
+// reads the snapshot once and keeps it fresh until ctx ends or close is
+// stop is called. stop ends the refreshing, waits for it and closes the pool.
+func openQueueSnapshot(ctx context.Context, c dbConfig, logger *slog.Logger) (s *queueSnapshot, stop func(), err error) {
 	db, err := store.Open(ctx, c.url, store.Options{MaxConns: 1, StatementTimeout: snapshotTimeout})
 	if err != nil {
 		return nil, nil, err
 	}
-	s := newQueueSnapshot(db, logger)
+	s = newQueueSnapshot(db, logger)
 	s.refresh(ctx)
-	go s.run(ctx)
-	return s, db, nil
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.run(ctx)
+	}()
+	return s, func() { cancel(); <-done; db.Close() }, nil
 }
 
 // run refreshes the snapshot every snapshotEvery and when kicked, until

@@ -32,11 +32,11 @@ func runRun(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	httpLog := withComponent(logger, componentHTTP)
-	snap, snapDB, err := openQueueSnapshot(ctx, c.db, httpLog)
+	snap, closeSnap, err := openQueueSnapshot(ctx, c.db, httpLog)
 	if err != nil {
 		return err
 	}
-	defer snapDB.Close()
+	defer closeSnap()
 	w.tel.afterPass = snap.kick
 	hs, err := c.serveHTTP(w, snap, logger)
 	if err != nil {

@@ -305,3 +305,30 @@ func TestReadyz_MigrationsPending(t *testing.T) {
 			rec.Code, rec.Body.String(), logs.String())
 	}
 }
+
+// TestQueueSnapshot_StopEndsTheRefreshing checks that stop returns, while
+// the context the snapshot was opened with lives on, only once the
+// refreshing has ended and its pool is closed: nothing it started outlives
+// the command that opened it.
+func TestQueueSnapshot_StopEndsTheRefreshing(t *testing.T) {
+	snap, stop, err := openQueueSnapshot(t.Context(), dbConfig{url: storetest.NewDatabase(t)}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.ready(); err != nil {
+		t.Fatalf("first reading: %v, want ready", err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("stop did not return")
+	}
+	if err := snap.db.Ready(t.Context()); err == nil {
+		t.Fatal("the snapshot's pool still answers after stop")
+	}
+}
