@@ -15,8 +15,18 @@ import (
 // $5. The row is locked and read in its latest version first, so concurrent
 // takers from any process are serialized. $2 is tokens per second, $3 the
 // bucket size.
+//
+// Its commit does not wait for the WAL to reach the disk (synchronous_commit
+// off for this statement's transaction alone): a taker that waited for the
+// flush would hold the row lock, and every request of every process waiting
+// on a token, for a disk flush. A crash of the server can forget the takes
+// of its last few hundred milliseconds (three wal_writer_delay at most), a
+// fraction of a second of the rate, inside the limiter's margin. Pauses
+// (pauseSQL) stay durable.
 const takeTokensSQL = `
-WITH cur AS (
+WITH async AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+), cur AS (
     SELECT key,
            LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) AS avail,
            GREATEST(EXTRACT(EPOCH FROM paused_until - now()), 0) AS paused_for
@@ -30,7 +40,7 @@ WITH cur AS (
 )
 UPDATE api_limits a
 SET    tokens = take.avail - take.n, updated_at = GREATEST(a.updated_at, now()), granted = take.n > 0
-FROM   take
+FROM   take, async
 WHERE  a.key = take.key
 RETURNING take.n::int, a.tokens, take.paused_for`
 
