@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/store"
+	"github.com/jackc/pgx/v5"
 )
 
 func one[T any](t *testing.T, db *store.DB, sql string, args ...any) T {
@@ -236,5 +237,60 @@ func TestDB_SharedVariables_WritePath(t *testing.T) {
 	}
 	if names, err := db.SharedVariables(ctx); err != nil || strings.Join(names, ",") != "plan" {
 		t.Errorf("SharedVariables = %v, %v", names, err)
+	}
+}
+
+// TestDB_Forget_EveryTableWithACallID erases calls stored with every kind
+// of child row and checks every table of the schema that has a call_id
+// column, found in the catalog, so that a table added later is checked
+// too: none keeps a row of an erased call but the tombstones, and the
+// other call keeps all of its rows. The child tables have no foreign key
+// to calls (migration 00016): nothing but Forget deletes their rows.
+func TestDB_Forget_EveryTableWithACallID(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	if _, err := db.SaveCalls(ctx, []store.Call{fullCall("a"), fullCall("b"), fullCall("keep")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Enqueue(ctx, []string{"a", "keep"}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Pool().Query(ctx, `
+		SELECT c.table_name FROM information_schema.columns c
+		JOIN   information_schema.tables t USING (table_schema, table_name)
+		WHERE  c.table_schema = 'public' AND c.column_name = 'call_id' AND t.table_type = 'BASE TABLE'
+		ORDER  BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(table, id string) int {
+		return one[int](t, db, `SELECT count(*)::int FROM `+pgx.Identifier{table}.Sanitize()+` WHERE call_id = $1`, id)
+	}
+	before := map[string]int{}
+	for _, table := range tables {
+		before[table] = count(table, "keep")
+		if table != "erased_calls" && table != "sync_queue" && count(table, "a") == 0 {
+			t.Errorf("%s: no row of call a before the erasure: the test's call lacks a kind of row", table)
+		}
+	}
+	if _, err := db.Forget(ctx, store.Erasure{CallIDs: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		for _, id := range []string{"a", "b"} {
+			if n, want := count(table, id), map[bool]int{true: 1}[table == "erased_calls"]; n != want {
+				t.Errorf("%s: %d rows of erased call %s, want %d", table, n, id, want)
+			}
+		}
+		if n := count(table, "keep"); n != before[table] {
+			t.Errorf("%s: %d rows of the other call after the erasure, had %d", table, n, before[table])
+		}
+	}
+	if len(tables) < 8 {
+		t.Errorf("tables with a call_id column: %v; want calls, its five child tables, the queue and the tombstones", tables)
 	}
 }

@@ -112,20 +112,6 @@ func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 	}
 }
 
-func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
-	db := testDB(t)
-	ctx := t.Context()
-	mustSave(t, db, fullCall("a"))
-	if _, err := db.Pool().Exec(ctx, `DELETE FROM calls WHERE call_id = 'a'`); err != nil {
-		t.Fatal(err)
-	}
-	for table, rows := range storetest.Snapshot(t, db.Pool(), storetest.DataTables) {
-		if len(rows) != 0 {
-			t.Errorf("%s keeps %d rows after the call was deleted", table, len(rows))
-		}
-	}
-}
-
 func TestMigrations_UpDownUp(t *testing.T) {
 	pool := storetest.Pool(t)
 	db := store.New(pool)
