@@ -51,16 +51,9 @@ ON CONFLICT (call_id) DO NOTHING`
 
 const deleteQueuedSQL = `DELETE FROM sync_queue WHERE call_id = ANY($1::text[])`
 
-// deleteCallsSQL deletes the calls and every child row of the ids, stored
-// or not: the child tables have no foreign key (migration 00016), the store
-// keeps them with their call.
-const deleteCallsSQL = `
-WITH t AS (DELETE FROM transcript_lines    WHERE call_id = ANY($1::text[])),
-     v AS (DELETE FROM collected_variables WHERE call_id = ANY($1::text[])),
-     p AS (DELETE FROM call_telephony      WHERE call_id = ANY($1::text[])),
-     a AS (DELETE FROM call_actions        WHERE call_id = ANY($1::text[])),
-     j AS (DELETE FROM call_judgements     WHERE call_id = ANY($1::text[]))
-DELETE FROM calls WHERE call_id = ANY($1::text[]) RETURNING call_id`
+// Deleting calls deletes their child rows (the calls_delete_children
+// trigger, migration 00016).
+const deleteCallsSQL = `DELETE FROM calls WHERE call_id = ANY($1::text[]) RETURNING call_id`
 
 const finishErasureSQL = `UPDATE erasures SET erased = $2 WHERE id = $1`
 

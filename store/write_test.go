@@ -112,6 +112,26 @@ func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 	}
 }
 
+func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	// The child tables have no foreign key (migration 00016): triggers
+	// delete a call's rows with it, for a DELETE and a TRUNCATE by any
+	// client, and the call can be stored again.
+	for _, sql := range []string{`DELETE FROM calls WHERE call_id = 'a'`, `TRUNCATE calls`} {
+		mustSave(t, db, fullCall("a"))
+		if _, err := db.Pool().Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+		for table, rows := range storetest.Snapshot(t, db.Pool(), storetest.DataTables) {
+			if len(rows) != 0 {
+				t.Errorf("%s: %s keeps %d rows", sql, table, len(rows))
+			}
+		}
+	}
+	mustSave(t, db, fullCall("a"))
+}
+
 func TestMigrations_UpDownUp(t *testing.T) {
 	pool := storetest.Pool(t)
 	db := store.New(pool)
