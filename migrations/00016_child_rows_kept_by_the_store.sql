@@ -28,10 +28,16 @@ $$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
+-- DELETE, not TRUNCATE: a TRUNCATE that names the child tables with calls has emptied them
+-- already, and may not be followed by another TRUNCATE of them in the same statement.
 CREATE FUNCTION calls_truncate_children() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE transcript_lines, collected_variables, call_telephony, call_actions, call_judgements;
+    DELETE FROM transcript_lines;
+    DELETE FROM collected_variables;
+    DELETE FROM call_telephony;
+    DELETE FROM call_actions;
+    DELETE FROM call_judgements;
     RETURN NULL;
 END
 $$;

@@ -118,7 +118,8 @@ func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
 	// The child tables have no foreign key (migration 00016): triggers
 	// delete a call's rows with it, for a DELETE and a TRUNCATE by any
 	// client, and the call can be stored again.
-	for _, sql := range []string{`DELETE FROM calls WHERE call_id = 'a'`, `TRUNCATE calls`} {
+	for _, sql := range []string{`DELETE FROM calls WHERE call_id = 'a'`, `TRUNCATE calls`,
+		`TRUNCATE calls, transcript_lines, collected_variables, call_telephony, call_actions, call_judgements`} {
 		mustSave(t, db, fullCall("a"))
 		if _, err := db.Pool().Exec(ctx, sql); err != nil {
 			t.Fatal(err)

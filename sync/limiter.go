@@ -58,7 +58,8 @@ type Limiter struct {
 	pauseUntil  time.Time     // local copy of the shared pause
 	lastPause   time.Duration // length of the last pause without Retry-After
 	lease       lease
-	refilling   bool // a waiter is taking the next lease ahead of need
+	refilling   bool      // a waiter is taking the next lease ahead of need
+	nextAsk     time.Time // the shared bucket said it has too few tokens until then
 	local       localBucket
 	warnedLocal bool
 }
@@ -122,6 +123,9 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if l.perSecond == 0 {
 			return nil
 		}
+		if err := sleep(ctx, l.untilAsk()); err != nil {
+			return err
+		}
 		n := l.nextLease(time.Now())
 		taken, wait, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
 		switch {
@@ -164,7 +168,7 @@ func (l *Limiter) takeLeased(now time.Time) (ok, refill bool) {
 	}
 	l.lease.left--
 	l.lease.handed++
-	if l.capacity > l.burst && !l.refilling &&
+	if l.capacity > l.burst && !l.refilling && !now.Before(l.nextAsk) &&
 		(2*l.lease.left < l.lease.size || now.After(l.lease.until.Add(-leaseSpan/2))) {
 		l.refilling = true
 		return true, true
@@ -179,13 +183,25 @@ func (l *Limiter) refill(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	n := l.nextLease(time.Now())
-	taken, _, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
+	taken, wait, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
 	if err == nil && taken > 0 {
 		l.leased(taken, 0, time.Now())
 	}
 	l.mu.Lock()
 	l.refilling = false
+	if err == nil && taken == 0 {
+		// Nobody asks again before the bucket can give a chunk: at a
+		// demand above the rate, asking sooner only adds round trips.
+		l.nextAsk = time.Now().Add(wait)
+	}
 	l.mu.Unlock()
+}
+
+// untilAsk returns how long until the shared bucket is worth asking again.
+func (l *Limiter) untilAsk() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Until(l.nextAsk)
 }
 
 // nextLease returns how many tokens to ask for: what this process used, at
