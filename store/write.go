@@ -118,6 +118,9 @@ ORDER  BY call_id` + upsertTelephonySetSQL
 
 const clearStageSQL = `DELETE FROM pg_temp.stage_calls`
 
+// jitOffSQL turns JIT compilation off for the rest of a transaction.
+const jitOffSQL = `SET LOCAL jit = off`
+
 // writeCalls stores calls on tx and returns how many were unchanged.
 //
 // A batch is written set-based, in a handful of round trips whatever its
@@ -141,6 +144,12 @@ func writeCalls(ctx context.Context, tx pgx.Tx, calls []*Call) (SaveResult, erro
 	var res SaveResult
 	if len(calls) == 0 {
 		return res, nil
+	}
+	// The merges of a batch are estimated above jit_above_cost, and JIT
+	// compiling them took about an eighth of the server's CPU time on a
+	// fresh sync, for statements that run in milliseconds.
+	if _, err := tx.Exec(ctx, jitOffSQL); err != nil {
+		return res, fmt.Errorf("turn jit off: %w", err)
 	}
 	g, err := loadGuard(ctx, tx, calls)
 	if err != nil {

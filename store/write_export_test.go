@@ -30,3 +30,13 @@ func (db *DB) SaveCallsBatched(ctx context.Context, calls []Call) error {
 	}
 	return nil
 }
+
+// WriteCallsInTx is writeCalls, for tests that look at the transaction
+// after a write.
+func WriteCallsInTx(ctx context.Context, tx pgx.Tx, calls []Call) (SaveResult, error) {
+	ptrs := make([]*Call, len(calls))
+	for i := range calls {
+		ptrs[i] = &calls[i]
+	}
+	return writeCalls(ctx, tx, ptrs)
+}

@@ -215,3 +215,37 @@ func TestOpen_Errors(t *testing.T) {
 		t.Errorf("error %q shows the password", err)
 	}
 }
+
+// TestOpen_JITOff checks that callsync's sessions do not JIT compile their
+// statements, unless the URL asks for it, and that a write turns JIT off
+// on any pool.
+func TestOpen_JITOff(t *testing.T) {
+	url := storetest.NewDatabase(t)
+	sep := map[bool]string{true: "&", false: "?"}[strings.Contains(url, "?")]
+	for _, tc := range []struct{ url, want string }{{url, "off"}, {url + sep + "jit=on", "on"}} {
+		db, err := store.Open(t.Context(), tc.url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := one[string](t, db, `SHOW jit`); got != tc.want {
+			t.Errorf("%s: jit = %s, want %s", tc.url, got, tc.want)
+		}
+		db.Close()
+	}
+	pool := storetest.Pool(t)
+	if _, err := pool.Exec(t.Context(), `ALTER DATABASE `+pgx.Identifier{pool.Config().ConnConfig.Database}.Sanitize()+` SET jit = on`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(t.Context()) }()
+	if _, err := store.WriteCallsInTx(t.Context(), tx, []store.Call{fullCall("a")}); err != nil {
+		t.Fatal(err)
+	}
+	var jit string
+	if err := tx.QueryRow(t.Context(), `SHOW jit`).Scan(&jit); err != nil || jit != "off" {
+		t.Errorf("jit after a write in the transaction = %q, %v; want off", jit, err)
+	}
+}
