@@ -40,7 +40,7 @@ func lockPrivacy(ctx context.Context, tx pgx.Tx) error {
 }
 
 const guardSQL = `
-WITH hooked AS (` + takeHookJudgementsSQL + `)
+WITH hooked AS (` + lockHookJudgementsSQL + `)
 SELECT (SELECT coalesce(array_agg(call_id), '{}') FROM erased_calls WHERE call_id = ANY($1::text[])),
        (SELECT coalesce(array_agg(name), '{}') FROM shared_variables),
        (SELECT coalesce(jsonb_object_agg(call_id, webhook_judgements), '{}') FROM hooked)`
@@ -54,9 +54,9 @@ type guard struct {
 	hooked map[string]hookJudgements
 }
 
-// loadGuard reads the guard of calls, in one round trip, taking the
-// judgements that waited on their queue rows (see withHookJudgements): the
-// transaction must write them, or roll back.
+// loadGuard reads the guard of calls, in one round trip (two when
+// judgements of webhooks waited for some of them: it takes those, see
+// withHookJudgements, and the transaction must write them or roll back).
 func loadGuard(ctx context.Context, tx pgx.Tx, calls []*Call) (guard, error) {
 	ids := make([]string, len(calls))
 	for i, c := range calls {
@@ -71,6 +71,13 @@ func loadGuard(ctx context.Context, tx pgx.Tx, calls []*Call) (guard, error) {
 	if len(hooked) > 2 { // not {}
 		if err := json.Unmarshal(hooked, &g.hooked); err != nil {
 			return guard{}, fmt.Errorf("read webhook judgements: %w", err)
+		}
+		taken := make([]string, 0, len(g.hooked))
+		for id := range g.hooked {
+			taken = append(taken, id)
+		}
+		if _, err := tx.Exec(ctx, clearHookJudgementsSQL, taken); err != nil {
+			return guard{}, fmt.Errorf("take webhook judgements: %w", err)
 		}
 	}
 	for _, id := range erased {

@@ -126,18 +126,20 @@ func (db *DB) SaveHookJudgements(ctx context.Context, id string, js []Judgement,
 	return outcome, nil
 }
 
-// takeHookJudgementsSQL takes the judgements waiting on the queue rows of
-// the calls $1: it clears them and returns them by call id. The rows are
-// locked first, in call_id order, so that a webhook storing judgements for
-// one of the calls (SaveHookJudgements) either finishes first, and its
-// judgements are taken, or waits and then finds the call stored.
-const takeHookJudgementsSQL = `
-UPDATE sync_queue q SET webhook_judgements = NULL, webhook_judged_at = NULL
-FROM  (SELECT call_id, webhook_judgements FROM sync_queue
-       WHERE  call_id = ANY($1::text[]) AND webhook_judgements IS NOT NULL
-       ORDER  BY call_id FOR UPDATE) w
-WHERE  q.call_id = w.call_id
-RETURNING w.call_id, w.webhook_judgements`
+// lockHookJudgementsSQL finds the judgements waiting on the queue rows of
+// the calls $1, and locks those rows, in call_id order, so that a webhook
+// storing judgements for one of the calls (SaveHookJudgements) either
+// finishes first, and its judgements are found, or waits and then finds
+// the call stored. clearHookJudgementsSQL then clears what was found. A
+// plain SELECT when nothing waits, the usual case: an UPDATE would fire the
+// queue's statement trigger on every write.
+const lockHookJudgementsSQL = `
+SELECT call_id, webhook_judgements FROM sync_queue
+WHERE  call_id = ANY($1::text[]) AND webhook_judgements IS NOT NULL
+ORDER  BY call_id FOR UPDATE`
+
+const clearHookJudgementsSQL = `
+UPDATE sync_queue SET webhook_judgements = NULL, webhook_judged_at = NULL WHERE call_id = ANY($1::text[])`
 
 // withHookJudgements gives each call whose judgements waited on its queue
 // row (see SaveHookJudgements) those judgements, unless an occurrence of
