@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -304,5 +306,39 @@ func TestWebhook_AnalysisForgetAndPrune(t *testing.T) {
 	r := runCmd(t, env, "", "prune")
 	if r.err != nil || !strings.Contains(r.stdout, "1 webhook judgement sets waiting for their calls") || waiting() != 0 {
 		t.Fatalf("prune: %v, %d waiting\n%s%s", r.err, waiting(), r.stdout, r.stderr)
+	}
+}
+
+// failingJudgements is a judgement store whose database fails.
+type failingJudgements struct{}
+
+func (failingJudgements) SaveHookJudgements(context.Context, string, []store.Judgement, *string) (string, error) {
+	return "", errors.New("database gone")
+}
+
+// TestWebhook_AnalysisStoreFails: when the judgements cannot be stored, the
+// webhook is still accepted and its call queued; the failure is logged and
+// counted.
+func TestWebhook_AnalysisStoreFails(t *testing.T) {
+	calls := judgedCalls(t, 85, 1)
+	env := intakeEnv(t, fakeAPI(t, calls...))
+	pool, err := pgxpool.New(t.Context(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var logs bytes.Buffer
+	tel := newTelemetry()
+	h := &webhookHandler{secret: []byte(hookSecret), queue: store.New(pool), judgements: failingJudgements{},
+		logger: slog.New(slog.NewTextHandler(&logs, nil)), maxBody: defaultWebhookMaxBody, slots: make(chan struct{}, 1),
+		analyses: tel.webhookAnalysisCounter(), refusals: newRefusalLog(slog.New(slog.NewTextHandler(&logs, nil)))}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	sendHook(t, srv.URL, []byte(hookSecret), calls[0], apitest.WebhookOptions{})
+	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM sync_queue WHERE state = 'pending'`); n != 1 {
+		t.Fatalf("%d calls queued, want 1", n)
+	}
+	if analysisCount(t, tel, "error") != 1 || !strings.Contains(logs.String(), "analysis not stored") {
+		t.Fatalf("failure not counted or logged:\n%s", logs.String())
 	}
 }
