@@ -107,6 +107,18 @@ func decodeBase64(s string) ([]byte, bool) {
 	return nil, false
 }
 
+// MaxWebhookAnalysis caps the analysis object ReadWebhook keeps, in bytes
+// as sent: a larger one is read through and dropped (AnalysisTooLarge), and
+// the rest of the webhook is read as usual. Live objects hold about 35 short
+// strings, a few KB.
+const MaxWebhookAnalysis = 64 << 10
+
+// Why ReadWebhook dropped an analysis object (Webhook.AnalysisDropped).
+const (
+	AnalysisTooLarge = "too_large" // larger than MaxWebhookAnalysis
+	AnalysisInvalid  = "invalid"   // not valid JSON
+)
+
 // Webhook is what callsync reads of a post-call webhook payload. The
 // payload is only a hint: the call is fetched from the API.
 type Webhook struct {
@@ -115,6 +127,15 @@ type Webhook struct {
 	CallID string
 	// Status is call.status (or the top-level status); nil when absent.
 	Status *string
+	// Analysis is the analysis object (the call-quality judgements) as
+	// sent: at the top level, or under call when the top level has none or
+	// a null one (where Synthflow puts it is not documented). Nil when not
+	// sent or dropped. Decode it with DecodeJudgements.
+	Analysis json.RawMessage
+	// AnalysisDropped says why the analysis object that counts was not
+	// kept: AnalysisTooLarge or AnalysisInvalid; "" when it was kept or
+	// not sent.
+	AnalysisDropped string
 }
 
 // ParseWebhook reads a post-call webhook body: ReadWebhook on body.
@@ -123,9 +144,11 @@ func ParseWebhook(body []byte) (*Webhook, error) {
 }
 
 // ReadWebhook reads a post-call webhook body from r as it streams, keeping
-// only the call id and status: memory stays a few KB whatever the size of
-// the transcript or executed actions, and values nested however deep are
-// skipped without recursion. It returns an error matching ErrWebhookPayload
+// only the call id, the status and the analysis object (at most
+// MaxWebhookAnalysis bytes of it): memory stays bounded whatever the size
+// of the transcript or executed actions, and values nested however deep are
+// skipped without recursion. An analysis object that is too large or not
+// valid JSON is dropped (see Webhook.AnalysisDropped), never an error. It returns an error matching ErrWebhookPayload
 // when the body is not a JSON object or carries no non-empty string call
 // id (call.call_id, or a top-level call_id). The body is checked for JSON
 // structure only as far as finding those fields needs: it is a hint, and
@@ -161,6 +184,11 @@ func ReadWebhook(r io.Reader) (*Webhook, error) {
 	if w.Status == nil {
 		w.Status = outer.status
 	}
+	w.Analysis, w.AnalysisDropped = outer.analysis, outer.dropped
+	inCall := inner.analysis != nil || inner.dropped != ""
+	if inCall && w.AnalysisDropped == "" && (w.Analysis == nil || string(w.Analysis) == "null") {
+		w.Analysis, w.AnalysisDropped = inner.analysis, inner.dropped
+	}
 	if strings.TrimSpace(w.CallID) == "" {
 		return nil, fmt.Errorf("%w: no call.call_id", ErrWebhookPayload)
 	}
@@ -172,12 +200,31 @@ const maxHookString = 1024
 
 // hookFields are the fields ReadWebhook keeps of one object.
 type hookFields struct {
-	callID string
-	status *string
+	callID   string
+	status   *string
+	analysis json.RawMessage
+	dropped  string
 }
 
-// read reads the value of key, keeping it when it is a wanted string.
+// read reads the value of key, keeping it when it is a wanted string or
+// the analysis object.
 func (f *hookFields) read(s *hookScanner, key string) error {
+	if key == "analysis" {
+		raw, over, err := s.capture(MaxWebhookAnalysis)
+		if err != nil {
+			return err
+		}
+		f.analysis, f.dropped = nil, "" // the last one counts, as with encoding/json
+		switch {
+		case over:
+			f.dropped = AnalysisTooLarge
+		case !json.Valid(raw):
+			f.dropped = AnalysisInvalid
+		default:
+			f.analysis = raw
+		}
+		return nil
+	}
 	if key != "call_id" && key != "status" {
 		return s.skip()
 	}
@@ -198,9 +245,36 @@ func (f *hookFields) read(s *hookScanner, key string) error {
 type hookScanner struct {
 	r    *bufio.Reader
 	rerr error // a read error other than EOF: the body, not its syntax
+
+	// While recording (see capture), every byte taken is counted in recN,
+	// and the first recMax of them are kept in rec.
+	recording bool
+	rec       []byte
+	recN      int
+	recMax    int
 }
 
 var errSyntax = errors.New("malformed JSON")
+
+// keep records bytes just taken from the reader, while recording.
+func (s *hookScanner) keep(b []byte) {
+	if !s.recording {
+		return
+	}
+	s.recN += len(b)
+	if room := s.recMax - len(s.rec); room > 0 {
+		s.rec = append(s.rec, b[:min(room, len(b))]...)
+	}
+}
+
+// unread gives the last byte taken back to the reader.
+func (s *hookScanner) unread() error {
+	if s.recording {
+		s.recN--
+		s.rec = s.rec[:min(len(s.rec), s.recN)]
+	}
+	return s.r.UnreadByte()
+}
 
 func (s *hookScanner) byte() (byte, error) {
 	b, err := s.r.ReadByte()
@@ -210,7 +284,16 @@ func (s *hookScanner) byte() (byte, error) {
 		}
 		return 0, errSyntax
 	}
+	if s.recording {
+		s.keep([]byte{b})
+	}
 	return b, nil
+}
+
+// discard takes chunk, the next bytes of the buffer, from the reader.
+func (s *hookScanner) discard(chunk []byte) {
+	s.keep(chunk)
+	_, _ = s.r.Discard(len(chunk))
 }
 
 // peek returns the next byte that is not white space, without taking it.
@@ -221,9 +304,30 @@ func (s *hookScanner) peek() (byte, error) {
 			return 0, err
 		}
 		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
-			return b, s.r.UnreadByte()
+			return b, s.unread()
 		}
 	}
+}
+
+// capture reads one value, as skip does, and returns it as sent (without
+// the white space around it) when it is at most limit bytes long; over
+// reports a longer one, read through and dropped. It holds at most limit
+// bytes whatever the size of the value.
+func (s *hookScanner) capture(limit int) (raw []byte, over bool, err error) {
+	if _, err := s.peek(); err != nil {
+		return nil, false, err
+	}
+	s.recording, s.rec, s.recN, s.recMax = true, nil, 0, limit
+	err = s.skip()
+	raw, n := s.rec, s.recN
+	s.recording, s.rec = false, nil
+	if err != nil {
+		return nil, false, err
+	}
+	if n > limit {
+		return nil, true, nil
+	}
+	return raw, false, nil
 }
 
 // next takes the next byte that is not white space.
@@ -296,11 +400,11 @@ func (s *hookScanner) str(limit int) ([]byte, error) {
 				buf = nil
 			}
 		}
-		_, _ = s.r.Discard(i)
+		s.discard(chunk[:i])
 		if i == len(chunk) {
 			continue
 		}
-		b, _ := s.r.ReadByte()
+		b, _ := s.byte() // a quote or a backslash, buffered
 		if b == '"' {
 			if buf != nil {
 				buf = append(buf, '"')
@@ -358,7 +462,7 @@ func (s *hookScanner) skip() error {
 				if i < 0 {
 					i = len(chunk)
 				}
-				_, _ = s.r.Discard(i) // nothing that opens, closes or quotes: skipped in bulk
+				s.discard(chunk[:i]) // nothing that opens, closes or quotes: skipped in bulk
 			}
 			b, err := s.byte()
 			if err != nil {
@@ -386,8 +490,9 @@ func (s *hookScanner) skip() error {
 		if err != nil {
 			return nil // the end of the body ends the literal; end() has the last word
 		}
+		s.keep([]byte{b})
 		if !isLiteral(b) {
-			return s.r.UnreadByte()
+			return s.unread()
 		}
 	}
 }

@@ -176,7 +176,8 @@ func TestParseWebhook(t *testing.T) {
 // object it finds the call id encoding/json finds.
 func FuzzReadWebhook(f *testing.F) {
 	for _, s := range []string{`{"call":{"call_id":"a","status":"completed"}}`, `{"call_id":"b"}`,
-		`{"call":{"call_id":"a\"b\\c\u00e9"},"x":[[{"y":"]}"}]]}`, `{"call":[1,2],"call_id":"c"}`, `{`, `[]`, `"x"`} {
+		`{"call":{"call_id":"a\"b\\c\u00e9"},"x":[[{"y":"]}"}]]}`, `{"call":[1,2],"call_id":"c"}`, `{`, `[]`, `"x"`,
+		`{"analysis":{"a":"True","a_feedback":""},"call":{"call_id":"d","analysis":[1,{"b":null}]}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -200,6 +201,9 @@ func FuzzReadWebhook(f *testing.F) {
 		if err != nil || hook.CallID != want {
 			t.Fatalf("ReadWebhook(%q) = %+v, %v; want call id %q", body, hook, err, want)
 		}
+		if hook.Analysis != nil && !json.Valid(hook.Analysis) {
+			t.Fatalf("ReadWebhook(%q) kept analysis %q, not JSON", body, hook.Analysis)
+		}
 	})
 }
 
@@ -207,5 +211,65 @@ func TestReadWebhook_LastCallCounts(t *testing.T) {
 	hook, err := api.ReadWebhook(strings.NewReader(`{"call_id":"top","call":{"call_id":"first"},"call":{"status":"x"}}`))
 	if err != nil || hook.CallID != "top" {
 		t.Fatalf("ReadWebhook = %+v, %v; want the top-level id, the last call having none", hook, err)
+	}
+}
+
+func TestReadWebhook_Analysis(t *testing.T) {
+	const live = `{"persona":"True","persona_feedback":"","goal":"partial","goal_feedback":"no \"booking\"","all_feedback":"x"}`
+	id := `"call_id":"` + hookCallID + `"`
+	for _, c := range []struct {
+		name, body, want, dropped string
+	}{
+		{"TopLevel", `{"call":{` + id + `},"analysis":` + live + `}`, live, ""},
+		{"UnderCall", `{"call":{` + id + `,"analysis":` + live + `},"status":"completed"}`, live, ""},
+		{"SpacesKeptInside", `{"analysis" :  { "a" : [1, 2] } ,"call":{` + id + `}}`, `{ "a" : [1, 2] }`, ""},
+		{"TopLevelWins", `{"analysis":{"a":"top"},"call":{` + id + `,"analysis":{"a":"call"}}}`, `{"a":"top"}`, ""},
+		{"TopLevelNull", `{"analysis":null,"call":{` + id + `,"analysis":{"a":"call"}}}`, `{"a":"call"}`, ""},
+		{"Null", `{"analysis":null,"call":{` + id + `}}`, `null`, ""},
+		{"Empty", `{"analysis":{},"call":{` + id + `}}`, `{}`, ""},
+		{"String", `{"analysis":"{\"a\":\"true\"}","call":{` + id + `}}`, `"{\"a\":\"true\"}"`, ""},
+		{"Number", `{"analysis":12,"call":{` + id + `}}`, `12`, ""},
+		{"Absent", `{"call":{` + id + `}}`, ``, ""},
+		{"LastCounts", `{"analysis":{"a":1},"analysis":{"a":2},"call":{` + id + `}}`, `{"a":2}`, ""},
+		{"BadLiteral", `{"analysis":{"a":tru},"call":{` + id + `}}`, ``, api.AnalysisInvalid},
+		{"AtTheCap", `{"analysis":"` + strings.Repeat("x", api.MaxWebhookAnalysis-2) + `","call":{` + id + `}}`,
+			`"` + strings.Repeat("x", api.MaxWebhookAnalysis-2) + `"`, ""},
+		{"OverTheCap", `{"analysis":"` + strings.Repeat("x", api.MaxWebhookAnalysis-1) + `","call":{` + id + `}}`, ``, api.AnalysisTooLarge},
+		{"DroppedAtTopNotReplaced", `{"analysis":{"a":tru},"call":{` + id + `,"analysis":{"a":1}}}`, ``, api.AnalysisInvalid},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hook, err := api.ParseWebhook([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq(t, "CallID", hook.CallID, hookCallID)
+			eq(t, "Analysis", string(hook.Analysis), c.want)
+			eq(t, "AnalysisDropped", hook.AnalysisDropped, c.dropped)
+		})
+	}
+}
+
+// TestReadWebhook_HugeAnalysis: an analysis object of 64 MiB is read
+// through with the memory of the cap, dropped, and the call id still found
+// after it.
+func TestReadWebhook_HugeAnalysis(t *testing.T) {
+	const size = 64 << 20
+	body := io.MultiReader(strings.NewReader(`{"analysis":{"goal":"true","goal_feedback":"`), &repeatReader{b: 'x', n: size},
+		strings.NewReader(`","deep":`+strings.Repeat("[", 1000)+strings.Repeat("]", 1000)+`},"call":{"call_id":"`+hookCallID+`"}}`))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	hook, err := api.ReadWebhook(body)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "CallID", hook.CallID, hookCallID)
+	eq(t, "AnalysisDropped", hook.AnalysisDropped, api.AnalysisTooLarge)
+	if hook.Analysis != nil {
+		t.Fatal("kept an analysis over the cap")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("reading a %d MiB analysis allocated %d bytes, want under 1 MiB", size>>20, grew)
 	}
 }

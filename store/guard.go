@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -39,27 +40,46 @@ func lockPrivacy(ctx context.Context, tx pgx.Tx) error {
 }
 
 const guardSQL = `
+WITH hooked AS (` + lockHookJudgementsSQL + `)
 SELECT (SELECT coalesce(array_agg(call_id), '{}') FROM erased_calls WHERE call_id = ANY($1::text[])),
-       (SELECT coalesce(array_agg(name), '{}') FROM shared_variables)`
+       (SELECT coalesce(array_agg(name), '{}') FROM shared_variables),
+       (SELECT coalesce(jsonb_object_agg(call_id, webhook_judgements), '{}') FROM hooked)`
 
 // guard is what a write must honour besides the stored calls: the erased
-// calls among those written, and the variables whose values are shared.
+// calls among those written, the variables whose values are shared, and
+// the judgements of verified webhooks that waited for the calls.
 type guard struct {
 	erased map[string]bool
 	shared map[string]bool
+	hooked map[string]hookJudgements
 }
 
-// loadGuard reads the guard of calls, in one round trip.
+// loadGuard reads the guard of calls, in one round trip (two when
+// judgements of webhooks waited for some of them: it takes those, see
+// withHookJudgements, and the transaction must write them or roll back).
 func loadGuard(ctx context.Context, tx pgx.Tx, calls []*Call) (guard, error) {
 	ids := make([]string, len(calls))
 	for i, c := range calls {
 		ids[i] = c.ID
 	}
 	var erased, shared []string
-	if err := tx.QueryRow(ctx, guardSQL, ids).Scan(&erased, &shared); err != nil {
+	var hooked []byte
+	if err := tx.QueryRow(ctx, guardSQL, ids).Scan(&erased, &shared, &hooked); err != nil {
 		return guard{}, fmt.Errorf("find erased calls: %w", err)
 	}
 	g := guard{erased: make(map[string]bool, len(erased)), shared: make(map[string]bool, len(shared))}
+	if len(hooked) > 2 { // not {}
+		if err := json.Unmarshal(hooked, &g.hooked); err != nil {
+			return guard{}, fmt.Errorf("read webhook judgements: %w", err)
+		}
+		taken := make([]string, 0, len(g.hooked))
+		for id := range g.hooked {
+			taken = append(taken, id)
+		}
+		if _, err := tx.Exec(ctx, clearHookJudgementsSQL, taken); err != nil {
+			return guard{}, fmt.Errorf("take webhook judgements: %w", err)
+		}
+	}
 	for _, id := range erased {
 		g.erased[id] = true
 	}

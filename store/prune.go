@@ -18,9 +18,11 @@ type Retention struct {
 	Calls       time.Duration // all of the above, and numbers, names, raw, judgement feedback
 }
 
-// Pruned counts the calls Prune pruned, per class.
+// Pruned counts the calls Prune pruned, per class, and the webhook
+// judgements waiting for calls not stored that it dropped.
 type Pruned struct {
 	Transcripts, Recordings, Variables, Calls int
+	HookJudgements                            int
 }
 
 // pruneChunk bounds the calls pruned per transaction: writes of calls wait
@@ -101,14 +103,36 @@ a AS (` + pruneActionsSQL + `),
 j AS (UPDATE call_judgements j SET value = NULL, feedback = NULL FROM p WHERE j.call_id = p.call_id)
 SELECT max(call_id), count(*) FROM p`
 
+// pruneHookJudgementsSQL drops the judgements of verified webhooks that
+// have waited on queue rows longer than $1 milliseconds for calls that were
+// never stored (a call the API no longer serves, say).
+const pruneHookJudgementsSQL = `
+UPDATE sync_queue SET webhook_judgements = NULL, webhook_judged_at = NULL
+WHERE  webhook_judgements IS NOT NULL AND webhook_judged_at < now() - $1 * interval '1 millisecond'`
+
 // Prune applies retention: it removes the personal data of each class from
 // the calls older than the class's retention, and marks them pruned (the
 // calls' *_pruned_at columns), so that no later write of the calls brings
-// it back. Calls keep their facts. It works in chunks, each in its own
-// transaction, so that the worker's writes wait for one chunk at most, and
-// returns what it pruned until an error.
+// it back. Calls keep their facts. With a retention of calls, it also drops
+// the judgements of webhooks received longer ago than that which still wait
+// for their calls. It works in chunks, each in its own transaction, so that
+// the worker's writes wait for one chunk at most, and returns what it
+// pruned until an error.
 func (db *DB) Prune(ctx context.Context, r Retention) (Pruned, error) {
 	var res Pruned
+	if r.Calls > 0 {
+		err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+			if err := lockPrivacy(ctx, tx); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, pruneHookJudgementsSQL, r.Calls.Milliseconds())
+			res.HookJudgements = int(tag.RowsAffected())
+			return err
+		})
+		if err != nil {
+			return Pruned{}, fmt.Errorf("prune webhook judgements: %w", err)
+		}
+	}
 	for _, class := range []struct {
 		name string
 		keep time.Duration

@@ -138,8 +138,10 @@ const jitOffSQL = `SET LOCAL jit = off`
 //
 // Erased calls are not written (their ids are returned); what retention
 // pruned of a stored call is not written again; a variable's value is
-// copied to shared_value when the variable is shared. The transaction
-// must hold the privacy lock shared (lockWrites).
+// copied to shared_value when the variable is shared; judgements of a
+// verified webhook that waited for a call are written with it (see
+// SaveHookJudgements). The transaction must hold the privacy lock shared
+// (lockWrites).
 func writeCalls(ctx context.Context, tx pgx.Tx, calls []*Call) (SaveResult, error) {
 	var res SaveResult
 	if len(calls) == 0 {
@@ -156,6 +158,7 @@ func writeCalls(ctx context.Context, tx pgx.Tx, calls []*Call) (SaveResult, erro
 		return res, err
 	}
 	calls, res.Erased = g.withoutErased(calls)
+	calls = g.withHookJudgements(calls)
 	for _, round := range rounds(calls) {
 		n, err := writeRound(ctx, tx, round, g)
 		if err != nil {

@@ -158,21 +158,27 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)` + upsertTelephonySetSQL
 // SaveCallSlow writes one call in a transaction of its own, statement by
 // statement, one statement per row, with the same rules as SaveCalls: a
 // call whose payload hash equals the stored one only has its synced_at
-// touched, and an erased call is not written. It is the naive writer, many times slower than SaveCalls, kept
-// as the baseline that benchmarks measure the batched path against; sync
-// passes never use it. It returns the database's error, with the call id,
+// touched, an erased call is not written, and judgements of a verified
+// webhook that waited for the call are written with it. It is the naive
+// writer, many times slower than SaveCalls, kept as the baseline that
+// benchmarks measure the batched path against; sync passes never use it. It returns the database's error, with the call id,
 // when a statement fails.
 func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
 		if err := lockWrites(ctx, tx); err != nil {
 			return err
 		}
-		var erased bool
-		if err := tx.QueryRow(ctx, isErasedSQL, c.ID).Scan(&erased); err != nil || erased {
+		g, err := loadGuard(ctx, tx, []*Call{&c})
+		if err != nil {
 			return err
 		}
-		if c.PayloadHash != nil {
-			tag, err := tx.Exec(ctx, touchCallSQL, c.ID, c.PayloadHash)
+		calls, erased := g.withoutErased([]*Call{&c})
+		if len(erased) > 0 {
+			return nil
+		}
+		w := g.withHookJudgements(calls)[0]
+		if w.PayloadHash != nil {
+			tag, err := tx.Exec(ctx, touchCallSQL, w.ID, w.PayloadHash)
 			if err != nil {
 				return err
 			}
@@ -180,8 +186,7 @@ func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 				return nil
 			}
 		}
-		var err error
-		callStatements(&c, true, func(sql string, args ...any) {
+		callStatements(w, true, func(sql string, args ...any) {
 			if err == nil {
 				_, err = tx.Exec(ctx, sql, args...)
 			}
@@ -193,8 +198,6 @@ func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 	}
 	return nil
 }
-
-const isErasedSQL = `SELECT EXISTS (SELECT FROM erased_calls WHERE call_id = $1)`
 
 // callStatements passes each statement that writes c, with its arguments,
 // to do, in order: the call, its transcript, its variables, its telephony.

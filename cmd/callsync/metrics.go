@@ -47,8 +47,10 @@ type telemetry struct {
 	// snapshot).
 	afterPass func()
 
-	webhookOnce sync.Once
-	webhooks    *prometheus.CounterVec // see webhookCounter
+	webhookOnce  sync.Once
+	webhooks     *prometheus.CounterVec // see webhookCounter
+	analysisOnce sync.Once
+	analyses     *prometheus.CounterVec // see webhookAnalysisCounter
 }
 
 func newTelemetry() *telemetry {

@@ -51,8 +51,8 @@ func runPrune(ctx context.Context, args []string, e env) error {
 }
 
 func printPruned(w io.Writer, p store.Pruned) {
-	fmt.Fprintf(w, "pruned: %d transcripts, %d recordings, %d variable sets, %d calls\n",
-		p.Transcripts, p.Recordings, p.Variables, p.Calls)
+	fmt.Fprintf(w, "pruned: %d transcripts, %d recordings, %d variable sets, %d calls, %d webhook judgement sets waiting for their calls\n",
+		p.Transcripts, p.Recordings, p.Variables, p.Calls, p.HookJudgements)
 }
 
 // pruneDaily returns the job that run schedules once a day: it applies
@@ -66,6 +66,6 @@ func pruneDaily(ctx context.Context, db *store.DB, r store.Retention, logger *sl
 			return
 		}
 		logger.Info("retention applied", "transcripts", p.Transcripts, "recordings", p.Recordings,
-			"variables", p.Variables, "calls", p.Calls, attrTook, time.Since(start).Round(time.Millisecond))
+			"variables", p.Variables, "calls", p.Calls, "webhook_judgements", p.HookJudgements, attrTook, time.Since(start).Round(time.Millisecond))
 	}
 }

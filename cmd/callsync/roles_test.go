@@ -201,7 +201,7 @@ var readerForbidden = []string{
 	"calls.phone_number_from", "calls.phone_number_to", "calls.name", "calls.lead_name", "calls.recording_url",
 	"calls.raw", "calls.agent_phone_number", "calls.executed_actions", "calls.prompt_variables",
 	"transcript_lines.text", "collected_variables.value", "sync_queue.last_bad_body", "sync_queue.last_error",
-	"agents.phone_number", "agents.raw", "call_actions.raw",
+	"sync_queue.webhook_judgements", "agents.phone_number", "agents.raw", "call_actions.raw",
 	"call_actions.return_value", "call_actions.parameters_from_llm", "call_judgements.feedback",
 	"call_judgements.value", "pseudonym_key.inner_pad", "erased_calls.call_id", "erasures.reason",
 	"call_actions.error_message", "transcript_search.text", "transcript_search.document",
@@ -216,6 +216,7 @@ const (
 	secretValue      = "alice@example.com"
 	secretBadBody    = "BADBODY-SECRET"
 	secretRaw        = "RAW-ONLY-SECRET"
+	secretFeedback   = "FEEDBACK-SECRET about Alice"
 )
 
 // seedPersonalData stores, as the superuser, a call full of personal data
@@ -241,6 +242,16 @@ func seedPersonalData(t *testing.T, dbURL string) {
 			{Name: "plan", Value: []byte(`"gold"`), Collected: new(true)}}}
 	if _, err := db.SaveCalls(ctx, []store.Call{c}); err != nil {
 		t.Fatal(err)
+	}
+	// Judgement feedback, stored and waiting for a call not stored yet.
+	feedback := []store.Judgement{{Criterion: "goal", Result: new("false"), Value: new("false"), Feedback: new(secretFeedback)}}
+	for _, id := range []string{"pii1", "pii3"} {
+		if _, err := db.Enqueue(ctx, []string{id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SaveHookJudgements(ctx, id, feedback, new("")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, sql := range []string{
 		`INSERT INTO sync_queue (call_id, state, last_error, last_bad_body) VALUES ('pii2', 'failed', 'x', '` + secretBadBody + `')`,
@@ -359,7 +370,7 @@ func TestRolesScript_ReaderReachesOnlyTheAllowList(t *testing.T) {
 		all.WriteString(text)
 	}
 	for _, secret := range []string{secretPhone, secretName, secretTranscript, secretRecording, secretValue,
-		secretBadBody, secretRaw, strings.TrimPrefix(secretPhone, "+")} {
+		secretBadBody, secretRaw, secretFeedback, strings.TrimPrefix(secretPhone, "+")} {
 		if strings.Contains(all.String(), secret) {
 			t.Errorf("reader can read %q", secret)
 		}

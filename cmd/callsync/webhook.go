@@ -106,40 +106,51 @@ func (c *webhookConfig) load() error {
 	return nil
 }
 
+// hookStore is what the webhook endpoint writes: the queue, and the
+// judgements of verified webhooks. *store.DB implements it.
+type hookStore interface {
+	callsync.HookQueue
+	callsync.HookJudgementStore
+}
+
 // mount registers the webhook endpoint on mux, when it is enabled, with
 // its requests counted in tel (nil: not counted). load must have succeeded.
-func (c *webhookConfig) mount(mux *http.ServeMux, q callsync.HookQueue, tel *telemetry, logger *slog.Logger) {
+func (c *webhookConfig) mount(mux *http.ServeMux, q hookStore, tel *telemetry, logger *slog.Logger) {
 	if c.path == "" {
 		return
 	}
 	if len(c.key) == 0 {
 		logger.Warn("webhook signatures are not checked (--webhook-insecure): anyone who can reach the endpoint can queue calls")
 	}
-	h := &webhookHandler{secret: c.key, queue: q, logger: logger, maxBody: int64(c.maxBody),
+	h := &webhookHandler{secret: c.key, queue: q, judgements: q, logger: logger, maxBody: int64(c.maxBody),
 		cooldown: c.cooldown, slots: make(chan struct{}, c.inFlight), counted: tel.webhookCounter(),
-		refusals: newRefusalLog(logger)}
+		analyses: tel.webhookAnalysisCounter(), refusals: newRefusalLog(logger)}
 	mux.Handle(c.path, h)
 	logger.Info("webhook endpoint ready", "path", c.path, "signed", len(c.key) > 0, "cooldown", c.cooldown)
 }
 
 // webhookHandler receives Synthflow's post-call webhooks: it checks the
-// request, queues the call id and answers at once. The call is fetched from
-// the API by the worker: the payload is a hint, and only its call id is
-// signed.
+// request, queues the call id, stores the judgements of its analysis object
+// when its signature verified, and answers at once. The call is fetched
+// from the API by the worker: the payload is a hint, and only its call id
+// is signed.
 //
 // Its memory is bounded whatever arrives: requests the headers already
 // settle (method, type, size, no signature) are refused before the body is
 // read; at most cap(slots) bodies are read at once, each streamed through a
-// few KB (api.ReadWebhook), never held whole.
+// few KB plus at most api.MaxWebhookAnalysis of analysis (api.ReadWebhook),
+// never held whole.
 type webhookHandler struct {
-	secret   []byte // empty: signatures not checked
-	queue    callsync.HookQueue
-	logger   *slog.Logger
-	maxBody  int64
-	cooldown time.Duration
-	slots    chan struct{}
-	counted  *prometheus.CounterVec // by code and reason
-	refusals *refusalLog
+	secret     []byte // empty: signatures not checked
+	queue      callsync.HookQueue
+	judgements callsync.HookJudgementStore
+	logger     *slog.Logger
+	maxBody    int64
+	cooldown   time.Duration
+	slots      chan struct{}
+	counted    *prometheus.CounterVec // by code and reason
+	analyses   *prometheus.CounterVec // by outcome
+	refusals   *refusalLog
 }
 
 // Timeouts of one webhook: the wait for a slot to read its body in, the
@@ -162,7 +173,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusUnauthorized, "bad_signature", "signature does not match the call id")
 		return
 	}
-	h.enqueue(w, r, hook)
+	h.enqueue(w, r, hook, len(h.secret) > 0) // with a secret, only a verified request gets here
 }
 
 // checkHeaders refuses, before the body is read, a request its method and
@@ -215,8 +226,9 @@ func (h *webhookHandler) readBody(w http.ResponseWriter, r *http.Request) (*api.
 	return hook, true
 }
 
-// enqueue queues the webhook's call and answers what it did.
-func (h *webhookHandler) enqueue(w http.ResponseWriter, r *http.Request, hook *api.Webhook) {
+// enqueue queues the webhook's call, stores its analysis when verified,
+// and answers what it did.
+func (h *webhookHandler) enqueue(w http.ResponseWriter, r *http.Request, hook *api.Webhook, verified bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
 	defer cancel()
 	what, err := callsync.EnqueueHook(ctx, h.queue, hook.CallID, h.cooldown)
@@ -229,6 +241,11 @@ func (h *webhookHandler) enqueue(w http.ResponseWriter, r *http.Request, hook *a
 		h.count(http.StatusServiceUnavailable, "queue_error")
 		webhookReply(w, http.StatusServiceUnavailable, "error", "the call could not be queued; send it again")
 		return
+	}
+	if what != store.HookErased {
+		// Within the cooldown too: a poll or a sync that just touched the
+		// queue row must not cost the call its judgements.
+		h.judge(ctx, hook, verified)
 	}
 	status := ""
 	if hook.Status != nil {
@@ -250,6 +267,29 @@ func (h *webhookHandler) enqueue(w http.ResponseWriter, r *http.Request, hook *a
 	h.logger.Info("webhook: call queued", attrCallID, hook.CallID, "status", status, "again", what == store.HookQueued)
 	h.count(http.StatusAccepted, "queued")
 	webhookReply(w, http.StatusAccepted, "queued", hook.CallID)
+}
+
+// judge stores the webhook's analysis as its call's judgements when the
+// request was verified. What it did is counted and, when the analysis was
+// dropped or could not be stored, logged; the answer does not depend on it:
+// the call is queued either way.
+func (h *webhookHandler) judge(ctx context.Context, hook *api.Webhook, verified bool) {
+	outcome, err := callsync.SaveHookAnalysis(ctx, h.judgements, hook, verified)
+	switch {
+	case err != nil:
+		outcome = "error"
+		h.logger.Warn("webhook: analysis not stored", attrCallID, hook.CallID, tint.Err(err))
+	case outcome == api.AnalysisTooLarge || outcome == api.AnalysisInvalid:
+		h.logger.Warn("webhook: analysis dropped", attrCallID, hook.CallID, "reason", outcome,
+			"max_bytes", api.MaxWebhookAnalysis)
+	case outcome == callsync.AnalysisUnverified:
+		h.logger.Debug("webhook: analysis ignored: signatures are not checked", attrCallID, hook.CallID)
+	case outcome != callsync.AnalysisNone:
+		h.logger.Debug("webhook: analysis", attrCallID, hook.CallID, "outcome", outcome)
+	}
+	if h.analyses != nil {
+		h.analyses.WithLabelValues(outcome).Inc()
+	}
 }
 
 // acquire waits up to slotWait for a slot to read a body in.

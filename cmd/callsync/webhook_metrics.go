@@ -37,6 +37,34 @@ func (t *telemetry) webhookCounter() *prometheus.CounterVec {
 	return t.webhooks
 }
 
+// webhookAnalysisOutcomes are the values of
+// callsync_webhook_analysis_total's outcome label, each shown at 0 from the
+// start.
+var webhookAnalysisOutcomes = []string{"stored", "staged", "none", "unverified", "too_large", "invalid",
+	"erased", "pruned", "unqueued", "error"}
+
+// webhookAnalysisCounter returns the counter of webhook analysis objects by
+// outcome, registered on t's registry; nil when t is nil.
+func (t *telemetry) webhookAnalysisCounter() *prometheus.CounterVec {
+	if t == nil {
+		return nil
+	}
+	t.analysisOnce.Do(func() {
+		t.analyses = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callsync_webhook_analysis_total",
+			Help: "Analysis objects (call-quality judgements) of queued webhooks by outcome: stored (the call's judgements " +
+				"replaced), staged (kept on the queue row until the call is written), none (not sent, null or empty), " +
+				"unverified (signatures not checked: ignored), too_large (over 64 KiB: dropped), invalid (not JSON: dropped), " +
+				"erased, pruned, unqueued (dropped), error (the database failed; the call is queued all the same).",
+		}, []string{"outcome"})
+		t.reg.MustRegister(t.analyses)
+		for _, o := range webhookAnalysisOutcomes {
+			t.analyses.WithLabelValues(o)
+		}
+	})
+	return t.analyses
+}
+
 // refusalLog logs refused webhooks: each one, until a flood makes that a
 // flood of its own; then one line per reason and second, with how many it
 // stands for.
