@@ -165,12 +165,13 @@ func TestWindows(t *testing.T) {
 	}
 }
 
-// TestBackfiller_30Days backfills 5,000 calls over 30 days and checks that
-// exactly those rows land, with at most ceil(calls/100) list requests plus
-// one per window, and that only calls whose status is not final and that
-// are recent are queued.
+// TestBackfiller_30Days backfills 3,000 calls over 30 days (about 100 a
+// day: half the windows take a second page) and checks that exactly those
+// rows land, with at most ceil(calls/100) list requests plus one per window,
+// and that only calls whose status is not final and that are recent are
+// queued.
 func TestBackfiller_30Days(t *testing.T) {
-	const n = 5000
+	const n = 3000
 	in := newIntake(t, apitest.Generate(apitest.GenerateOptions{Seed: 11, Calls: n, Models: 1}))
 	now := genTo.Add(time.Hour) // the last 23 hours of calls are recent
 	windows := in.windows(genFrom, genTo, 24*time.Hour)

@@ -91,9 +91,9 @@ func TestBackfill_CLIUnauthorized(t *testing.T) {
 	}
 }
 
-// TestBackfill_SharesRateLimiter backfills against an API that allows one
-// request in 1.5 s while the client may send 10 a second: the 429s pause the
-// shared limiter and every window still lands. (The API's limit is low so
+// TestBackfill_SharesRateLimiter backfills three days against an API that
+// allows one request in 1.5 s while the client may send 10 a second: the
+// 429s pause the shared limiter and every window still lands. (The API's limit is low so
 // that a backfill slowed by a busy machine still goes over it.)
 func TestBackfill_SharesRateLimiter(t *testing.T) {
 	srv, err := apitest.NewServer(apitest.Options{APIKey: testKey, RateLimit: apitest.RateLimit{Requests: 1, Window: 1500 * time.Millisecond},
@@ -104,15 +104,18 @@ func TestBackfill_SharesRateLimiter(t *testing.T) {
 	t.Cleanup(srv.Close)
 	env := intakeEnv(t, srv)
 	env["SYNTHFLOW_RATE_LIMIT"], env["SYNTHFLOW_RATE_BURST"] = "600", "10"
-	r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-18", "--to", "2026-06-01")
+	r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-29", "--to", "2026-06-01")
 	if r.err != nil {
 		t.Fatalf("err %v\n%s%s", r.err, r.stdout, r.stderr)
 	}
 	want := 0
 	for _, c := range srv.Calls() {
-		if !c.Start().Before(time.Date(2026, 5, 18, 0, 0, 0, 0, time.UTC)) {
+		if !c.Start().Before(time.Date(2026, 5, 29, 0, 0, 0, 0, time.UTC)) {
 			want++
 		}
+	}
+	if want == 0 {
+		t.Fatal("no call in the range: the test proves nothing")
 	}
 	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != want {
 		t.Fatalf("%d calls stored, want %d", n, want)

@@ -9,16 +9,18 @@ import (
 	"github.com/callsync/callsync/store/storetest"
 )
 
-// TestBench runs a small benchmark through the real worker binary: it must
-// drain every call, re-sync them unchanged and run the naive sample.
+// TestBench runs the benchmark harness end to end on tiny inputs, through
+// the real worker binary: every phase runs and prints well-formed figures,
+// every call is drained and re-synced unchanged, the naive sample and the
+// backfill run. It measures nothing.
 func TestBench(t *testing.T) {
 	admin := storetest.NewDatabase(t) // its server hosts the bench's own database
-	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "300", "--naive-sample", "20",
-		"--prefill", "500", "--processes", "2", "--runs", "1", "--backfill", "--worker-binary", binary)
+	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "100", "--naive-sample", "10",
+		"--prefill", "50", "--processes", "2", "--runs", "1", "--backfill", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"prefilled 500 calls", "unchanged re-sync is", "fresh sync is",
+	for _, want := range []string{"prefilled 50 calls", "unchanged re-sync is", "fresh sync is",
 		"2 process(es), limiter 1000000/min:", "2 process(es), no limiter:", "of the rates without a limiter",
 		"backfill is"} {
 		if !strings.Contains(r.stdout, want) {
@@ -30,8 +32,8 @@ func TestBench(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no %s line:\n%s", phase, r.stdout)
 		}
-		if n, _ := strconv.Atoi(m[1]); n != 300 {
-			t.Errorf("%s synced %d calls, want 300", phase, n)
+		if n, _ := strconv.Atoi(m[1]); n != 100 {
+			t.Errorf("%s synced %d calls, want 100", phase, n)
 		}
 		if m[2] != "1.00" {
 			t.Errorf("%s used %s requests per call, want 1.00", phase, m[2])
@@ -48,7 +50,7 @@ func TestBench(t *testing.T) {
 	// Backfill: every call stored from list pages, and a run over the
 	// finished range lists nothing again.
 	m = regexp.MustCompile(`fresh\s+(\d+) calls .* (\d+) windows, (\d+) list requests`).FindStringSubmatch(r.stdout)
-	if m == nil || m[1] != "300" {
+	if m == nil || m[1] != "100" {
 		t.Fatalf("backfill fresh run: %v\n%s", m, r.stdout)
 	}
 	if !regexp.MustCompile(`re-run\s+0 calls .* windows \((\d+) done before\), 0 list requests`).MatchString(r.stdout) {
@@ -56,10 +58,13 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBench_RateLimited runs two workers sharing 600 requests a minute for
+// 2 s: without the shared limiter they would fetch all 200 calls at once,
+// twice the 100 the limit allows in any 10 s.
 func TestBench_RateLimited(t *testing.T) {
 	admin := storetest.NewDatabase(t)
 	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "200", "--rate-limit", "600",
-		"--duration", "5s", "--processes", "2", "--runs", "1", "--worker-binary", binary)
+		"--duration", "2s", "--processes", "2", "--runs", "1", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}

@@ -355,6 +355,7 @@ func TestOnce_RedirectIsAnError(t *testing.T) {
 // that does not answer burns no attempt, and once fails at once naming
 // SYNTHFLOW_API_URL; backfill says the same instead of "run it again".
 func TestOnce_MisconfiguredAPI(t *testing.T) {
+	storetest.Parallel(t) // its subtests' databases do not make it parallel
 	calls := apitest.Generate(apitest.GenerateOptions{Seed: 2, Calls: 5})
 	srv := fakeAPI(t, calls...)
 	for name, c := range map[string]struct{ url, says string }{
@@ -362,6 +363,7 @@ func TestOnce_MisconfiguredAPI(t *testing.T) {
 		"Unreachable": {"http://" + freeAddr(t) + "/v2", "cannot be reached"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			dbURL := storetest.NewDatabase(t)
 			env := map[string]string{"DATABASE_URL": dbURL, "SYNTHFLOW_API_URL": c.url, "SYNTHFLOW_API_KEY": testKey}
 			execCmd(t, t.Context(), env, append([]string{"enqueue"}, callIDs(calls)...)...)

@@ -21,7 +21,7 @@ import (
 //
 //	go test ./cmd/callsync -run TestRun_WebhookWakesWorker -count=1 -v
 func TestRun_WebhookWakesWorker(t *testing.T) {
-	const n = 10
+	const n = 5
 	calls := apitest.Generate(apitest.GenerateOptions{Seed: 11, Calls: n})
 	srv := fakeAPI(t, calls...)
 	dbURL := storetest.NewDatabase(t)

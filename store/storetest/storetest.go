@@ -127,6 +127,12 @@ func newDatabase(t testing.TB, migrated bool) string {
 	if _, err := e.admin.Exec(ctx, "CREATE DATABASE "+quote(name)+" TEMPLATE "+quote(tmpl)+e.strategy); err != nil {
 		t.Fatalf("storetest: create database %s: %v", name, err)
 	}
+	// Commits need not wait for the WAL to reach the disk: a test's data
+	// dies with it anyway, and on a server shared with other work each
+	// flush can take milliseconds. What a commit makes visible is the same.
+	if _, err := e.admin.Exec(ctx, "ALTER DATABASE "+quote(name)+" SET synchronous_commit = off"); err != nil {
+		t.Fatalf("storetest: configure database %s: %v", name, err)
+	}
 	t.Logf("storetest: database %s on %s (created from %s in %v)",
 		name, e.srv.source, tmpl, time.Since(begin).Round(time.Millisecond))
 	t.Cleanup(func() {
