@@ -51,8 +51,12 @@ ON CONFLICT (call_id) DO NOTHING`
 
 const deleteQueuedSQL = `DELETE FROM sync_queue WHERE call_id = ANY($1::text[])`
 
-// The child tables reference calls with ON DELETE CASCADE.
-const deleteCallsSQL = `DELETE FROM calls WHERE call_id = ANY($1::text[]) RETURNING call_id`
+// The child tables reference calls with ON DELETE CASCADE. The rollup keys
+// of the deleted calls are marked dirty.
+const deleteCallsSQL = `
+WITH changed AS (DELETE FROM calls WHERE call_id = ANY($1::text[]) RETURNING call_id, started_at, model_id),
+     mark AS (` + markChangedSQL + `)
+SELECT call_id FROM changed`
 
 const finishErasureSQL = `UPDATE erasures SET erased = $2 WHERE id = $1`
 

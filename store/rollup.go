@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The daily rollups (migration 00015): each public daily view reads the
+// rows of its rollup table for the keys (UTC day, agent) that are not in
+// rollup_dirty, and aggregates the dirty keys' calls live through its
+// *_live view. Writers mark keys (rollup_mark.go); a fold recomputes them.
+
+// rollup is a rollup table and the view whose rows it holds.
+type rollup struct {
+	table, live string
+}
+
+var rollups = []rollup{
+	{"daily_call_stats_rollup", "daily_call_stats_live"},
+	{"daily_action_outcomes_rollup", "daily_action_outcomes_live"},
+	{"daily_judgement_results_rollup", "daily_judgement_results_live"},
+}
+
+// rollupLock is the advisory lock that folds and rebuilds take, so that
+// two never interleave their deletes and inserts of rollup rows.
+const rollupLock = 0x726f6c6c757073 // "rollups"
+
+const lockRollupsSQL = `SELECT pg_advisory_xact_lock($1)`
+
+// takeDirtySQL deletes the dirty rows this statement sees and returns
+// their keys, once each. The recomputation runs in later statements, with
+// later snapshots: it sees every change whose mark was taken here, and a
+// change committed after this statement keeps its mark for the next fold.
+const takeDirtySQL = `
+WITH d AS (DELETE FROM rollup_dirty RETURNING day, model_id)
+SELECT DISTINCT day, model_id FROM d`
+
+// foldDeleteSQL deletes the rollup rows of the keys $1, $2 from table.
+func foldDeleteSQL(table string) string {
+	return `DELETE FROM ` + table + ` r USING unnest($1::date[], $2::text[]) AS k(day, model_id)
+WHERE  r.day = k.day AND r.model_id IS NOT DISTINCT FROM k.model_id`
+}
+
+// foldInsertSQL inserts the live rows of the keys $1, $2 into r.table,
+// each key aggregated on its own through the index on day and agent (as
+// the public views do for dirty keys; OFFSET 0 keeps the planner from
+// joining the keys with every key's aggregate instead).
+func foldInsertSQL(r rollup) string {
+	return `INSERT INTO ` + r.table + `
+SELECT v.* FROM unnest($1::date[], $2::text[]) AS k(day, model_id)
+CROSS  JOIN LATERAL (SELECT * FROM ` + r.live + ` l WHERE l.day = k.day AND l.model_id = k.model_id OFFSET 0) v
+WHERE  k.model_id IS NOT NULL
+UNION  ALL
+SELECT v.* FROM unnest($1::date[], $2::text[]) AS k(day, model_id)
+CROSS  JOIN LATERAL (SELECT * FROM ` + r.live + ` l WHERE l.day = k.day AND l.model_id IS NULL OFFSET 0) v
+WHERE  k.model_id IS NULL`
+}
+
+// FoldRollups recomputes the rollup rows of the dirty keys from the base
+// tables and clears their marks, in one transaction, and returns how many
+// keys it folded. The daily views are exact before, during and after it;
+// it makes them fast again. A fold waits for one running elsewhere. It
+// returns the database's error, having changed nothing.
+func (db *DB) FoldRollups(ctx context.Context) (int, error) {
+	var n int
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockRollupsSQL, int64(rollupLock)); err != nil {
+			return fmt.Errorf("lock rollups: %w", err)
+		}
+		rows, err := tx.Query(ctx, takeDirtySQL)
+		if err != nil {
+			return fmt.Errorf("take dirty keys: %w", err)
+		}
+		var days []time.Time
+		var models []*string
+		var day time.Time
+		var model *string
+		if _, err := pgx.ForEachRow(rows, []any{&day, &model}, func() error {
+			days, models = append(days, day), append(models, model)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("take dirty keys: %w", err)
+		}
+		if n = len(days); n == 0 {
+			return nil
+		}
+		b := &pgx.Batch{}
+		for _, r := range rollups {
+			b.Queue(foldDeleteSQL(r.table), days, models)
+			b.Queue(foldInsertSQL(r), days, models)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("recompute %d keys: %w", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fold rollups: %w", err)
+	}
+	return n, nil
+}
+
+const clearDirtySQL = `DELETE FROM rollup_dirty`
+
+// RebuildRollups recomputes every rollup row from the base tables, in one
+// transaction, whatever is marked dirty: after a bulk load that marked
+// nothing, or to check that folds kept them right (the views do not change
+// if they did). It returns the database's error, having changed nothing.
+func (db *DB) RebuildRollups(ctx context.Context) error {
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockRollupsSQL, int64(rollupLock)); err != nil {
+			return fmt.Errorf("lock rollups: %w", err)
+		}
+		// As in a fold: the marks go first, so that a change committed
+		// after this statement keeps its mark.
+		if _, err := tx.Exec(ctx, clearDirtySQL); err != nil {
+			return fmt.Errorf("clear dirty keys: %w", err)
+		}
+		for _, r := range rollups {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+r.table); err != nil {
+				return fmt.Errorf("empty %s: %w", r.table, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO `+r.table+` SELECT * FROM `+r.live); err != nil {
+				return fmt.Errorf("fill %s: %w", r.table, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild rollups: %w", err)
+	}
+	return nil
+}
+
+// RollupStatus is what the rollups hold.
+type RollupStatus struct {
+	// Dirty counts the distinct keys marked since the last fold.
+	Dirty int
+	// Rows counts the rows of each rollup table.
+	Rows map[string]int64
+}
+
+const rollupStatusSQL = `
+SELECT (SELECT count(*) FROM (SELECT DISTINCT day, model_id FROM rollup_dirty) d),
+       (SELECT count(*) FROM daily_call_stats_rollup),
+       (SELECT count(*) FROM daily_action_outcomes_rollup),
+       (SELECT count(*) FROM daily_judgement_results_rollup)`
+
+// RollupStatus counts the dirty keys and the rows of each rollup table. It
+// returns the database's error.
+func (db *DB) RollupStatus(ctx context.Context) (RollupStatus, error) {
+	var dirty int
+	var stats, actions, judgements int64
+	if err := db.pool.QueryRow(ctx, rollupStatusSQL).Scan(&dirty, &stats, &actions, &judgements); err != nil {
+		return RollupStatus{}, fmt.Errorf("read rollup status: %w", err)
+	}
+	return RollupStatus{Dirty: dirty, Rows: map[string]int64{rollups[0].table: stats, rollups[1].table: actions,
+		rollups[2].table: judgements}}, nil
+}
