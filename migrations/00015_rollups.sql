@@ -13,6 +13,10 @@
 -- they read the rollup rows of the keys that are not dirty and aggregate
 -- the dirty keys' calls live, from the same *_live views.
 
+-- Indexing and rolling up every call outlasts the workers' statement
+-- timeout on millions of calls; this migration runs in one transaction.
+SET LOCAL statement_timeout = 0;
+
 -- The day and agent of a call: how the live part of the views finds the
 -- calls of one dirty key. It replaces the index on the day alone, whose
 -- queries it serves as well.

@@ -65,6 +65,9 @@ func (db *DB) CloneCalls(ctx context.Context, prefix string, copies int, span ti
 			if _, err := tx.Exec(ctx, cloneFastSQL); err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, noStatementTimeoutSQL); err != nil { // a round writes a million rows a statement
+				return err
+			}
 			if _, err := tx.Exec(ctx, cloneIDsSQL, k, last, copies, span, prefix); err != nil {
 				return err
 			}

@@ -28,14 +28,28 @@ var rollups = []rollup{
 // two never interleave their deletes and inserts of rollup rows.
 const rollupLock = 0x726f6c6c757073 // "rollups"
 
-const lockRollupsSQL = `SELECT pg_advisory_xact_lock($1)`
+// A rebuild waits for a fold to end; a fold gives way to a fold or a
+// rebuild already running, which leaves at most the marks of later changes
+// to the next fold.
+const (
+	lockRollupsSQL    = `SELECT pg_advisory_xact_lock($1)`
+	tryLockRollupsSQL = `SELECT pg_try_advisory_xact_lock($1)`
+)
 
-// takeDirtySQL deletes the dirty rows this statement sees and returns
-// their keys, once each. The recomputation runs in later statements, with
-// later snapshots: it sees every change whose mark was taken here, and a
-// change committed after this statement keeps its mark for the next fold.
+// foldChunk bounds the keys one fold transaction recomputes, so that a
+// fold after a backfill of many days stays within the statement timeout
+// and commits as it goes.
+const foldChunk = 50
+
+// takeDirtySQL deletes the dirty rows of up to $1 keys that this statement
+// sees, and returns the keys, once each. The recomputation runs in later
+// statements, with later snapshots: it sees every change whose mark was
+// taken here, and a change committed after this statement keeps its mark
+// for the next fold.
 const takeDirtySQL = `
-WITH d AS (DELETE FROM rollup_dirty RETURNING day, model_id)
+WITH k AS (SELECT DISTINCT day, model_id FROM rollup_dirty ORDER BY day, model_id LIMIT $1),
+     d AS (DELETE FROM rollup_dirty r USING k WHERE r.day = k.day AND r.model_id IS NOT DISTINCT FROM k.model_id
+           RETURNING r.day, r.model_id)
 SELECT DISTINCT day, model_id FROM d`
 
 // foldDeleteSQL deletes the rollup rows of the keys $1, $2 from table.
@@ -60,17 +74,40 @@ WHERE  k.model_id IS NULL`
 }
 
 // FoldRollups recomputes the rollup rows of the dirty keys from the base
-// tables and clears their marks, in one transaction, and returns how many
-// keys it folded. The daily views are exact before, during and after it;
-// it makes them fast again. A fold waits for one running elsewhere. It
-// returns the database's error, having changed nothing.
+// tables and clears their marks, foldChunk keys a transaction, and returns
+// how many keys it folded. The daily views are exact before, during and
+// after it; it makes them fast again. When another fold or a rebuild is
+// running, it returns at once: what that one does not take is left to the
+// next fold. It returns the database's error; what it folded before stays
+// folded.
 func (db *DB) FoldRollups(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := db.foldChunk(ctx)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("fold rollups: %w", err)
+		}
+		if n < foldChunk {
+			return total, nil
+		}
+	}
+}
+
+// foldChunk folds up to foldChunk dirty keys in one transaction and
+// returns how many; 0 when another fold holds the lock.
+func (db *DB) foldChunk(ctx context.Context) (int, error) {
 	var n int
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lockRollupsSQL, int64(rollupLock)); err != nil {
+		n = 0
+		var locked bool
+		if err := tx.QueryRow(ctx, tryLockRollupsSQL, int64(rollupLock)).Scan(&locked); err != nil {
 			return fmt.Errorf("lock rollups: %w", err)
 		}
-		rows, err := tx.Query(ctx, takeDirtySQL)
+		if !locked {
+			return nil
+		}
+		rows, err := tx.Query(ctx, takeDirtySQL, foldChunk)
 		if err != nil {
 			return fmt.Errorf("take dirty keys: %w", err)
 		}
@@ -84,7 +121,7 @@ func (db *DB) FoldRollups(ctx context.Context) (int, error) {
 		}); err != nil {
 			return fmt.Errorf("take dirty keys: %w", err)
 		}
-		if n = len(days); n == 0 {
+		if len(days) == 0 {
 			return nil
 		}
 		b := &pgx.Batch{}
@@ -93,26 +130,35 @@ func (db *DB) FoldRollups(ctx context.Context) (int, error) {
 			b.Queue(foldInsertSQL(r), days, models)
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("recompute %d keys: %w", n, err)
+			return fmt.Errorf("recompute %d keys: %w", len(days), err)
 		}
+		n = len(days)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("fold rollups: %w", err)
+		return 0, err
 	}
 	return n, nil
 }
 
 const clearDirtySQL = `DELETE FROM rollup_dirty`
 
+// noStatementTimeoutSQL lifts the pool's statement timeout for the rest of
+// a transaction whose statements read every call.
+const noStatementTimeoutSQL = `SELECT set_config('statement_timeout', '0', true)`
+
 // RebuildRollups recomputes every rollup row from the base tables, in one
-// transaction, whatever is marked dirty: after a bulk load that marked
+// transaction without a statement timeout (it reads every call), whatever
+// is marked dirty: after a bulk load that marked
 // nothing, or to check that folds kept them right (the views do not change
 // if they did). It returns the database's error, having changed nothing.
 func (db *DB) RebuildRollups(ctx context.Context) error {
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, lockRollupsSQL, int64(rollupLock)); err != nil {
 			return fmt.Errorf("lock rollups: %w", err)
+		}
+		if _, err := tx.Exec(ctx, noStatementTimeoutSQL); err != nil {
+			return fmt.Errorf("lift the statement timeout: %w", err)
 		}
 		// As in a fold: the marks go first, so that a change committed
 		// after this statement keeps its mark.

@@ -286,10 +286,53 @@ func TestRollups_ConcurrentFolds(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
+	// Between them they take the 3 keys (day 1 m1, day 5 m2, day 6 m3): one
+	// folds, or each folds what the other left.
 	if got := folded[0] + folded[1]; got != 3 {
-		t.Errorf("folds took %v keys, want 3 between them (day 1 m1, day 5 m2, day 6 m3)", folded)
+		t.Errorf("folds took %v keys, want 3 between them", folded)
 	}
 	assertFoldedExact(t, db, "two folds at once")
+}
+
+// TestRollups_FoldGivesWay folds while another fold holds the lock: it
+// folds nothing and leaves the marks.
+func TestRollups_FoldGivesWay(t *testing.T) {
+	db := rollupFixture(t)
+	ctx := t.Context()
+	mustSave(t, db, rollupCall("a", "m2", 5, "completed", 60))
+	tx, err := db.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(x'726f6c6c757073'::bigint)`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.FoldRollups(ctx); err != nil || n != 0 {
+		t.Errorf("FoldRollups while another fold runs = %d, %v; want 0, nil", n, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := dirtyKeys(t, db); n != 2 {
+		t.Errorf("dirty keys = %d, want the 2 marks left", n)
+	}
+	assertFoldedExact(t, db, "fold after one that gave way")
+}
+
+// TestRollups_FoldInChunks folds more keys than one transaction takes.
+func TestRollups_FoldInChunks(t *testing.T) {
+	db := rollupFixture(t)
+	var calls []store.Call
+	for day := 1; day <= 28; day++ {
+		calls = append(calls, rollupCall(fmt.Sprint("x", day), "m8", day, "completed", int32(day)),
+			rollupCall(fmt.Sprint("y", day), "m9", day, "busy", 1))
+	}
+	mustSave(t, db, calls...)
+	n, err := db.FoldRollups(t.Context())
+	if err != nil || n != 56 {
+		t.Errorf("FoldRollups = %d, %v; want 56 keys", n, err)
+	}
+	assertFoldedExact(t, db, "fold in chunks")
 }
 
 func TestRollups_Rebuild(t *testing.T) {
