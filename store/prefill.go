@@ -17,23 +17,25 @@ SELECT attname FROM pg_attribute
 WHERE  attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
 ORDER  BY attnum`
 
-// cloneIDsSQL maps the calls to copy to their copies $1..$2 of $3, with
-// start times spread evenly over $4 before now, newest first: copy k of
-// the i-th of n calls is the ((k-1)·n + i)-th of copies·n. The ids sort in
-// the order they are written, which keeps index inserts at the edges.
+// cloneIDsSQL maps the calls $5 to their copies $1..$2 of $3, with start
+// times spread evenly over $4 before now, newest first: copy k of the i-th
+// of n calls is the ((k-1)·n + i)-th of copies·n. The ids sort in the order
+// they are written, which keeps index inserts at the edges.
 const cloneIDsSQL = `
 CREATE TEMP TABLE clone_ids ON COMMIT DROP AS
-SELECT t.call_id AS src,
+SELECT t.call_id AS src, t.model_id,
        'clone-' || lpad(g.k::text, 7, '0') || '-' || t.call_id AS dst,
        now() - $4::interval * (((g.k - 1) * t.n + t.i)::float8 / ($3::float8 * t.n)) AS started_at
-FROM  (SELECT call_id, row_number() OVER (ORDER BY call_id) - 1 AS i, count(*) OVER () AS n
-       FROM calls WHERE starts_with(call_id, $5)) t
+FROM  (SELECT call_id, model_id, row_number() OVER (ORDER BY call_id) - 1 AS i, count(*) OVER () AS n
+       FROM calls WHERE call_id = ANY($5::text[])) t
 CROSS  JOIN generate_series($1::integer, $2::integer) g(k)`
+
+const cloneSourcesSQL = `SELECT call_id FROM calls WHERE starts_with(call_id, $1)`
 
 // cloneMarkSQL marks the copies' rollup keys, as every writer of calls does.
 const cloneMarkSQL = `
 INSERT INTO rollup_dirty (day, model_id)
-SELECT DISTINCT (i.started_at AT TIME ZONE 'UTC')::date, c.model_id FROM clone_ids i JOIN calls c ON c.call_id = i.src`
+SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date, model_id FROM clone_ids`
 
 // cloneFastSQL skips the foreign key checks of the copies' child rows
 // (their calls are copied first, in the same transaction) when the role
@@ -59,6 +61,14 @@ func (db *DB) CloneCalls(ctx context.Context, prefix string, copies int, span ti
 		return fmt.Errorf("clone calls: %w", err)
 	}
 	stmts = append(stmts, cloneMarkSQL)
+	rows, err := db.pool.Query(ctx, cloneSourcesSQL, prefix)
+	if err != nil {
+		return fmt.Errorf("clone calls: %w", err)
+	}
+	sources, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("clone calls: %w", err)
+	}
 	for k := 1; k <= copies; k += cloneRound {
 		last := min(k+cloneRound-1, copies)
 		err := db.beginFunc(ctx, func(tx pgx.Tx) error {
@@ -68,7 +78,7 @@ func (db *DB) CloneCalls(ctx context.Context, prefix string, copies int, span ti
 			if _, err := tx.Exec(ctx, noStatementTimeoutSQL); err != nil { // a round writes a million rows a statement
 				return err
 			}
-			if _, err := tx.Exec(ctx, cloneIDsSQL, k, last, copies, span, prefix); err != nil {
+			if _, err := tx.Exec(ctx, cloneIDsSQL, k, last, copies, span, sources); err != nil {
 				return err
 			}
 			for _, s := range stmts {
@@ -115,8 +125,13 @@ func cloneStatements(ctx context.Context, db *DB) ([]string, error) {
 			cols[i] = q
 		}
 		name := pgx.Identifier{table}.Sanitize()
-		stmts = append(stmts, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM clone_ids i JOIN %s t ON t.call_id = i.src ORDER BY i.dst",
-			name, strings.Join(cols, ", "), strings.Join(sel, ", "), name))
+		// The calls to copy are read by their call_id, so that a round
+		// costs the same however many calls the table holds already.
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s
+FROM  (SELECT DISTINCT src FROM clone_ids) s
+CROSS  JOIN LATERAL (SELECT * FROM %s WHERE call_id = s.src OFFSET 0) t
+JOIN   clone_ids i ON i.src = s.src
+ORDER  BY i.dst`, name, strings.Join(cols, ", "), strings.Join(sel, ", "), name))
 	}
 	return stmts, nil
 }
