@@ -107,6 +107,9 @@ func (db *DB) foldChunk(ctx context.Context) (int, error) {
 		if !locked {
 			return nil
 		}
+		if _, err := tx.Exec(ctx, noJITSQL); err != nil {
+			return fmt.Errorf("switch JIT off: %w", err)
+		}
 		rows, err := tx.Query(ctx, takeDirtySQL, foldChunk)
 		if err != nil {
 			return fmt.Errorf("take dirty keys: %w", err)
@@ -143,6 +146,12 @@ func (db *DB) foldChunk(ctx context.Context) (int, error) {
 
 const clearDirtySQL = `DELETE FROM rollup_dirty`
 
+// noJITSQL switches JIT compilation off for the rest of a transaction: the
+// estimated cost of a key's recomputation makes PostgreSQL compile each
+// statement, which takes longer than running it (migration 00015 switches
+// it off for the database where it may).
+const noJITSQL = `SELECT set_config('jit', 'off', true)`
+
 // noStatementTimeoutSQL lifts the pool's statement timeout for the rest of
 // a transaction whose statements read every call.
 const noStatementTimeoutSQL = `SELECT set_config('statement_timeout', '0', true)`
@@ -159,6 +168,9 @@ func (db *DB) RebuildRollups(ctx context.Context) error {
 		}
 		if _, err := tx.Exec(ctx, noStatementTimeoutSQL); err != nil {
 			return fmt.Errorf("lift the statement timeout: %w", err)
+		}
+		if _, err := tx.Exec(ctx, noJITSQL); err != nil {
+			return fmt.Errorf("switch JIT off: %w", err)
 		}
 		// As in a fold: the marks go first, so that a change committed
 		// after this statement keeps its mark.

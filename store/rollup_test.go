@@ -383,3 +383,32 @@ func TestRollups_Errors(t *testing.T) {
 	}
 	assertViewsExact(t, db, "failed fold")
 }
+
+// TestRollups_LiveStatsAreCallFacts checks that daily_call_stats_live, which
+// computes answered, talk time and voicemail per call itself, aggregates
+// what call_facts says of each call.
+func TestRollups_LiveStatsAreCallFacts(t *testing.T) {
+	db := agentViewsFixture(t)
+	got := texts(t, db, `SELECT to_jsonb(l)::text FROM daily_call_stats_live l ORDER BY 1`)
+	want := texts(t, db, `SELECT to_jsonb(s)::text FROM (
+		SELECT f.started_date_utc AS day, f.model_id, count(*) AS calls, count(*) FILTER (WHERE f.answered) AS answered,
+		       count(*) FILTER (WHERE f.status = 'completed') AS completed, count(*) FILTER (WHERE f.status = 'failed') AS failed,
+		       count(*) FILTER (WHERE f.status = 'no-answer') AS no_answer,
+		       count(*) FILTER (WHERE f.status IN ('hangup_on_voicemail', 'left_voicemail')) AS voicemail,
+		       count(*) FILTER (WHERE f.status = 'busy') AS busy,
+		       round(count(*) FILTER (WHERE f.answered)::numeric / count(*), 4) AS answer_rate,
+		       round(avg(f.duration_seconds), 1) AS avg_duration_seconds,
+		       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY f.duration_seconds))::numeric, 1) AS median_duration_seconds,
+		       round((percentile_cont(0.9) WITHIN GROUP (ORDER BY f.duration_seconds))::numeric, 1) AS p90_duration_seconds,
+		       round(coalesce(sum(f.talk_seconds), 0) / 60, 1) AS total_talk_minutes,
+		       count(*) FILTER (WHERE f.voicemail) AS reached_voicemail, sum(f.utterances) AS utterances,
+		       sum(f.agent_utterances) AS agent_utterances, sum(f.human_utterances) AS human_utterances,
+		       sum(f.variables) AS variables, sum(f.variables_collected) AS variables_collected
+		FROM call_facts f WHERE f.started_at IS NOT NULL GROUP BY 1, 2) s ORDER BY 1`)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("daily_call_stats_live differs from an aggregate of call_facts (-call_facts +live):\n%s", diff)
+	}
+	if len(got) < 4 {
+		t.Errorf("only %d rows compared", len(got))
+	}
+}
