@@ -426,6 +426,7 @@ func TestRolesScript_RevokeSticks(t *testing.T) {
 	}
 	for _, sql := range []string{
 		`REVOKE SELECT ON call_facts FROM ` + rs.reader,
+		`REVOKE SELECT ON daily_call_stats_rollup FROM ` + rs.reader,
 		`REVOKE SELECT (shared_value) ON collected_variables FROM ` + rs.reader,
 	} {
 		if _, err := owner.Exec(ctx, sql); err != nil {
@@ -436,7 +437,7 @@ func TestRolesScript_RevokeSticks(t *testing.T) {
 		t.Helper()
 		for _, sql := range []string{
 			`SELECT * FROM call_facts`,
-			`SELECT * FROM daily_call_stats`,          // reads call_facts as the reader
+			`SELECT * FROM daily_call_stats`,          // reads daily_call_stats_rollup as the reader
 			`SELECT * FROM collected_variable_values`, // reads shared_value as the reader
 		} {
 			if _, err := conn.Exec(ctx, sql); sqlState(err) != insufficientPrivilege {
