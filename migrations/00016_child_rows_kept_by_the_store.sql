@@ -4,7 +4,8 @@
 -- were the largest share of the database's CPU time on a fresh sync. The store writes a call's
 -- child rows in the transaction that writes the call; deleting calls, which is rare, still
 -- deletes their child rows, by statement-level triggers below (one statement per child table,
--- whatever the number of calls), for a DELETE or a TRUNCATE from any client. The column comments
+-- whatever the number of calls), for a DELETE or a TRUNCATE from any client, and mark the
+-- deleted calls' rollup keys (or empty the rollups), so that the daily views drop them. The column comments
 -- still name calls.call_id: BI tools that join on declared keys (Metabase's "Foreign Key"
 -- semantic type) can be told so in their data model.
 ALTER TABLE transcript_lines    DROP CONSTRAINT transcript_lines_call_id_fkey;
@@ -22,6 +23,9 @@ BEGIN
     DELETE FROM call_telephony      WHERE call_id IN (SELECT call_id FROM gone);
     DELETE FROM call_actions        WHERE call_id IN (SELECT call_id FROM gone);
     DELETE FROM call_judgements     WHERE call_id IN (SELECT call_id FROM gone);
+    -- The daily views must drop the deleted calls (see rollup_dirty, migration 00015).
+    INSERT INTO rollup_dirty (day, model_id)
+    SELECT DISTINCT (started_at AT TIME ZONE 'UTC')::date, model_id FROM gone WHERE started_at IS NOT NULL;
     RETURN NULL;
 END
 $$;
@@ -38,6 +42,10 @@ BEGIN
     DELETE FROM call_telephony;
     DELETE FROM call_actions;
     DELETE FROM call_judgements;
+    DELETE FROM rollup_dirty;
+    DELETE FROM daily_call_stats_rollup;
+    DELETE FROM daily_action_outcomes_rollup;
+    DELETE FROM daily_judgement_results_rollup;
     RETURN NULL;
 END
 $$;
@@ -52,8 +60,8 @@ CREATE TRIGGER calls_delete_children AFTER DELETE ON calls
 CREATE TRIGGER calls_truncate_children AFTER TRUNCATE ON calls
     FOR EACH STATEMENT EXECUTE FUNCTION calls_truncate_children();
 
-COMMENT ON FUNCTION calls_delete_children() IS 'Trigger function: deletes the child rows (transcript lines, variables, telephony, actions, judgements) of deleted calls, in place of foreign keys that would cost a query per inserted row.';
-COMMENT ON FUNCTION calls_truncate_children() IS 'Trigger function: empties the child tables of calls when calls is truncated.';
+COMMENT ON FUNCTION calls_delete_children() IS 'Trigger function: deletes the child rows (transcript lines, variables, telephony, actions, judgements) of deleted calls, in place of foreign keys that would cost a query per inserted row, and marks their rollup keys in rollup_dirty.';
+COMMENT ON FUNCTION calls_truncate_children() IS 'Trigger function: empties the child tables of calls and the daily rollups when calls is truncated.';
 COMMENT ON TRIGGER calls_delete_children ON calls IS 'Deleting calls deletes their child rows (see calls_delete_children).';
 COMMENT ON TRIGGER calls_truncate_children ON calls IS 'Truncating calls empties its child tables (see calls_truncate_children).';
 

@@ -51,8 +51,8 @@ ON CONFLICT (call_id) DO NOTHING`
 
 const deleteQueuedSQL = `DELETE FROM sync_queue WHERE call_id = ANY($1::text[])`
 
-// Deleting calls deletes their child rows (the calls_delete_children
-// trigger, migration 00016).
+// Deleting calls deletes their child rows and marks their rollup keys (the
+// calls_delete_children trigger, migration 00016), whoever deletes them.
 const deleteCallsSQL = `DELETE FROM calls WHERE call_id = ANY($1::text[]) RETURNING call_id`
 
 const finishErasureSQL = `UPDATE erasures SET erased = $2 WHERE id = $1`

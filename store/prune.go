@@ -68,13 +68,18 @@ WITH p AS (
                   AND coalesce(started_at, first_synced_at) < now() - $2 * interval '1 millisecond'
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
-    RETURNING c.call_id),
+    RETURNING c.call_id, c.started_at, c.model_id),
 v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id),
-a AS (` + pruneActionsSQL + `)
+a AS (` + pruneActionsSQL + `),
+changed AS (SELECT started_at, model_id FROM p),
+mark AS (` + markChangedSQL + `)
 SELECT max(call_id), count(*) FROM p`
 
 // pruneActionsSQL empties what the actions of the pruned calls p passed
 // and returned (extractors return what they collected), keeping what ran.
+// It empties error_message, which daily_action_outcomes counts
+// (has_error_message): the prunes that run it mark the rollup keys of their
+// calls dirty. The other prunes change nothing the daily views read.
 const pruneActionsSQL = `
     UPDATE call_actions a
     SET    parameters_hard_coded = NULL, parameters_from_llm = NULL, return_value = NULL,
@@ -96,11 +101,13 @@ WITH p AS (
                   AND coalesce(started_at, first_synced_at) < now() - $2 * interval '1 millisecond'
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
-    RETURNING c.call_id),
+    RETURNING c.call_id, c.started_at, c.model_id),
 t AS (UPDATE transcript_lines l SET text = '' FROM p WHERE l.call_id = p.call_id AND l.text <> ''),
 v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id),
 a AS (` + pruneActionsSQL + `),
-j AS (UPDATE call_judgements j SET value = NULL, feedback = NULL FROM p WHERE j.call_id = p.call_id)
+j AS (UPDATE call_judgements j SET value = NULL, feedback = NULL FROM p WHERE j.call_id = p.call_id),
+changed AS (SELECT started_at, model_id FROM p),
+mark AS (` + markChangedSQL + `)
 SELECT max(call_id), count(*) FROM p`
 
 // pruneHookJudgementsSQL drops the judgements of verified webhooks that

@@ -132,6 +132,9 @@ const jitOffSQL = `SET LOCAL jit = off`
 // calls that send them (non-nil) replace the stored ones: one DELETE each
 // for the calls already stored, then COPY straight into their tables.
 //
+// The rollup keys of the written calls, before and after, are marked dirty
+// (markStagedSQL); unchanged calls mark nothing.
+//
 // Duplicate ids in calls are written in order, the last one winning: the
 // k-th occurrence of each id is written in the k-th round, so each round
 // sees what the one before wrote, as one write per call would.
@@ -229,7 +232,12 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call, g guard) (unchang
 	if err := stageCalls(ctx, tx, changed); err != nil {
 		return 0, err
 	}
+	ids := make([]string, len(changed))
+	for i, c := range changed {
+		ids[i] = c.ID
+	}
 	b := &pgx.Batch{}
+	b.Queue(markStagedSQL, ids)
 	b.Queue(mergeCallsSQL)
 	if replaceTranscripts {
 		b.Queue(mergeDeleteTranscriptsSQL)

@@ -200,7 +200,8 @@ func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 }
 
 // callStatements passes each statement that writes c, with its arguments,
-// to do, in order: the call, its transcript, its variables, its telephony.
+// to do, in order: the call's rollup keys, the call, its transcript, its
+// variables, its actions, its judgements, its telephony.
 // With perRow, each transcript line and variable is a statement of its
 // own; otherwise each set is one statement over arrays. It does not check
 // the payload hash.
@@ -210,6 +211,7 @@ func callStatements(c *Call, perRow bool, do func(sql string, args ...any)) {
 		raw = []byte("{}")
 	}
 	k := countsOf(c)
+	do(markCallSQL, c.ID, c.StartedAt, c.ModelID)
 	do(upsertCallSQL, c.ID, c.ModelID, c.Status, c.EndCallReason, c.CustomEndCallReason,
 		c.TypeOfCall, c.CampaignType, c.PhoneNumberFrom, c.PhoneNumberTo, c.Name, c.StartedAt,
 		c.DurationSeconds, c.Timezone, c.RecordingURL, c.ErrorMessage, jsonArg(c.ExecutedActions),

@@ -72,6 +72,9 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	start := time.Now()
 	rep, err := b.Run(ctx, windows, opts)
 	prog.finish()
+	if !opts.DryRun {
+		foldRollups(ctx, db, withComponent(logger, componentRollups))
+	}
 	names := agentNames(ctx, db, logger)
 	printBackfill(e.stdout, rep, modelRequests, time.Since(start), opts.DryRun, names)
 	if err == nil && !rc.allModels {

@@ -99,9 +99,13 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 			return err
 		}
 	}
-	if cloned == 0 {
-		return nil
+	if cloned > 0 {
+		copies := (cloned + chunk - 1) / chunk
+		if err := db.CloneCalls(ctx, "prefill-", copies, span, nil); err != nil {
+			return err
+		}
 	}
-	copies := (cloned + chunk - 1) / chunk
-	return db.CloneCalls(ctx, "prefill-", copies, span, nil)
+	// One pass over every call, rather than a fold of each day and agent
+	// one by one: the rollups are as a worker's folds leave them.
+	return db.RebuildRollups(ctx)
 }

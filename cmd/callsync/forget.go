@@ -72,6 +72,7 @@ func runForget(ctx context.Context, args []string, e env) error {
 		}
 		return fmt.Errorf("forget: %w", err)
 	}
+	foldRollups(ctx, db, withComponent(logger, componentRollups))
 	for _, id := range res.Calls {
 		fmt.Fprintln(e.stdout, "erased", id)
 	}

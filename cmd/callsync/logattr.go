@@ -24,6 +24,7 @@ const (
 	componentSchedule  = "schedule"  // the cron schedule and the wake-up on queued calls
 	componentMigrate   = "migrate"   // schema migrations
 	componentRun       = "run"       // run's own start and stop
+	componentRollups   = "rollups"   // the folds of the daily rollups
 )
 
 // withComponent returns logger tagged with component (nil for nil, which

@@ -90,6 +90,7 @@ var commands = []command{
 	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},
 	{"agents", "list the agents (GET /v2/assistants/) into the agents table", runAgents},
 	{"search-index", "switch the full-text index of transcripts on or off", runSearchIndex},
+	{"rollups", "fold or rebuild the daily rollups behind the daily views, or show their state", runRollups},
 	{"forget", "erase calls for good, by id or phone number, so that no sync brings them back", runForget},
 	{"prune", "apply retention: remove transcripts, recordings, variables or details of old calls", runPrune},
 	{"variables", "list, share or unshare the collected variables whose values BI readers see", runVariables},

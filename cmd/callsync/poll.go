@@ -120,6 +120,7 @@ func runPoll(ctx context.Context, args []string, e env) error {
 		pc.models = models
 	}
 	st, err := pc.pollOnce(ctx, pc.poller(client, db, logger, cfg))
+	foldRollups(ctx, db, withComponent(logger, componentRollups))
 	printPoll(e.stdout, st, len(pc.models))
 	if err != nil {
 		if ctx.Err() != nil {

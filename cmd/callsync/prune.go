@@ -47,6 +47,7 @@ func runPrune(ctx context.Context, args []string, e env) error {
 	defer db.Close()
 	p, err := db.Prune(ctx, r)
 	printPruned(e.stdout, p)
+	foldRollups(ctx, db, withComponent(logger, componentRollups))
 	return err
 }
 
@@ -56,8 +57,8 @@ func printPruned(w io.Writer, p store.Pruned) {
 }
 
 // pruneDaily returns the job that run schedules once a day: it applies
-// retention and logs what it did.
-func pruneDaily(ctx context.Context, db *store.DB, r store.Retention, logger *slog.Logger) func() {
+// retention, logs what it did and folds the rollups (logging to rollups).
+func pruneDaily(ctx context.Context, db *store.DB, r store.Retention, logger, rollups *slog.Logger) func() {
 	return func() {
 		start := time.Now()
 		p, err := db.Prune(ctx, r)
@@ -67,5 +68,6 @@ func pruneDaily(ctx context.Context, db *store.DB, r store.Retention, logger *sl
 		}
 		logger.Info("retention applied", "transcripts", p.Transcripts, "recordings", p.Recordings,
 			"variables", p.Variables, "calls", p.Calls, "webhook_judgements", p.HookJudgements, attrTook, time.Since(start).Round(time.Millisecond))
+		foldRollups(ctx, db, rollups)
 	}
 }

@@ -185,14 +185,26 @@ var readerColumns = map[string][]string{
 	"api_limits": {"paused_until"},
 	"backfill_checkpoints": {"model_id", "window_start", "window_end", "next_offset", "total_records",
 		"landed", "scans", "done", "updated_at"},
-	"poll_watermarks":           {"model_id", "watermark", "polled_at", "updated_at"},
-	"shared_variables":          {"name", "added_at"},
-	"call_facts":                {"*"},
-	"daily_call_stats":          {"*"},
-	"collected_variable_values": {"*"},
-	"sync_health":               {"*"},
-	"daily_action_outcomes":     {"*"},
-	"daily_judgement_results":   {"*"},
+	"poll_watermarks":  {"model_id", "watermark", "polled_at", "updated_at"},
+	"shared_variables": {"name", "added_at"},
+	"rollup_dirty":     {"day", "model_id"},
+	"daily_call_stats_rollup": {"day", "model_id", "calls", "answered", "completed", "failed", "no_answer",
+		"voicemail", "busy", "answer_rate", "avg_duration_seconds", "median_duration_seconds", "p90_duration_seconds",
+		"total_talk_minutes", "reached_voicemail", "utterances", "agent_utterances", "human_utterances", "variables",
+		"variables_collected"},
+	"daily_action_outcomes_rollup": {"day", "model_id", "kind", "action", "status", "actions", "calls", "failed",
+		"with_error_message"},
+	"daily_judgement_results_rollup": {"day", "model_id", "criterion", "calls", "true_count", "false_count",
+		"partial_count", "not_applicable_count", "other_count", "pass_rate"},
+	"call_facts":                   {"*"},
+	"daily_call_stats":             {"*"},
+	"collected_variable_values":    {"*"},
+	"sync_health":                  {"*"},
+	"daily_action_outcomes":        {"*"},
+	"daily_judgement_results":      {"*"},
+	"daily_call_stats_live":        {"*"},
+	"daily_action_outcomes_live":   {"*"},
+	"daily_judgement_results_live": {"*"},
 }
 
 // readerForbidden are columns that hold direct identifiers or queue
@@ -425,6 +437,7 @@ func TestRolesScript_RevokeSticks(t *testing.T) {
 	}
 	for _, sql := range []string{
 		`REVOKE SELECT ON call_facts FROM ` + rs.reader,
+		`REVOKE SELECT ON daily_call_stats_rollup FROM ` + rs.reader,
 		`REVOKE SELECT (shared_value) ON collected_variables FROM ` + rs.reader,
 	} {
 		if _, err := owner.Exec(ctx, sql); err != nil {
@@ -435,7 +448,7 @@ func TestRolesScript_RevokeSticks(t *testing.T) {
 		t.Helper()
 		for _, sql := range []string{
 			`SELECT * FROM call_facts`,
-			`SELECT * FROM daily_call_stats`,          // reads call_facts as the reader
+			`SELECT * FROM daily_call_stats`,          // reads daily_call_stats_rollup as the reader
 			`SELECT * FROM collected_variable_values`, // reads shared_value as the reader
 		} {
 			if _, err := conn.Exec(ctx, sql); sqlState(err) != insufficientPrivilege {

@@ -43,8 +43,9 @@ type passRunner struct {
 	db        *store.DB
 	tel       *telemetry
 	logger    *slog.Logger
-	command   string // once or run
-	worker    string // host name
+	rollups   *slog.Logger // for the fold after each pass
+	command   string       // once or run
+	worker    string       // host name
 	retention time.Duration
 
 	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
@@ -56,10 +57,11 @@ func newPassRunner(command string, s *callsync.Syncer, db *store.DB, tel *teleme
 	if err != nil {
 		host = "unknown"
 	}
-	return &passRunner{syncer: s, db: db, tel: tel, logger: withComponent(logger, componentPass), command: command, worker: host, retention: rc.retention}
+	return &passRunner{syncer: s, db: db, tel: tel, logger: withComponent(logger, componentPass),
+		rollups: withComponent(logger, componentRollups), command: command, worker: host, retention: rc.retention}
 }
 
-// run runs one pass and reports it. It returns what RunOnce returned; a
+// run runs one pass, reports it and folds the rollups. It returns what RunOnce returned; a
 // failure to record the pass is logged, not returned.
 func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	p.tel.startPass()
@@ -85,6 +87,8 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 		result = "unauthorized"
 	}
 	p.tel.observePass(end.Sub(start), result, end)
+	// Off the pass: what the pass wrote is in the daily views already.
+	foldRollups(ctx, p.db, p.rollups)
 	return st, err
 }
 

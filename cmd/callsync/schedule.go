@@ -54,7 +54,7 @@ func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Log
 	s.passID = id
 	if c.retention != (store.Retention{}) {
 		// Retention once a day, and at start: a worker restarted daily still prunes.
-		s.prune = pruneDaily(ctx, w.db, c.retention, withComponent(logger, componentRetention))
+		s.prune = pruneDaily(ctx, w.db, c.retention, withComponent(logger, componentRetention), withComponent(logger, componentRollups))
 		if _, err := s.cron.AddFunc("@every 24h", s.prune); err != nil {
 			return nil, err
 		}

@@ -103,13 +103,29 @@ BEGIN
                                        'total_records', 'landed', 'scans', 'done', 'updated_at']),
         ('poll_watermarks', ARRAY['model_id', 'watermark', 'polled_at', 'updated_at']),
         ('shared_variables', ARRAY['name', 'added_at']),
+        -- The daily rollups the daily views read (counts per day and agent).
+        ('rollup_dirty', ARRAY['day', 'model_id']),
+        ('daily_call_stats_rollup', ARRAY['day', 'model_id', 'calls', 'answered', 'completed', 'failed',
+                                          'no_answer', 'voicemail', 'busy', 'answer_rate',
+                                          'avg_duration_seconds', 'median_duration_seconds',
+                                          'p90_duration_seconds', 'total_talk_minutes', 'reached_voicemail',
+                                          'utterances', 'agent_utterances', 'human_utterances', 'variables',
+                                          'variables_collected']),
+        ('daily_action_outcomes_rollup', ARRAY['day', 'model_id', 'kind', 'action', 'status', 'actions',
+                                               'calls', 'failed', 'with_error_message']),
+        ('daily_judgement_results_rollup', ARRAY['day', 'model_id', 'criterion', 'calls', 'true_count',
+                                                 'false_count', 'partial_count', 'not_applicable_count',
+                                                 'other_count', 'pass_rate']),
         -- Views: whole. They read only the columns above, as the reader.
         ('call_facts', ARRAY['']),
         ('daily_call_stats', ARRAY['']),
         ('collected_variable_values', ARRAY['']),
         ('sync_health', ARRAY['']),
         ('daily_action_outcomes', ARRAY['']),
-        ('daily_judgement_results', ARRAY[''])
+        ('daily_judgement_results', ARRAY['']),
+        ('daily_call_stats_live', ARRAY['']),
+        ('daily_action_outcomes_live', ARRAY['']),
+        ('daily_judgement_results_live', ARRAY[''])
     ) AS t(relation, columns), unnest(t.columns) AS c(column_name);
 
     first_run := NOT EXISTS (SELECT FROM role_grants WHERE grantee = 'reader');

@@ -12,9 +12,10 @@ import (
 )
 
 const emptyWarehouseSQL = `TRUNCATE calls, transcript_lines, collected_variables, call_telephony, call_actions,
-    call_judgements, sync_queue`
+    call_judgements, sync_queue, rollup_dirty, daily_call_stats_rollup, daily_action_outcomes_rollup,
+    daily_judgement_results_rollup`
 
-// EmptyWarehouse deletes every call and queue row at once. Benchmarks use
+// EmptyWarehouse deletes every call and queue row, and the rollups, at once. Benchmarks use
 // it to sync the same calls into an empty warehouse again; nothing else
 // should. It returns the database's error.
 func EmptyWarehouse(ctx context.Context, db *store.DB) error {
