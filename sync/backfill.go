@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
@@ -24,6 +27,9 @@ type BackfillOptions struct {
 	// Rescans is how many more times a window is read when fewer of its
 	// calls landed than the API counts. Zero means 2; negative means none.
 	Rescans int
+	// Windows is how many windows are read at once, each with its own
+	// pages and checkpoint. Zero means one at a time, in order.
+	Windows int
 }
 
 // BackfillProgress is the state of a running backfill, passed to
@@ -87,25 +93,31 @@ type Backfiller struct {
 	Now func() time.Time
 }
 
-// Run backfills windows in order. Windows that a checkpoint says are done
-// are skipped unless opts.Refetch; a window stopped half-way continues at
-// the page where it stopped. A window whose pages keep failing is reported
-// in Failed and the next one is read; Run stops when ctx ends, on a store
-// error, when the API refuses the key (ErrUnauthorized), or after several
-// windows failed in a row, and returns the error with the report so far.
+// Run backfills windows, opts.Windows of them at once (in order when one
+// at a time). Windows that a checkpoint says are done are skipped unless
+// opts.Refetch; a window stopped half-way continues at the page where it
+// stopped. A window whose pages keep failing is reported in Failed and the
+// next one is read; Run stops when ctx ends, on a store error, when the API
+// refuses the key (ErrUnauthorized), or after several windows failed in a
+// row, and returns the error with the report so far.
 func (b *Backfiller) Run(ctx context.Context, windows []Window, opts BackfillOptions) (BackfillReport, error) {
 	if opts.Rescans == 0 {
 		opts.Rescans = 2
 	}
 	r := &backfillRun{b: b, cfg: b.Config.withDefaults(), opts: opts, start: b.now(),
 		rep: BackfillReport{Windows: len(windows)}, prog: BackfillProgress{Windows: len(windows)}}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(opts.Windows, 1))
 	cps := map[string]map[[2]int64]store.Checkpoint{}
-	failedInARow := 0
 	for _, w := range windows {
+		if gctx.Err() != nil {
+			break // a window failed the run, or ctx ended
+		}
 		if _, ok := cps[w.ModelID]; !ok {
-			m, err := b.checkpoints(ctx, w.ModelID, windows)
+			m, err := b.checkpoints(gctx, w.ModelID, windows)
 			if err != nil {
-				return r.rep, err
+				r.fail(err)
+				break
 			}
 			cps[w.ModelID] = m
 		}
@@ -114,50 +126,99 @@ func (b *Backfiller) Run(ctx context.Context, windows []Window, opts BackfillOpt
 			cp = store.Checkpoint{ModelID: w.ModelID, From: w.From, To: w.To}
 		}
 		if cp.Done && !opts.Refetch {
-			r.rep.Skipped++
-			r.prog.Done++
-			r.prog.Skipped++
-			b.progress(r.prog)
+			r.update(func() { r.rep.Skipped++; r.prog.Done++; r.prog.Skipped++ })
 			continue
 		}
 		if opts.Refetch || opts.DryRun {
 			cp.NextOffset = 0
 		}
-		r.prog.Current = w
-		res, err := r.window(ctx, cp)
-		switch {
-		case err == nil:
-			failedInARow = 0
-			r.rep.Done++
-			if res.Total >= 0 && res.Total != res.Landed {
-				r.rep.Mismatched = append(r.rep.Mismatched, res)
-			}
-		case !errors.As(err, new(*windowError)):
-			return r.rep, err // the context ended, the key was refused, or the store failed
-		default:
-			failedInARow++
-			res.Err = err
-			r.rep.Failed = append(r.rep.Failed, res)
-			b.Logger.Warn("backfill window failed; its checkpoint keeps the pages read", modelIDAttr(w.ModelID),
-				"from", w.From, "to", w.To, errAttr(err))
-			if failedInARow >= maxFailedInARow {
-				return r.rep, fmt.Errorf("backfill: %d windows failed in a row; last: %w", failedInARow, err)
-			}
-		}
-		r.prog.Done++
-		b.progress(r.prog)
+		g.Go(func() error {
+			r.update(func() { r.prog.Current = w })
+			res, err := r.window(gctx, cp)
+			return r.settle(res, err)
+		})
 	}
-	return r.rep, nil
+	_ = g.Wait() // the first error is kept by settle and fail
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil && ctx.Err() != nil {
+		r.err = ctx.Err()
+	}
+	return r.rep, r.err
 }
 
-// backfillRun is the state of one Backfiller.Run.
+// settle counts a window's result and returns an error when the run must
+// stop: the context ended, the key was refused, the store failed, or too
+// many windows failed in a row.
+func (r *backfillRun) settle(res WindowResult, err error) error {
+	r.mu.Lock()
+	defer func() {
+		r.prog.Done++
+		r.b.progress(r.prog)
+		r.mu.Unlock()
+	}()
+	switch {
+	case err == nil:
+		r.failedInARow = 0
+		r.rep.Done++
+		if res.Total >= 0 && res.Total != res.Landed {
+			r.rep.Mismatched = append(r.rep.Mismatched, res)
+		}
+		return nil
+	case !errors.As(err, new(*windowError)):
+		r.keep(err) // the context ended, the key was refused, or the store failed
+		return err
+	}
+	r.failedInARow++
+	res.Err = err
+	r.rep.Failed = append(r.rep.Failed, res)
+	r.b.Logger.Warn("backfill window failed; its checkpoint keeps the pages read", modelIDAttr(res.ModelID),
+		"from", res.From, "to", res.To, errAttr(err))
+	if r.failedInARow >= maxFailedInARow {
+		err = fmt.Errorf("backfill: %d windows failed in a row; last: %w", r.failedInARow, err)
+		r.keep(err)
+		return err
+	}
+	return nil
+}
+
+// keep records the error that stops the run: the first one, unless it is
+// the context's and a real cause comes after (the others' windows end with
+// the cancelled context when one of them stops the run).
+func (r *backfillRun) keep(err error) {
+	if r.err == nil || (errors.Is(r.err, context.Canceled) && !errors.Is(err, context.Canceled)) {
+		r.err = err
+	}
+}
+
+// fail records an error that stops the run from outside any window.
+func (r *backfillRun) fail(err error) {
+	r.mu.Lock()
+	r.keep(err)
+	r.mu.Unlock()
+}
+
+// update changes the report or progress, and reports the progress.
+func (r *backfillRun) update(f func()) {
+	r.mu.Lock()
+	f()
+	r.b.progress(r.prog)
+	r.mu.Unlock()
+}
+
+// backfillRun is the state of one Backfiller.Run, shared by the windows
+// read at once: mu guards rep, prog, failedInARow and err.
 type backfillRun struct {
 	b     *Backfiller
 	cfg   IntakeConfig
 	opts  BackfillOptions
 	start time.Time // when the run began: windows open then are never done
-	rep   BackfillReport
-	prog  BackfillProgress
+
+	mu           sync.Mutex
+	rep          BackfillReport
+	prog         BackfillProgress
+	failedInARow int
+	err          error // what stopped the run
 }
 
 // window reads one window to its end, then checks the warehouse's count of
@@ -189,7 +250,7 @@ func (r *backfillRun) window(ctx context.Context, cp store.Checkpoint) (WindowRe
 		}
 		b.Logger.Info("fewer calls landed than the API counts; reading the window again", modelIDAttr(w.ModelID),
 			"from", w.From, "to", w.To, "total_records", total, "landed", landed)
-		r.rep.Rescans++
+		r.update(func() { r.rep.Rescans++ })
 		cp.NextOffset = 0
 	}
 	// A window that was still open when the run began may get more calls:

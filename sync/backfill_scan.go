@@ -34,8 +34,7 @@ func (r *backfillRun) scan(ctx context.Context, cp *store.Checkpoint, seen map[s
 		offset := cp.NextOffset
 		l := <-next
 		pending = false
-		r.rep.Requests += l.requests
-		r.prog.Requests = r.rep.Requests
+		r.update(func() { r.rep.Requests += l.requests; r.prog.Requests = r.rep.Requests })
 		if err := pageError(ctx, Window{cp.ModelID, cp.From, cp.To}, l.err); err != nil {
 			return total, err
 		}
@@ -51,7 +50,6 @@ func (r *backfillRun) scan(ctx context.Context, cp *store.Checkpoint, seen map[s
 		if l.page.Total >= 0 {
 			total = l.page.Total
 		}
-		r.b.progress(r.prog)
 		if last {
 			return total, nil
 		}
@@ -91,7 +89,7 @@ func (r *backfillRun) fresh(page *api.CallPage, seen map[string]bool, model stri
 	fresh := make([]*api.Call, 0, len(page.Calls))
 	for _, c := range page.Calls {
 		if seen[c.ID] {
-			r.rep.Duplicates++
+			r.update(func() { r.rep.Duplicates++ })
 			continue
 		}
 		seen[c.ID] = true
@@ -109,11 +107,13 @@ func (r *backfillRun) store(ctx context.Context, cp *store.Checkpoint, fresh []*
 	if err != nil {
 		return err
 	}
-	r.rep.Calls += got.calls
-	r.rep.Unchanged += got.unchanged
-	r.rep.Enqueued += got.enqueued
-	r.rep.Erased += got.erased
-	r.prog.Calls = r.rep.Calls
+	r.update(func() {
+		r.rep.Calls += got.calls
+		r.rep.Unchanged += got.unchanged
+		r.rep.Enqueued += got.enqueued
+		r.rep.Erased += got.erased
+		r.prog.Calls = r.rep.Calls
+	})
 	cp.NextOffset = nextOffset
 	if total >= 0 {
 		cp.Total = &total

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -171,6 +172,13 @@ func TestWindows(t *testing.T) {
 // and that only calls whose status is not final and that are recent are
 // queued.
 func TestBackfiller_30Days(t *testing.T) {
+	// One window after another, and four at once: the same warehouse.
+	for _, atOnce := range []int{1, 4} {
+		t.Run(fmt.Sprintf("windows-at-once=%d", atOnce), func(t *testing.T) { backfill30Days(t, atOnce) })
+	}
+}
+
+func backfill30Days(t *testing.T, atOnce int) {
 	const n = 3000
 	in := newIntake(t, apitest.Generate(apitest.GenerateOptions{Seed: 11, Calls: n, Models: 1}))
 	now := genTo.Add(time.Hour) // the last 23 hours of calls are recent
@@ -178,7 +186,7 @@ func TestBackfiller_30Days(t *testing.T) {
 	if len(windows) != 30 {
 		t.Fatalf("%d windows, want 30", len(windows))
 	}
-	rep, err := in.backfiller(now).Run(t.Context(), windows, callsync.BackfillOptions{})
+	rep, err := in.backfiller(now).Run(t.Context(), windows, callsync.BackfillOptions{Windows: atOnce})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +216,7 @@ func TestBackfiller_30Days(t *testing.T) {
 
 	// A rerun reads nothing: every window is done.
 	in.srv.Counters().Reset()
-	rep, err = in.backfiller(now).Run(t.Context(), windows, callsync.BackfillOptions{})
+	rep, err = in.backfiller(now).Run(t.Context(), windows, callsync.BackfillOptions{Windows: atOnce})
 	if err != nil || rep.Skipped != 30 || in.srv.Counters().Total() != 0 {
 		t.Fatalf("rerun: skipped %d, %d requests, err %v; want 30 skipped, none sent", rep.Skipped, in.srv.Counters().Total(), err)
 	}

@@ -35,6 +35,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	f.BoolVar(&opts.Refetch, "refetch", false, "read windows again that a checkpoint says are done")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list and count without writing anything")
 	f.intVar(&rescans, "rescans", "BACKFILL_RESCANS", 2, "times a window is read again while fewer calls landed than the API counts")
+	f.intVar(&opts.Windows, "windows-at-once", "BACKFILL_WINDOWS_AT_ONCE", 2, "windows read at the same time, each with its own pages and checkpoint (1: one after another, in order)")
 	ic.register(f, "")
 	if err := f.parse(args); err != nil {
 		return err
@@ -48,6 +49,9 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	}
 	if err := rc.validate("backfill"); err != nil {
 		return err
+	}
+	if opts.Windows < 1 {
+		return usagef("--windows-at-once (BACKFILL_WINDOWS_AT_ONCE) must be at least 1, got %d", opts.Windows)
 	}
 	opts.Rescans = rescans
 	if rescans == 0 {

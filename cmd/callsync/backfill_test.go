@@ -73,6 +73,7 @@ func TestBackfill_CLIUsage(t *testing.T) {
 		{[]string{"--model-id", "m", "--from", "yesterday", "--to", "2026-01-02"}, "--from"},
 		{[]string{"--model-id", "m", "--from", "2026-01-02", "--to", "2026-01-02"}, "not before"},
 		{[]string{"--model-id", "m", "--from", "2026-01-01", "--to", "2026-01-02", "--window", "1s"}, "--window"},
+		{[]string{"--model-id", "m", "--from", "2026-01-01", "--to", "2026-01-02", "--windows-at-once", "0"}, "BACKFILL_WINDOWS_AT_ONCE"},
 	} {
 		r := runCmd(t, env, "", append([]string{"backfill"}, c.args...)...)
 		if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), c.want) {
