@@ -35,7 +35,7 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	f.BoolVar(&opts.Refetch, "refetch", false, "read windows again that a checkpoint says are done")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "list and count without writing anything")
 	f.intVar(&rescans, "rescans", "BACKFILL_RESCANS", 2, "times a window is read again while fewer calls landed than the API counts")
-	f.intVar(&opts.Windows, "windows-at-once", "BACKFILL_WINDOWS_AT_ONCE", 2, "windows read at the same time, each with its own pages and checkpoint (1: one after another, in order)")
+	f.intVar(&opts.Windows, "windows-at-once", "BACKFILL_WINDOWS_AT_ONCE", 4, "windows read at the same time, each with its own pages and checkpoint (1: one after another, in order)")
 	ic.register(f, "")
 	if err := f.parse(args); err != nil {
 		return err
