@@ -16,27 +16,13 @@ func runRollups(ctx context.Context, args []string, e env) error {
 		"The daily views (daily_call_stats, daily_action_outcomes, daily_judgement_results) read per-day rollups,\n"+
 		"and aggregate live the days and agents whose calls changed since the last fold. Workers fold after\n"+
 		"every pass; fold does it now, rebuild recomputes every rollup row from the calls, status counts.", e)
-	var lc logConfig
-	var dc dbConfig
-	lc.register(f, "info")
-	dc.register(f)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	if f.NArg() != 1 || (f.Arg(0) != "fold" && f.Arg(0) != "rebuild" && f.Arg(0) != "status") {
-		return usagef("rollups: want one argument: fold, rebuild or status")
-	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	verb, db, err := openVerb(ctx, f, args, e, "fold", "rebuild", "status")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	start := time.Now()
-	switch f.Arg(0) {
+	switch verb {
 	case "fold":
 		n, err := db.FoldRollups(ctx)
 		if err != nil {

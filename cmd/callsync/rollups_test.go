@@ -49,10 +49,11 @@ func TestRollups_Command(t *testing.T) {
 			t.Errorf("%v: err %v, stdout %q, want it to say %q", step.args, r.err, r.stdout, step.want)
 		}
 	}
-	for _, args := range [][]string{{"rollups"}, {"rollups", "refold"}, {"rollups", "fold", "rebuild"}} {
+	for _, args := range [][]string{{"rollups"}, {"rollups", "refold"}, {"rollups", "fold", "rebuild"},
+		{"search-index"}, {"search-index", "yes"}} {
 		var ue *usageError
-		if r := runCmd(t, env, "", args...); !errors.As(r.err, &ue) {
-			t.Errorf("%v: err = %v, want a usage error", args, r.err)
+		if r := runCmd(t, env, "", args...); !errors.As(r.err, &ue) || !strings.Contains(r.err.Error(), args[0]+": want one argument") {
+			t.Errorf("%v: err = %v, want a usage error naming the verbs", args, r.err)
 		}
 	}
 	down := map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/x?connect_timeout=2"}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -86,6 +88,31 @@ func openStore(ctx context.Context, c dbConfig, logger *slog.Logger, migrate boo
 		}
 	}
 	return db, nil
+}
+
+// openVerb is the start of the commands that take one verb of verbs and
+// the log and database flags (rollups, search-index): it parses args into
+// f, checks the verb and opens the migrated store. Close it when done.
+func openVerb(ctx context.Context, f *flagSet, args []string, e env, verbs ...string) (string, *store.DB, error) {
+	var lc logConfig
+	var dc dbConfig
+	lc.register(f, "info")
+	dc.register(f)
+	if err := f.parse(args); err != nil {
+		return "", nil, err
+	}
+	if f.NArg() != 1 || !slices.Contains(verbs, f.Arg(0)) {
+		return "", nil, usagef("%s: want one argument: %s or %s", f.Name(), strings.Join(verbs[:len(verbs)-1], ", "), verbs[len(verbs)-1])
+	}
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return "", nil, err
+	}
+	db, err := openStore(ctx, dc, logger, true)
+	if err != nil {
+		return "", nil, err
+	}
+	return f.Arg(0), db, nil
 }
 
 // openAPI opens what the commands that call the API need: the logger, the
