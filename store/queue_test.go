@@ -3,8 +3,11 @@ package store_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/storetest"
@@ -322,5 +325,55 @@ func TestDB_RetryFailed(t *testing.T) {
 	}
 	if got := readRow(t, db, "d"); got.State != "done" {
 		t.Errorf("d = %+v, want done left alone", got)
+	}
+}
+
+// Each row is settled with its own outcome, whatever it holds: an error
+// that is not valid UTF-8 or holds NUL is kept as text, and an
+// undecodable body is kept up to its cap.
+func TestDB_Complete_EachRowItsOwnOutcome(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	mustEnqueue(t, db, "a", "b", "c")
+	l := claimAll(t, db)
+	body := []byte(strings.Repeat("<", 70<<10))
+	mustComplete(t, db, l.Token, []store.Outcome{
+		{CallID: "a", State: store.StatePending, Attempt: true, Delay: time.Hour, Error: "bad \x00body \xff!", BadBody: body},
+		{CallID: "b", State: store.StatePending, Poll: true, Delay: 2 * time.Hour},
+		{CallID: "c", State: store.StateDone},
+	})
+	type row struct {
+		State          string
+		Attempts, Poll int
+		Delay          time.Duration
+		Error          *string
+		Body           int
+	}
+	got := map[string]row{}
+	rows, err := db.Pool().Query(ctx, `SELECT call_id, state, attempts, polls,
+		date_trunc('minute', next_attempt_at - now() + interval '30 seconds'), last_error, coalesce(length(last_bad_body), -1)
+		FROM sync_queue`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var r row
+		if err := rows.Scan(&id, &r.State, &r.Attempts, &r.Poll, &r.Delay, &r.Error, &r.Body); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	msg := "bad body \uFFFD!"
+	want := map[string]row{
+		"a": {State: "pending", Attempts: 1, Delay: time.Hour, Error: &msg, Body: 64 << 10},
+		"b": {State: "pending", Poll: 1, Delay: 2 * time.Hour, Body: -1},
+		"c": {State: "done", Body: -1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("settled rows (-want +got):\n%s", diff)
 	}
 }

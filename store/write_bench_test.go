@@ -217,6 +217,54 @@ func completed(size, writers int) writer {
 	}
 }
 
+// completedUnchanged runs the queue path of an unchanged re-sync, without
+// the API: the calls are stored and their rows done (untimed); each round
+// enqueues them again (untimed), then claims batches of size and
+// completes them as unchanged, as a pass does when every payload hashes
+// to the stored hash.
+func completedUnchanged(size int) writer {
+	return func(b *testing.B, db *store.DB) func() {
+		calls := freshCalls(b, min(b.N, benchSetSize))
+		if _, err := db.SaveCalls(b.Context(), calls); err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]string, len(calls))
+		hash := make(map[string][]byte, len(calls))
+		for i, c := range calls {
+			ids[i], hash[c.ID] = c.ID, c.PayloadHash
+		}
+		return func() {
+			for done := 0; done < b.N; done += len(ids) {
+				b.StopTimer()
+				if _, err := db.Enqueue(b.Context(), ids[:min(len(ids), b.N-done)]); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				for {
+					l, err := db.Claim(b.Context(), size, time.Minute)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(l.Rows) == 0 {
+						break
+					}
+					outcomes := make([]store.Outcome, len(l.Rows))
+					for i, r := range l.Rows {
+						outcomes[i] = store.Outcome{CallID: r.CallID, Unchanged: hash[r.CallID], State: store.StateDone}
+					}
+					res, err := db.Complete(b.Context(), l.Token, outcomes)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if res.Unchanged != len(outcomes) {
+						b.Fatalf("%d of %d calls unchanged", res.Unchanged, len(outcomes))
+					}
+				}
+			}
+		}
+	}
+}
+
 // run runs w as a sub-benchmark, on db or, when db is nil, on a new empty
 // database for each run.
 //
@@ -303,6 +351,7 @@ func BenchmarkWrite(b *testing.B) {
 	run(b, "copy/500/changed", nil, changed(500))
 	run(b, "complete/500", nil, completed(500, 1))
 	run(b, "complete/500/2workers", nil, completed(500, 2))
+	run(b, "complete/250/unchanged", nil, completedUnchanged(250))
 }
 
 // BenchmarkWrite_Warehouse measures the batched writes on an empty
