@@ -81,7 +81,7 @@ type Variable struct {
 // DecodeCall decodes one call object. It fails only when raw is not a JSON
 // object; every field that cannot be read is left nil and noted in Problems.
 func DecodeCall(raw json.RawMessage) (*Call, error) {
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		var v any
 		return nil, fmt.Errorf("call object: %w", json.Unmarshal(raw, &v))
 	}

@@ -20,10 +20,11 @@ var (
 )
 
 // firstCall returns the first element of response.calls in the envelope
-// body, validating the whole body first. It returns errNoCalls when the
-// array is empty.
+// body, validating the whole body first (validJSON; a body that is not
+// valid gets encoding/json's error, with its offset). It returns
+// errNoCalls when the array is empty.
 func firstCall(body []byte) (json.RawMessage, error) {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		var v any
 		return nil, json.Unmarshal(body, &v) // the syntax error, with its offset
 	}
