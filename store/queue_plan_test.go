@@ -70,8 +70,8 @@ func (n planNode) outline(depth int) string {
 
 // explainedPool opens a pool on dbURL whose sessions report the plan of
 // every statement, with what it really did, through auto_explain, which
-// needs a superuser. It returns nil when the server cannot load it.
-func explainedPool(t *testing.T, dbURL string) (*pgxpool.Pool, *planLog) {
+// needs a superuser, after the statements settings.
+func explainedPool(t *testing.T, dbURL, settings string) (*pgxpool.Pool, *planLog) {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
@@ -99,7 +99,7 @@ func explainedPool(t *testing.T, dbURL string) (*pgxpool.Pool, *planLog) {
 			SET auto_explain.log_analyze = on;
 			SET auto_explain.log_timing = off;
 			SET auto_explain.log_format = json;
-			SET client_min_messages = log`)
+			SET client_min_messages = log;`+settings)
 		return err
 	}
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
@@ -178,18 +178,30 @@ func TestDB_QueuePass_WorkPerBatchWhateverTheStatistics(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pool, log := explainedPool(t, dbURL)
+	pool, log := explainedPool(t, dbURL, "")
 	db := store.New(pool)
-	worst := worstPlans{}
-	// Two passes: the first also leaves the table twice its size, as a
-	// pass over a queue does until vacuum catches up.
-	for pass := range 2 {
+	worst, pinned := worstPlans{}, worstPlans{}
+	// Three passes: the first also leaves the table twice its size, as a
+	// pass over a queue does until vacuum catches up. The third runs with
+	// plain index scans priced out of every plan that can do without them,
+	// as a bench saw with statistics taken by autovacuum in the middle of
+	// a pass: the claim read all 14,500 due rows in a bitmap scan and
+	// sorted them, for each batch of 250 (52 ms a claim). The claim pins
+	// its plan, so it must not notice; the other statements do (without
+	// plain index scans, no scan skips the queue's dead index entries, and
+	// vacuum is off here), and are checked in the first two passes only.
+	for pass := range 3 {
+		into := worst
+		if pass == 2 {
+			pool, log = explainedPool(t, dbURL, `SET enable_indexscan = off`)
+			db, into = store.New(pool), pinned
+		}
 		if pass > 0 {
 			if _, err := setup.Pool().Exec(ctx, `UPDATE sync_queue SET state = 'pending', attempts = 0, next_attempt_at = now()`); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n := drain(t, db, batch, hash, log, worst); n != queued/batch {
+		if n := drain(t, db, batch, hash, log, into); n != queued/batch {
 			t.Fatalf("pass %d drained the queue in %d claims, want %d", pass, n, queued/batch)
 		}
 		// The failed attempts are pending again, later; every other row is done.
@@ -206,9 +218,11 @@ func TestDB_QueuePass_WorkPerBatchWhateverTheStatistics(t *testing.T) {
 	// the batch and the batch's rows: a few rows per claimed row. So does
 	// a settle, and the touch of the unchanged calls.
 	const limit = 8 * batch
-	if len(worst) == 0 {
-		t.Fatal("auto_explain reported no plan")
+	claim := planKey(store.ClaimSQL)
+	if len(worst) == 0 || pinned[claim].Query == "" {
+		t.Fatal("auto_explain reported no plan, or none of the claim")
 	}
+	worst[claim+" (index scans priced out)"] = pinned[claim]
 	for q, e := range worst {
 		x := e.Plan.examined()
 		t.Logf("%6.0f rows examined at most: %s", x, q)
@@ -224,14 +238,17 @@ type worstPlans map[string]explained
 
 func (w worstPlans) add(plans []explained) {
 	for _, e := range plans {
-		q := strings.Join(strings.Fields(e.Query), " ")
-		if len(q) > 60 {
-			q = q[:60]
-		}
+		q := planKey(e.Query)
 		if old, ok := w[q]; !ok || e.Plan.examined() > old.Plan.examined() {
 			w[q] = e
 		}
 	}
+}
+
+// planKey is the key of statement q in worstPlans.
+func planKey(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	return q[:min(len(q), 60)]
 }
 
 // drain claims batches until none is due and completes each, as a pass
