@@ -205,7 +205,7 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (int, []byte, er
 		return 0, nil, &TransportError{Op: op, Err: c.redact.Error(stripURL(err))}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	body, err := readBody(resp, c.maxBody)
 	if err != nil {
 		if ctx.Err() != nil {
 			return resp.StatusCode, nil, ctx.Err()
@@ -225,6 +225,18 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (int, []byte, er
 			Body: c.redact.Bytes(keep(body))}
 	}
 	return resp.StatusCode, body, nil
+}
+
+// readBody reads resp's body, at most max+1 bytes of it, into one buffer
+// of the announced size when the server announced one within max (a body
+// longer than announced is still read, up to max+1 bytes).
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= max {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to read the end
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, max+1))
+	return buf.Bytes(), err
 }
 
 // endpoint returns the base URL with path segments appended, each

@@ -28,15 +28,14 @@ func firstCall(body []byte) (json.RawMessage, error) {
 		var v any
 		return nil, json.Unmarshal(body, &v) // the syntax error, with its offset
 	}
-	top, err := objectMembers(body)
+	resp, err := lastMember(body, "response")
 	if err != nil {
 		return nil, err
 	}
-	resp, err := objectMembers(top["response"])
+	calls, err := lastMember(resp, "calls")
 	if err != nil {
 		return nil, errors.New("no response.calls array")
 	}
-	calls := bytes.TrimSpace(resp["calls"])
 	if len(calls) == 0 || calls[0] != '[' {
 		return nil, errors.New("no response.calls array")
 	}
@@ -72,6 +71,44 @@ func objectMembers(b []byte) (map[string]json.RawMessage, error) {
 		i = skipSpace(b, end)
 		if b[i] == '}' {
 			return m, nil
+		}
+		i = skipSpace(b, i+1) // past the comma
+	}
+}
+
+// lastMember returns the value of key in the valid JSON object b, the last
+// one when the key is given twice (as objectMembers and encoding/json
+// do), or nil when b has no such key. Unlike objectMembers, it builds no
+// map: it is how a response envelope is opened, once a call.
+func lastMember(b []byte, key string) (json.RawMessage, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' {
+		return nil, errNotObject
+	}
+	var value json.RawMessage
+	i := skipSpace(b, 1)
+	if b[i] == '}' {
+		return nil, nil
+	}
+	for {
+		end := skipValue(b, i) // the key, a string
+		k := b[i+1 : end-1]
+		match := string(k) == key
+		if !match && bytes.IndexByte(k, '\\') >= 0 { // an escaped key may still spell key
+			u, err := unquote(b[i:end])
+			if err != nil {
+				return nil, err
+			}
+			match = u == key
+		}
+		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
+		end = skipValue(b, i)
+		if match {
+			value = b[i:end:end]
+		}
+		i = skipSpace(b, end)
+		if b[i] == '}' {
+			return value, nil
 		}
 		i = skipSpace(b, i+1) // past the comma
 	}

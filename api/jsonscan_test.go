@@ -3,7 +3,10 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
+
+	"github.com/callsync/callsync/api/apitest"
 )
 
 // FuzzJSONScan checks the one-pass helpers against encoding/json on every
@@ -49,4 +52,69 @@ func FuzzJSONScan(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkFirstCall(b *testing.B) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 3, Calls: 100})
+	bodies := make([][]byte, len(calls))
+	for i, c := range calls {
+		bodies[i] = slices.Concat([]byte(`{"status":"ok","response":{"pagination":{"total_records":1,"limit":20,"offset":0},"calls":[`),
+			c.GetJSON(), []byte(`]}}`))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := firstCall(bodies[i%len(bodies)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// envelopeCases are response envelopes with keys given twice, spelled with
+// escapes, missing or of the wrong type.
+var envelopeCases = []string{
+	`{"status":"ok","response":{"calls":[{"call_id":"a"},{"call_id":"b"}]}}`,
+	`{"response":{"calls":[{"call_id":"old"}]},"response":{"calls":[ {"call_id":"new"} ]}}`,
+	`{"respons\u0065":{"c\u0061lls":[{"call_id":"esc"}],"calls":[]}}`,
+	`{"response":{"calls":[]}}`, `{"response":{"calls":{}}}`, `{"response":[]}`, `{"calls":[{}]}`, `[]`,
+	`{"response":{"calls":[1,2]}}`, `{"response":{"calls":["x"]}}`, ` { "response" : { "calls" : [ null ] } } `,
+}
+
+// firstCall takes the first element of the last response's last calls
+// array, or fails when there is none (or the body is not valid JSON).
+func TestFirstCall_AgreesWithEncodingJSON(t *testing.T) {
+	for _, c := range envelopeCases {
+		checkFirstCall(t, []byte(c))
+	}
+}
+
+func FuzzFirstCall(f *testing.F) {
+	for _, c := range envelopeCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(checkFirstCall)
+}
+
+func checkFirstCall(t *testing.T, body []byte) {
+	got, err := firstCall(body)
+	if !json.Valid(body) {
+		if err == nil {
+			t.Fatalf("firstCall(%q) = %s, but the body is not valid JSON", body, got)
+		}
+		return
+	}
+	// Keys match exactly, the last of a key given twice wins: as
+	// encoding/json decodes into maps.
+	var top, resp map[string]json.RawMessage
+	var calls []json.RawMessage
+	_ = json.Unmarshal(body, &top)
+	_ = json.Unmarshal(top["response"], &resp)
+	_ = json.Unmarshal(resp["calls"], &calls)
+	switch {
+	case len(calls) == 0 && err == nil:
+		t.Fatalf("firstCall(%q) = %s, want an error: no calls", body, got)
+	case len(calls) > 0 && err != nil:
+		t.Fatalf("firstCall(%q) failed (%v), want %s", body, err, calls[0])
+	case len(calls) > 0 && !bytes.Equal(got, bytes.TrimSpace(calls[0])):
+		t.Fatalf("firstCall(%q) = %s, want %s", body, got, calls[0])
+	}
 }
