@@ -117,7 +117,10 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if err := sleep(ctx, l.pausedFor()); err != nil {
 			return err
 		}
-		if ok, _ := l.takeLeased(time.Now()); ok { // leased by the waiter before this one
+		if ok, refill := l.takeLeased(time.Now()); ok { // leased by the waiter before this one
+			if refill {
+				l.refill(ctx) // the caller marked to take the next lease must take it
+			}
 			return nil
 		}
 		if l.perSecond == 0 {
