@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,9 +23,18 @@ type DB struct {
 	pool *pgxpool.Pool
 }
 
+// DefaultMaxConns is the pool's size when neither Options.MaxConns nor
+// the URL's pool_max_conns sets it. A sync pass holds up to four
+// connections at once (two writers, the claim of the next batch and the
+// rate limiter's take), run one more for LISTEN, and the webhook's
+// intake some besides: pgx's default, 4 on a machine of up to 4 CPUs, made
+// the limiter's takes wait for a writer to commit.
+const DefaultMaxConns = 8
+
 // Options tunes the connection pool that Open creates.
 type Options struct {
-	// MaxConns caps the pool; 0 keeps pgx's default (4 or the CPU count).
+	// MaxConns caps the pool; 0 means the URL's pool_max_conns, or
+	// DefaultMaxConns.
 	MaxConns int32
 	// StatementTimeout aborts any statement that runs longer; 0 means 60 s.
 	StatementTimeout time.Duration
@@ -38,8 +48,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", redactURLError(err))
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(cfg.ConnString(), "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
 	}
 	timeout := opts.StatementTimeout
 	if timeout == 0 {

@@ -249,3 +249,26 @@ func TestOpen_JITOff(t *testing.T) {
 		t.Errorf("jit after a write in the transaction = %q, %v; want off", jit, err)
 	}
 }
+
+func TestOpen_PoolSize(t *testing.T) {
+	url := storetest.NewDatabase(t)
+	sep := map[bool]string{true: "&", false: "?"}[strings.Contains(url, "?")]
+	for _, tc := range []struct {
+		url  string
+		opts store.Options
+		want int32
+	}{
+		{url, store.Options{}, store.DefaultMaxConns},
+		{url + sep + "pool_max_conns=3", store.Options{}, 3},
+		{url + sep + "pool_max_conns=3", store.Options{MaxConns: 1}, 1},
+	} {
+		db, err := store.Open(t.Context(), tc.url, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.Pool().Config().MaxConns; got != tc.want {
+			t.Errorf("Open(%s, %+v): pool of %d, want %d", tc.url, tc.opts, got, tc.want)
+		}
+		db.Close()
+	}
+}
