@@ -20,7 +20,8 @@ const settleTimeout = 30 * time.Second
 // transaction on its own connection. Batches hold disjoint rows, so they
 // never wait on each other's locks; two keep the database busy while one
 // transaction commits. Fetching overlaps writing, and memory stays bounded
-// by about 2·writers+1 batches whatever the queue's length.
+// by about 2·writers+2 batches (one of them claimed ahead) whatever the
+// queue's length.
 const writers = 2
 
 // errShutdownGrace ends fetches still running when the shutdown grace ends.
