@@ -46,34 +46,49 @@ func firstCall(body []byte) (json.RawMessage, error) {
 	return calls[i:skipValue(calls, i)], nil
 }
 
+// eachMember calls fn with each member of the valid JSON object b, in the
+// order sent: the key as sent (a JSON string, quotes and escapes
+// included) and its value, sub-slices of b. It returns errNotObject when b
+// is not an object, or the first error of fn.
+func eachMember(b []byte, fn func(key []byte, value json.RawMessage) error) error {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' {
+		return errNotObject
+	}
+	i := skipSpace(b, 1)
+	if b[i] == '}' {
+		return nil
+	}
+	for {
+		end := skipValue(b, i) // the key, a string
+		key := b[i:end]
+		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
+		end = skipValue(b, i)
+		if err := fn(key, b[i:end:end]); err != nil {
+			return err
+		}
+		i = skipSpace(b, end)
+		if b[i] == '}' {
+			return nil
+		}
+		i = skipSpace(b, i+1) // past the comma
+	}
+}
+
 // objectMembers returns the members of the valid JSON object b: each key,
 // unescaped, with its value as a sub-slice of b. A key given twice keeps
 // its last value, as encoding/json does.
 func objectMembers(b []byte) (map[string]json.RawMessage, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '{' {
-		return nil, errNotObject
-	}
 	m := make(map[string]json.RawMessage, 40)
-	i := skipSpace(b, 1)
-	if b[i] == '}' {
-		return m, nil
+	err := eachMember(b, func(k []byte, v json.RawMessage) error {
+		key, err := unquote(k)
+		m[key] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	for {
-		end := skipValue(b, i) // the key, a string
-		key, err := unquote(b[i:end])
-		if err != nil {
-			return nil, err
-		}
-		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
-		end = skipValue(b, i)
-		m[key] = b[i:end:end]
-		i = skipSpace(b, end)
-		if b[i] == '}' {
-			return m, nil
-		}
-		i = skipSpace(b, i+1) // past the comma
-	}
+	return m, nil
 }
 
 // lastMember returns the value of key in the valid JSON object b, the last
@@ -81,37 +96,25 @@ func objectMembers(b []byte) (map[string]json.RawMessage, error) {
 // do), or nil when b has no such key. Unlike objectMembers, it builds no
 // map: it is how a response envelope is opened, once a call.
 func lastMember(b []byte, key string) (json.RawMessage, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '{' {
-		return nil, errNotObject
-	}
 	var value json.RawMessage
-	i := skipSpace(b, 1)
-	if b[i] == '}' {
-		return nil, nil
-	}
-	for {
-		end := skipValue(b, i) // the key, a string
-		k := b[i+1 : end-1]
-		match := string(k) == key
+	err := eachMember(b, func(k []byte, v json.RawMessage) error {
+		match := string(k[1:len(k)-1]) == key
 		if !match && bytes.IndexByte(k, '\\') >= 0 { // an escaped key may still spell key
-			u, err := unquote(b[i:end])
+			u, err := unquote(k)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			match = u == key
 		}
-		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
-		end = skipValue(b, i)
 		if match {
-			value = b[i:end:end]
+			value = v
 		}
-		i = skipSpace(b, end)
-		if b[i] == '}' {
-			return value, nil
-		}
-		i = skipSpace(b, i+1) // past the comma
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return value, nil
 }
 
 func skipSpace(b []byte, i int) int {
@@ -253,30 +256,16 @@ type entry struct {
 // objectEntries returns the members of the valid JSON object b in the
 // order they were sent, duplicates included.
 func objectEntries(b []byte) ([]entry, error) {
-	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '{' {
-		return nil, errNotObject
-	}
 	var out []entry
-	i := skipSpace(b, 1)
-	if b[i] == '}' {
-		return out, nil
+	err := eachMember(b, func(k []byte, v json.RawMessage) error {
+		key, err := unquote(k)
+		out = append(out, entry{key: key, value: v})
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	for {
-		end := skipValue(b, i)
-		key, err := unquote(b[i:end])
-		if err != nil {
-			return nil, err
-		}
-		i = skipSpace(b, skipSpace(b, end)+1)
-		end = skipValue(b, i)
-		out = append(out, entry{key: key, value: b[i:end:end]})
-		i = skipSpace(b, end)
-		if b[i] == '}' {
-			return out, nil
-		}
-		i = skipSpace(b, i+1)
-	}
+	return out, nil
 }
 
 // arrayElements returns the elements of the valid JSON array b.
