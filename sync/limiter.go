@@ -208,9 +208,14 @@ func (l *Limiter) untilAsk() time.Duration {
 }
 
 // nextLease returns how many tokens to ask for: what this process used, at
-// the rate it used them since the last lease, in two lease spans; within 1
+// the rate it used them since the last lease, in two lease spans, less the
+// tokens it still holds (they are kept for the new lease's time); within 1
 // and the shared bucket. The size follows demand: it doubles while leases
-// run out at once, and shrinks when they expire half used.
+// run out at once, and shrinks when they expire half used. Counting the
+// tokens held keeps what a process draws from the bucket to what it sends:
+// without it, every lease taken ahead of need drew two spans of demand
+// while half of one was still at hand, twice the demand in all, and two
+// processes each sending a quarter of the rate emptied the bucket.
 func (l *Limiter) nextLease(now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -218,6 +223,9 @@ func (l *Limiter) nextLease(now time.Time) int {
 	if l.lease.handed > 0 {
 		elapsed := max(now.Sub(l.lease.at), time.Millisecond)
 		want = 2 * float64(l.lease.handed) * min(leaseSpan.Seconds()/elapsed.Seconds(), 2)
+	}
+	if now.Before(l.lease.until) {
+		want -= float64(l.lease.left)
 	}
 	return int(min(max(want, 1), max(l.capacity, 1)))
 }
