@@ -46,6 +46,31 @@ func firstCall(body []byte) (json.RawMessage, error) {
 	return calls[i:skipValue(calls, i)], nil
 }
 
+// callList returns the elements of response.calls in the list page body
+// and its response.pagination.total_records (-1 when not sent), validating
+// the whole body first, as firstCall does. It fails when the body has no
+// response.calls array.
+func callList(body []byte) (calls []json.RawMessage, totalRecords int, err error) {
+	if !validJSON(body) {
+		var v any
+		return nil, 0, json.Unmarshal(body, &v) // the syntax error, with its offset
+	}
+	resp, err := lastMember(body, "response")
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := lastMember(resp, "calls")
+	if err != nil || len(list) == 0 || list[0] != '[' {
+		return nil, 0, errors.New("no response.calls array")
+	}
+	calls, err = arrayElements(list)
+	if err != nil {
+		return nil, 0, err
+	}
+	pagination, _ := lastMember(resp, "pagination")
+	return calls, total(pagination), nil
+}
+
 // eachMember calls fn with each member of the valid JSON object b, in the
 // order sent: the key as sent (a JSON string, quotes and escapes
 // included) and its value, sub-slices of b. It returns errNotObject when b
@@ -79,7 +104,11 @@ func eachMember(b []byte, fn func(key []byte, value json.RawMessage) error) erro
 // unescaped, with its value as a sub-slice of b. A key given twice keeps
 // its last value, as encoding/json does.
 func objectMembers(b []byte) (map[string]json.RawMessage, error) {
-	m := make(map[string]json.RawMessage, 40)
+	// Sized for a call object's forty members, or for as many as a small
+	// object can hold (a member takes a dozen bytes or more, most of them
+	// many more): the small objects inside a call (actions, variables)
+	// once each took a map of forty.
+	m := make(map[string]json.RawMessage, min(40, len(b)/12))
 	err := eachMember(b, func(k []byte, v json.RawMessage) error {
 		key, err := unquote(k)
 		m[key] = v

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/callsync/callsync/api/apitest"
@@ -116,5 +117,72 @@ func checkFirstCall(t *testing.T, body []byte) {
 		t.Fatalf("firstCall(%q) failed (%v), want %s", body, err, calls[0])
 	case len(calls) > 0 && !bytes.Equal(got, bytes.TrimSpace(calls[0])):
 		t.Fatalf("firstCall(%q) = %s, want %s", body, got, calls[0])
+	}
+}
+
+// callList takes every element of the last response's last calls array,
+// and the last pagination's total_records, or fails when there is no
+// calls array (or the body is not valid JSON).
+func TestCallList_AgreesWithEncodingJSON(t *testing.T) {
+	for _, c := range envelopeCases {
+		checkCallList(t, []byte(c))
+	}
+	for _, c := range []string{
+		`{"response":{"pagination":{"total_records":"12"},"calls":[]}}`,
+		`{"response":{"pagination":{"total_records":7,"total_records":8},"calls":[{}]}}`,
+		`{"response":{"pagination":"none","calls":[{}]}}`,
+		`{"response":{"pagination":{"total_records":-1},"calls":null}}`,
+		`{"response":{"calls":[{"call_id":"a"}],"pagination":{"total_records":1.5}}}`,
+	} {
+		checkCallList(t, []byte(c))
+	}
+}
+
+func FuzzCallList(f *testing.F) {
+	for _, c := range envelopeCases {
+		f.Add([]byte(c))
+	}
+	f.Add([]byte(`{"response":{"pagination":{"total_records":"3"},"calls":[{"call_id":"a"},1,[]]}}`))
+	f.Fuzz(checkCallList)
+}
+
+func checkCallList(t *testing.T, body []byte) {
+	got, gotTotal, err := callList(body)
+	if !json.Valid(body) {
+		if err == nil {
+			t.Fatalf("callList(%q) = %d calls, but the body is not valid JSON", body, len(got))
+		}
+		return
+	}
+	// Keys match exactly, the last of a key given twice wins: as
+	// encoding/json decodes into maps.
+	var top, resp, pagination map[string]json.RawMessage
+	var calls []json.RawMessage
+	_ = json.Unmarshal(body, &top)
+	_ = json.Unmarshal(top["response"], &resp)
+	callsErr := json.Unmarshal(resp["calls"], &calls)
+	wantTotal := -1
+	if json.Unmarshal(resp["pagination"], &pagination) == nil {
+		raw := bytes.Trim(bytes.TrimSpace(pagination["total_records"]), `"`)
+		if n, err := strconv.Atoi(string(raw)); err == nil && n >= 0 {
+			wantTotal = n
+		}
+	}
+	switch {
+	case (calls == nil || callsErr != nil) && err == nil:
+		t.Fatalf("callList(%q) = %d calls, want an error: no calls array", body, len(got))
+	case calls != nil && callsErr == nil && err != nil:
+		t.Fatalf("callList(%q) failed (%v), want %d calls", body, err, len(calls))
+	case err != nil:
+		return
+	case len(got) != len(calls):
+		t.Fatalf("callList(%q) = %d calls, want %d", body, len(got), len(calls))
+	case gotTotal != wantTotal:
+		t.Fatalf("callList(%q) total %d, want %d", body, gotTotal, wantTotal)
+	}
+	for i := range calls {
+		if !bytes.Equal(got[i], bytes.TrimSpace(calls[i])) {
+			t.Fatalf("callList(%q) call %d = %s, want %s", body, i, got[i], calls[i])
+		}
 	}
 }

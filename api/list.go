@@ -74,22 +74,20 @@ func (c *Client) ListCalls(ctx context.Context, opts ListOptions) (*CallPage, er
 	if err != nil {
 		return nil, err
 	}
-	var env struct {
-		Response *struct {
-			Pagination *pagination       `json:"pagination"`
-			Calls      []json.RawMessage `json:"calls"`
-		} `json:"response"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	return decodeCallPage(op, body, opts)
+}
+
+// decodeCallPage reads a list page: its calls, each decoded on its own, and
+// its total_records. The body is validated once and opened in one pass
+// (callList): a backfill reads a hundred calls a request.
+func decodeCallPage(op string, body []byte, opts ListOptions) (*CallPage, error) {
+	calls, total, err := callList(body)
+	if err != nil {
 		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
 	}
-	if env.Response == nil || env.Response.Calls == nil {
-		return nil, &DecodeError{Op: op, Err: errors.New("no response.calls array"), Body: keep(body)}
-	}
-	page := &CallPage{Total: env.Response.Pagination.total(), Offset: opts.Offset, Limit: opts.Limit,
-		Calls: make([]*Call, 0, len(env.Response.Calls))}
-	for i, raw := range env.Response.Calls {
-		call, err := DecodeCall(raw)
+	page := &CallPage{Total: total, Offset: opts.Offset, Limit: opts.Limit, Calls: make([]*Call, 0, len(calls))}
+	for i, raw := range calls {
+		call, err := decodeValidCall(raw)
 		switch {
 		case err != nil:
 			page.Problems = append(page.Problems, fmt.Sprintf("calls[%d]: %v", i, err))
@@ -102,19 +100,15 @@ func (c *Client) ListCalls(ctx context.Context, opts ListOptions) (*CallPage, er
 	return page, nil
 }
 
-// pagination is the API's paging object. Numbers may come as strings.
-type pagination struct {
-	TotalRecords json.RawMessage `json:"total_records"`
-}
-
-// total returns total_records, or -1 when p or the field is missing or
-// not a whole number.
-func (p *pagination) total() int {
-	if p == nil {
+// total returns total_records of the pagination object p, or -1 when p is
+// missing, not an object, or its total_records is missing or not a whole
+// number (numbers may come as strings).
+func total(p json.RawMessage) int {
+	raw, err := lastMember(p, "total_records")
+	if err != nil {
 		return -1
 	}
-	raw := bytes.Trim(bytes.TrimSpace(p.TotalRecords), `"`)
-	n, err := strconv.Atoi(string(raw))
+	n, err := strconv.Atoi(string(bytes.Trim(bytes.TrimSpace(raw), `"`)))
 	if err != nil || n < 0 {
 		return -1
 	}
@@ -192,7 +186,7 @@ func (c *Client) ListAssistants(ctx context.Context, limit, offset int) (*Assist
 func assistantList(op string, body []byte) ([]json.RawMessage, int, error) {
 	var env struct {
 		Response *struct {
-			Pagination *pagination     `json:"pagination"`
+			Pagination json.RawMessage `json:"pagination"`
 			Assistants json.RawMessage `json:"assistants"`
 		} `json:"response"`
 	}
@@ -217,7 +211,7 @@ func assistantList(op string, body []byte) ([]json.RawMessage, int, error) {
 			return nil, 0, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: keep(body)}
 		}
 	}
-	return list, env.Response.Pagination.total(), nil
+	return list, total(env.Response.Pagination), nil
 }
 
 // decodeAssistant reads one entry of an assistants page; ok is false for an
