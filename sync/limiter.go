@@ -29,13 +29,23 @@ const (
 )
 
 // leaseSpan bounds what one round trip to the shared bucket may take: at
-// most this much of the rate (or the burst, when that is more), used within
-// this long or dropped. A process asks the database a few dozen times a
-// second at most, whatever the rate. A process holds at most one and a half
-// leases, so the leases add at most two and a half spans of the rate
-// (125 ms) to the bucket's burst in any window: with RateMargin, any window
-// of 5 s or more stays under the limit, and the API counts by the minute.
+// most this much of the rate (or the burst, when that is more). A process
+// asks the database a few dozen times a second at most, whatever the rate.
+// A process holds at most one and a half leases, so the leases add at most
+// two and a half spans of the rate (125 ms) to the bucket's burst in any
+// window: with RateMargin, any window of 5 s or more stays under the limit,
+// and the API counts by the minute.
 const leaseSpan = 50 * time.Millisecond
+
+// leaseHold is how long leased tokens stay usable: what a process holds
+// when its requests stop for a moment (a batch being written, the next
+// one claimed) is still there when they resume, without a round trip to
+// the bucket that would hold back every request waiting then. How many
+// tokens a process holds is bounded by the lease's size, not by this: it
+// bounds how late a process with tokens left but few requests learns of a
+// pause that another process shared (one that sends many takes its next
+// lease, and learns of it, within half a lease).
+const leaseHold = 250 * time.Millisecond
 
 // Limiter paces API requests for every process that shares an API key: a
 // token bucket and a pause, both kept in the database. It implements
@@ -155,8 +165,8 @@ func (l *Limiter) Wait(ctx context.Context) error {
 // through that no pause holds back. refill says that this caller leases
 // the next chunk now, ahead of need: at rates where leases hold many
 // tokens, the next one is asked for when half of the current one is used
-// or half of its time is gone, so that the other requests do not stop for
-// the round trip.
+// or its tokens are about to expire, so that the other requests do not
+// stop for the round trip.
 func (l *Limiter) takeLeased(now time.Time) (ok, refill bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -244,7 +254,7 @@ func (l *Limiter) leased(n, used int, now time.Time) {
 	if now.Before(l.lease.until) {
 		left += l.lease.left
 	}
-	l.lease = lease{size: left + used, left: left, handed: used, at: now, until: now.Add(leaseSpan)}
+	l.lease = lease{size: left + used, left: left, handed: used, at: now, until: now.Add(leaseHold)}
 }
 
 // Throttled pauses every request with the key after a 429: for retryAfter
