@@ -59,6 +59,9 @@ type Options struct {
 	// ("get_call", "list_calls", …), the HTTP status (0 when no answer
 	// came) and how long the request took. For metrics.
 	Observe func(endpoint string, status int, took time.Duration)
+	// ObserveWait, when set, is called before every request sent with a
+	// Limiter, with how long the request waited for it. For metrics.
+	ObserveWait func(waited time.Duration)
 }
 
 // Client talks to the Synthflow API. It is safe for concurrent use.
@@ -70,6 +73,7 @@ type Client struct {
 	limiter Limiter
 	agent   string
 	observe func(string, int, time.Duration)
+	waited  func(time.Duration)
 	redact  *Redactor
 }
 
@@ -85,7 +89,7 @@ func NewClient(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("api base url %q: want an absolute http(s) URL such as %s", raw, DefaultBaseURL)
 	}
 	c := &Client{base: base, key: opts.APIKey, http: opts.HTTPClient, maxBody: opts.MaxBodyBytes,
-		limiter: opts.Limiter, agent: opts.UserAgent, observe: opts.Observe,
+		limiter: opts.Limiter, agent: opts.UserAgent, observe: opts.Observe, waited: opts.ObserveWait,
 		redact: NewRedactor(append([]string{opts.APIKey}, opts.Secrets...)...)}
 	if c.http == nil {
 		timeout := opts.Timeout
@@ -173,8 +177,12 @@ func (p *Payload) Decode() (*Call, error) {
 // operation for Observe; op names the request in errors.
 func (c *Client) get(ctx context.Context, endpoint, op string, u *url.URL) ([]byte, error) {
 	if c.limiter != nil {
+		start := time.Now()
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, err
+		}
+		if c.waited != nil {
+			c.waited(time.Since(start))
 		}
 	}
 	start := time.Now()

@@ -251,6 +251,40 @@ func TestClient_Limiter(t *testing.T) {
 	}
 }
 
+// slowLimiter holds every request back for a while.
+type slowLimiter struct{ countLimiter }
+
+func (l *slowLimiter) Wait(ctx context.Context) error {
+	time.Sleep(20 * time.Millisecond)
+	return l.countLimiter.Wait(ctx)
+}
+
+// ObserveWait gets how long each request waited for the limiter, list
+// requests included; a request the limiter never let go is not observed.
+func TestClient_ObserveWait(t *testing.T) {
+	var waits []time.Duration
+	c := testServer(t, api.Options{Limiter: &slowLimiter{}, ObserveWait: func(d time.Duration) { waits = append(waits, d) }},
+		func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) })
+	_, _ = c.GetCall(t.Context(), "abc")
+	_, _ = c.ListCalls(t.Context(), api.ListOptions{ModelID: "m"})
+	if len(waits) != 2 || waits[0] < 20*time.Millisecond || waits[1] < 20*time.Millisecond {
+		t.Errorf("waits = %v, want two of 20 ms or more", waits)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	c = testServer(t, api.Options{Limiter: cancelledLimiter{}, ObserveWait: func(d time.Duration) { t.Errorf("observed a wait of %v for a request never sent", d) }},
+		func(w http.ResponseWriter, r *http.Request) { t.Error("request sent") })
+	if _, err := c.GetCall(ctx, "abc"); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the context's", err)
+	}
+}
+
+// cancelledLimiter lets nothing go once the context ends.
+type cancelledLimiter struct{}
+
+func (cancelledLimiter) Wait(ctx context.Context) error           { return ctx.Err() }
+func (cancelledLimiter) Throttled(context.Context, time.Duration) {}
+
 func TestClient_ThrottledAndObserve(t *testing.T) {
 	l := &countLimiter{}
 	var observed []int

@@ -23,7 +23,10 @@ type apiConfig struct {
 	rateBurst int
 	// observe, when set, is told of every request (api.Options.Observe).
 	observe func(endpoint string, status int, took time.Duration)
-	secrets *secretSet
+	// observeWait, when set, is told how long each request waited for the
+	// rate limiter (api.Options.ObserveWait).
+	observeWait func(waited time.Duration)
+	secrets     *secretSet
 }
 
 func (c *apiConfig) register(f *flagSet) {
@@ -81,7 +84,7 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 	}
 	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, withComponent(logger, componentLimiter))
 	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
-		Observe: c.observe, Secrets: c.secrets.list()})
+		Observe: c.observe, ObserveWait: c.observeWait, Secrets: c.secrets.list()})
 	if err != nil {
 		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
 	}

@@ -254,6 +254,7 @@ func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, 
 	printPhase(out, "fresh sync", fresh)
 	if fresh.rateLimit > 0 {
 		printLimit(out, fresh)
+		printLimiterCost(out, fresh)
 	}
 	if c.duration > 0 {
 		return fresh, again, nil
@@ -263,6 +264,9 @@ func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, 
 		return fresh, again, err
 	}
 	printPhase(out, "unchanged re-sync", again)
+	if again.rateLimit > 0 {
+		printLimiterCost(out, again)
+	}
 	if c.searchIndex {
 		return fresh, again, benchSearchIndex(ctx, pc, s, db, fake, ids, dbURL, fresh, out)
 	}
@@ -302,7 +306,9 @@ func printSummary(out io.Writer, c benchConfig, settings []benchSetting, results
 		fmt.Fprintf(out, "  %-36s fresh %7.0f calls/s  unchanged %7.0f calls/s  unchanged re-sync is %.1f× the fresh rate",
 			s.String()+":", fresh, again, again/fresh)
 		if s.rateLimit > 0 {
-			fmt.Fprintf(out, "; limiter writes %.4f per request", medianOf(results[i].fresh, phase.limiterWritesPerRequest))
+			fmt.Fprintf(out, "; limiter writes %.4f per request; requests waited for it %.1f %% (fresh) and %.1f %% (unchanged) of the fetch workers' time",
+				medianOf(results[i].fresh, phase.limiterWritesPerRequest),
+				100*medianOf(results[i].fresh, phase.limiterWaitShare), 100*medianOf(results[i].again, phase.limiterWaitShare))
 		}
 		fmt.Fprintln(out)
 		if s.rateLimit == 0 && i > 0 && settings[i-1].processes == s.processes && settings[i-1].rateLimit > 0 {

@@ -35,6 +35,8 @@ type phase struct {
 	maxIn10s      int           // most requests the API saw in any 10 s
 	reqRate       float64       // requests per second between the first and last request
 	limiterWrites int64         // rows of the shared rate limit bucket written (a commit each)
+	rateWait      time.Duration // time requests waited for the rate limiter, summed over requests and workers
+	fetchTime     time.Duration // the fetch workers' time: each worker's sync passes times its concurrency, summed
 }
 
 func (p phase) rate() float64 { return float64(p.synced) / p.took.Seconds() }
@@ -46,6 +48,15 @@ func (p phase) limiterWritesPerRequest() float64 {
 		return 0
 	}
 	return float64(p.limiterWrites) / float64(p.requests)
+}
+
+// limiterWaitShare is the limiter's other cost: the share of the fetch
+// workers' time that requests spent waiting for it.
+func (p phase) limiterWaitShare() float64 {
+	if p.fetchTime == 0 {
+		return 0
+	}
+	return p.rateWait.Seconds() / p.fetchTime.Seconds()
 }
 
 // benchPhase enqueues ids and runs the worker processes until they drain
@@ -85,6 +96,8 @@ func benchPhase(ctx context.Context, c benchConfig, processes int, db *store.DB,
 			p.took, p.fold = r.took, r.fold
 		}
 		p.peakRSS = max(p.peakRSS, r.peakRSS)
+		p.rateWait += r.rateWait
+		p.fetchTime += time.Duration(c.concurrency) * r.passes
 	}
 	after, err := report.TableCounts(ctx, db)
 	if err != nil {
@@ -112,11 +125,13 @@ func benchPhase(ctx context.Context, c benchConfig, processes int, db *store.DB,
 
 // workerResult is what one worker process did.
 type workerResult struct {
-	synced  int
-	took    time.Duration // its sync passes and the rollup folds after them, summed
-	fold    time.Duration // the rollup folds
-	peakRSS int64
-	err     error
+	synced   int
+	took     time.Duration // its sync passes and the rollup folds after them, summed
+	fold     time.Duration // the rollup folds
+	passes   time.Duration // its sync passes alone
+	rateWait time.Duration // time its requests waited for the rate limiter, summed
+	peakRSS  int64
+	err      error
 }
 
 // runWorker runs `callsync once` with env, stopping it with SIGTERM after
@@ -146,10 +161,11 @@ func runWorker(ctx context.Context, binary string, env []string, duration time.D
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var line struct {
-			Msg     string `json:"msg"`
-			Took    string `json:"took"` // JSON logs write durations as strings, e.g. "1.5s"
-			Done    int    `json:"done"`
-			Polling int    `json:"polling"`
+			Msg      string `json:"msg"`
+			Took     string `json:"took"` // JSON logs write durations as strings, e.g. "1.5s"
+			RateWait string `json:"rate_wait"`
+			Done     int    `json:"done"`
+			Polling  int    `json:"polling"`
 		}
 		if json.Unmarshal(sc.Bytes(), &line) != nil {
 			continue
@@ -159,6 +175,9 @@ func runWorker(ctx context.Context, binary string, env []string, duration time.D
 		case "sync pass done", "sync pass stopped":
 			r.synced += line.Done + line.Polling
 			r.took += took
+			r.passes += took
+			wait, _ := time.ParseDuration(line.RateWait)
+			r.rateWait += wait
 		case "rollups folded": // the fold after a pass is part of the cost of syncing
 			r.took += took
 			r.fold += took
@@ -212,6 +231,13 @@ func printLimit(w io.Writer, p phase) {
 	}
 	fmt.Fprintf(w, "  requests: %.2f/s = %.1f%% of the %d/min limit; at most %d in any 10 s (limit %d): %s\n",
 		p.reqRate, 100*p.reqRate*60/float64(p.rateLimit), p.rateLimit, p.maxIn10s, limit10s, verdict)
+}
+
+// printLimiterCost prints what the limiter cost a phase: the time requests
+// waited for it, and its writes to the shared bucket.
+func printLimiterCost(w io.Writer, p phase) {
+	fmt.Fprintf(w, "  limiter: requests waited %s in all, %.1f %% of the fetch workers' time; %.4f bucket writes per request\n",
+		p.rateWait.Round(time.Millisecond), 100*p.limiterWaitShare(), p.limiterWritesPerRequest())
 }
 
 // watchPeakRSS samples the peak resident set (VmHWM) of process pid into

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/callsync/callsync/store/storetest"
 )
@@ -46,6 +47,18 @@ func TestBench(t *testing.T) {
 	}
 	if w, _ := strconv.ParseFloat(m[1], 64); w <= 0 || w > 0.5 {
 		t.Errorf("limiter writes %s per request, want some but well under one", m[1])
+	}
+	// The time requests waited for the limiter, from the workers' pass
+	// summaries: some (the first request of each process waits for the
+	// bucket), and a share of the workers' time.
+	for _, m := range regexp.MustCompile(`limiter: requests waited (\S+) in all, (\d+\.\d) % of the fetch workers' time`).FindAllStringSubmatch(r.stdout, -1) {
+		d, err := time.ParseDuration(m[1])
+		if share, _ := strconv.ParseFloat(m[2], 64); err != nil || d <= 0 || share > 100 {
+			t.Errorf("limiter waits %s, %s %% of the workers' time: want some, and a share", m[1], m[2])
+		}
+	}
+	if n := strings.Count(r.stdout, "limiter: requests waited"); n < 2 {
+		t.Errorf("%d limiter cost lines, want one per limited phase:\n%s", n, r.stdout)
 	}
 	// Backfill: every call stored from list pages, and a run over the
 	// finished range lists nothing again.

@@ -33,6 +33,7 @@ type telemetry struct {
 	apiRequests  *prometheus.CounterVec
 	apiLatency   *prometheus.HistogramVec
 	rateLimited  prometheus.Counter
+	rateWait     prometheus.Counter
 	writeLatency prometheus.Histogram
 	writtenRows  prometheus.Counter
 	passes       *prometheus.CounterVec
@@ -42,6 +43,9 @@ type telemetry struct {
 
 	// Requests and 429s since the current pass began, for its sync_runs row.
 	passRequests, passThrottled atomic.Int64
+	// Time requests waited for the rate limiter since the pass began, in
+	// nanoseconds, for its summary.
+	passWaited atomic.Int64
 
 	// afterPass, when set, is called after each pass (to refresh the queue
 	// snapshot).
@@ -77,6 +81,10 @@ func newTelemetry() *telemetry {
 			Name: "callsync_rate_limit_pauses_total",
 			Help: "429 answers from the Synthflow API, each pausing requests.",
 		}),
+		rateWait: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callsync_rate_limit_wait_seconds_total",
+			Help: "Time API requests waited for the rate limiter (the shared budget, or a pause after a 429), summed over requests: where the limit binds, it grows by about the requests in flight each second.",
+		}),
 		writeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "callsync_write_duration_seconds",
 			Help:    "Time to write one batch of calls and settle its queue rows, in one transaction.",
@@ -111,7 +119,7 @@ func newTelemetry() *telemetry {
 		ConstLabels: prometheus.Labels{"version": bv.Version, "revision": bv.Revision, "goversion": bv.GoVersion},
 	})
 	buildInfo.Set(1)
-	t.reg.MustRegister(t.calls, t.unchanged, t.apiRequests, t.apiLatency, t.rateLimited, t.writeLatency,
+	t.reg.MustRegister(t.calls, t.unchanged, t.apiRequests, t.apiLatency, t.rateLimited, t.rateWait, t.writeLatency,
 		t.writtenRows, t.passes, t.passDuration, t.lastSuccess, t.keyRefused, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range outcomes {
@@ -132,6 +140,13 @@ func (t *telemetry) observeAPI(endpoint string, status int, took time.Duration) 
 		t.rateLimited.Inc()
 		t.passThrottled.Add(1)
 	}
+}
+
+// observeWait is api.Options.ObserveWait: it counts the time one request
+// waited for the rate limiter.
+func (t *telemetry) observeWait(waited time.Duration) {
+	t.rateWait.Add(waited.Seconds())
+	t.passWaited.Add(int64(waited))
 }
 
 // observeWrite is callsync.Syncer.ObserveWrite: it times one batch write.
@@ -155,7 +170,12 @@ func (t *telemetry) observeBatch(st callsync.Stats) {
 func (t *telemetry) startPass() {
 	t.passRequests.Store(0)
 	t.passThrottled.Store(0)
+	t.passWaited.Store(0)
 }
+
+// passRateWait returns the time requests waited for the rate limiter since
+// startPass, summed over requests.
+func (t *telemetry) passRateWait() time.Duration { return time.Duration(t.passWaited.Load()) }
 
 // passAPI returns the requests and 429s since startPass.
 func (t *telemetry) passAPI() (requests, throttled int) {

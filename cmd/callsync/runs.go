@@ -68,7 +68,7 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	start := time.Now()
 	st, err := p.syncer.RunOnce(ctx)
 	end := time.Now()
-	logPass(p.logger, st, end.Sub(start), err)
+	logPass(p.logger, st, end.Sub(start), p.tel.passRateWait(), err)
 
 	requests, throttled := p.tel.passAPI()
 	run := store.Run{Worker: p.worker, Command: p.command, StartedAt: start, FinishedAt: end,

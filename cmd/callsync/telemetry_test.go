@@ -154,6 +154,9 @@ func TestRun_MetricsAndSyncRuns(t *testing.T) {
 			t.Errorf("%s = %v (exposed: %v), want %v", series, got, ok, v)
 		}
 	}
+	if _, ok := m["callsync_rate_limit_wait_seconds_total"]; !ok {
+		t.Error("callsync_rate_limit_wait_seconds_total missing")
+	}
 	for _, series := range []string{"callsync_write_duration_seconds_count", "callsync_last_successful_pass_timestamp_seconds",
 		"go_goroutines", "process_resident_memory_bytes"} {
 		if m[series] <= 0 {
@@ -214,6 +217,52 @@ func TestOnce_RecordsSyncRun(t *testing.T) {
 	got = count(t, dbURL, `SELECT count(*) FROM sync_runs WHERE command = 'once' AND api_requests = 1 AND error LIKE '%refused the API key%'`)
 	if got != 1 {
 		t.Errorf("%d failed once runs with the error, want 1", got)
+	}
+}
+
+// The pass summary says how long its requests waited for the rate
+// limiter, summed over requests: at a limit that binds, about the fetch
+// workers' whole time.
+func TestOnce_LogsRateWait(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 4, Calls: 12})
+	srv := fakeAPI(t, calls...)
+	dbURL := storetest.NewDatabase(t)
+	// 600 a minute (9.6 a second with the margin), a burst of 2: the 12
+	// calls take about a second, 8 requests waiting all along.
+	env := map[string]string{"DATABASE_URL": dbURL, "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey,
+		"SYNTHFLOW_RATE_LIMIT": "600", "LOG_FORMAT": "json"}
+	ids := make([]string, len(calls))
+	for i, c := range calls {
+		ids[i] = c.ID()
+	}
+	runCmd(t, env, "", append([]string{"enqueue"}, ids...)...)
+	r := runCmd(t, env, "", "once")
+	if r.err != nil {
+		t.Fatalf("once: %v\n%s", r.err, r.stderr)
+	}
+	var summary struct {
+		Took     string `json:"took"`
+		RateWait string `json:"rate_wait"`
+		Done     int    `json:"done"`
+	}
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(line, `"msg":"sync pass done"`) {
+			if err := json.Unmarshal([]byte(line), &summary); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	took, err1 := time.ParseDuration(summary.Took)
+	wait, err2 := time.ParseDuration(summary.RateWait)
+	if err1 != nil || err2 != nil || summary.Done != len(calls) {
+		t.Fatalf("pass summary took=%q rate_wait=%q done=%d, want %d done:\n%s", summary.Took, summary.RateWait,
+			summary.Done, len(calls), r.stderr)
+	}
+	// 10 of the 12 requests wait for a token, each of them 0.1 s or more
+	// after the one before; none waits longer than the pass.
+	t.Logf("pass of %v, rate_wait %v", took, wait)
+	if wait < 2*time.Second || wait > 8*took {
+		t.Errorf("rate_wait %v in a pass of %v, want at least 2 s and at most 8 workers' whole time", wait, took)
 	}
 }
 

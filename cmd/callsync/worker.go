@@ -155,7 +155,7 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 		return nil, err
 	}
 	tel := newTelemetry()
-	ac.observe = tel.observeAPI
+	ac.observe, ac.observeWait = tel.observeAPI, tel.observeWait
 	client, err := ac.client(db, logger)
 	if err != nil {
 		db.Close()
@@ -167,11 +167,13 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 	return &worker{db: db, tel: tel, client: client, syncer: s}, nil
 }
 
-// logPass logs a pass summary, or its error.
-func logPass(logger *slog.Logger, st callsync.Stats, took time.Duration, err error) {
+// logPass logs a pass summary, or its error. rateWait is the time its
+// requests waited for the rate limiter, summed over requests.
+func logPass(logger *slog.Logger, st callsync.Stats, took, rateWait time.Duration, err error) {
 	attrs := []any{attrTook, took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
 		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
-		"released", st.Released, "lost", st.Lost, "erased", st.Erased, "rescued", st.Rescued}
+		"released", st.Released, "lost", st.Lost, "erased", st.Erased, "rescued", st.Rescued,
+		"rate_wait", rateWait.Round(time.Millisecond)}
 	switch {
 	case err == nil && st.Claimed == 0 && st.Rescued == 0:
 		logger.Debug("sync pass done: nothing was due", attrs...) // an idle tick, every minute
