@@ -231,9 +231,9 @@ func (l *Limiter) untilAsk() time.Duration {
 // nextLease returns how many tokens to ask for: what this process used, at
 // the rate it used them since the last lease, in leaseDemand lease spans,
 // less the tokens it still holds (they are kept for the new lease's time);
-// within 1 and the shared bucket. The size follows demand: it grows
-// fourfold while leases run out at once, and shrinks when they expire half
-// used. Counting the tokens held keeps what a process draws from the
+// within 1 and the shared bucket. The size follows demand: it grows up to
+// eightfold while leases run out at once, and shrinks when they expire
+// half used. Counting the tokens held keeps what a process draws from the
 // bucket to what it sends: without it, every lease taken ahead of need
 // drew two spans of demand while half of one was still at hand, twice the
 // demand in all, and two processes each sending a quarter of the rate
