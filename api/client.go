@@ -34,6 +34,13 @@ type Limiter interface {
 	Throttled(ctx context.Context, retryAfter time.Duration)
 }
 
+// Reserver is a Limiter that may go on working for a request while it is
+// in flight: Reserve is Wait, and the client calls done once the request
+// is over (its answer read, or its error known).
+type Reserver interface {
+	Reserve(ctx context.Context) (done func(), err error)
+}
+
 // Options configures a Client.
 type Options struct {
 	// BaseURL includes the version, e.g. https://api.eu.synthflow.ai/v2.
@@ -178,9 +185,11 @@ func (p *Payload) Decode() (*Call, error) {
 func (c *Client) get(ctx context.Context, endpoint, op string, u *url.URL) ([]byte, error) {
 	if c.limiter != nil {
 		start := time.Now()
-		if err := c.limiter.Wait(ctx); err != nil {
+		done, err := c.reserve(ctx)
+		if err != nil {
 			return nil, err
 		}
+		defer done()
 		if c.waited != nil {
 			c.waited(time.Since(start))
 		}
@@ -194,6 +203,14 @@ func (c *Client) get(ctx context.Context, endpoint, op string, u *url.URL) ([]by
 		c.limiter.Throttled(ctx, se.RetryAfter)
 	}
 	return body, err
+}
+
+// reserve waits for the limiter, through Reserve when it has one.
+func (c *Client) reserve(ctx context.Context) (done func(), err error) {
+	if r, ok := c.limiter.(Reserver); ok {
+		return r.Reserve(ctx)
+	}
+	return func() {}, c.limiter.Wait(ctx)
 }
 
 // do sends one GET and returns the status and the body of a 2xx answer.

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,6 +286,54 @@ type cancelledLimiter struct{}
 
 func (cancelledLimiter) Wait(ctx context.Context) error           { return ctx.Err() }
 func (cancelledLimiter) Throttled(context.Context, time.Duration) {}
+
+// reserveLimiter records what a Reserver sees: done is called once per
+// request, after its answer came.
+type reserveLimiter struct {
+	countLimiter
+	answered *atomic.Int64 // requests the server has answered
+	reserved int
+	doneSeen []int64 // answered, at each done
+	fail     error
+}
+
+func (l *reserveLimiter) Reserve(ctx context.Context) (func(), error) {
+	if l.fail != nil {
+		return nil, l.fail
+	}
+	l.reserved++
+	return func() { l.doneSeen = append(l.doneSeen, l.answered.Load()) }, nil
+}
+
+// A Reserver's done is called once the request is over, whatever its
+// answer; a request the limiter never let go calls nothing, and Wait is
+// not called besides Reserve.
+func TestClient_Reserver(t *testing.T) {
+	var answered atomic.Int64
+	l := &reserveLimiter{answered: &answered}
+	code := http.StatusOK
+	c := testServer(t, api.Options{Limiter: l}, func(w http.ResponseWriter, r *http.Request) {
+		answered.Add(1)
+		w.WriteHeader(code)
+		w.Write([]byte(`{"status":"ok","response":{"calls":[{"call_id":"abc"}]}}`))
+	})
+	if _, err := c.GetCall(t.Context(), "abc"); err != nil {
+		t.Fatal(err)
+	}
+	code = http.StatusNotFound
+	_, _ = c.GetCall(t.Context(), "abc")
+	if l.reserved != 2 || l.n != 0 || !slices.Equal(l.doneSeen, []int64{1, 2}) {
+		t.Errorf("reserved %d, waited %d, done after %v answers; want 2 reserved, none waited, done after 1 and 2",
+			l.reserved, l.n, l.doneSeen)
+	}
+	l.fail = errors.New("stopped")
+	if _, err := c.GetCall(t.Context(), "abc"); !errors.Is(err, l.fail) {
+		t.Errorf("err = %v, want the limiter's", err)
+	}
+	if answered.Load() != 2 || len(l.doneSeen) != 2 {
+		t.Errorf("%d requests answered, done called %d times, after a Reserve that failed; want 2 and 2", answered.Load(), len(l.doneSeen))
+	}
+}
 
 func TestClient_ThrottledAndObserve(t *testing.T) {
 	l := &countLimiter{}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/callsync/callsync/api"
 )
 
 // Buckets holds token buckets and pauses shared by every process that uses
@@ -117,17 +119,58 @@ func NewLimiter(buckets Buckets, key string, perMinute float64, burst int, logge
 
 // Wait blocks until a request may be sent: no pause is in force and a
 // token of the shared bucket is at hand. It returns ctx's error if ctx ends
-// first.
+// first. A request whose token marks it as the one to lease the next chunk
+// takes it before Wait returns: nothing the limiter starts outlives Wait.
 func (l *Limiter) Wait(ctx context.Context) error {
+	done, err := l.Reserve(ctx)
+	if err == nil {
+		done()
+	}
+	return err
+}
+
+// Reserve is Wait for a caller that says when its request is over: the
+// next chunk, when this request is the one to lease it, is leased while
+// the request is in flight, and done waits for that. Call done once the
+// request is over (it is not nil when err is nil). Nothing the limiter
+// starts outlives done. The round trip to the shared bucket then holds no
+// request back: with Wait, the request that leased the next chunk waited
+// for it, and with it the batch it belonged to.
+func (l *Limiter) Reserve(ctx context.Context) (done func(), err error) {
 	if ok, refill := l.takeLeased(time.Now()); ok {
 		if refill {
-			// This request leases the next chunk before it goes, while
-			// the others go on with the tokens left: nothing the limiter
-			// starts outlives the call that started it.
-			l.refill(ctx)
+			// This request leases the next chunk while it goes, and the
+			// others go on with the tokens left.
+			return l.refillAlongside(ctx), nil
 		}
-		return nil
+		return noop, nil
 	}
+	return noop, l.waitTurn(ctx)
+}
+
+func noop() {}
+
+// The client waits for the limiter through Reserve.
+var _ interface {
+	api.Limiter
+	api.Reserver
+} = (*Limiter)(nil)
+
+// refillAlongside leases the next chunk in the background and returns the
+// function that waits for it.
+func (l *Limiter) refillAlongside(ctx context.Context) (done func()) {
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		l.refill(ctx)
+	}()
+	return func() { <-finished }
+}
+
+// waitTurn is Wait for a request that found no leased token: one such
+// request of the process at a time asks the shared bucket, the others wait
+// for the tokens it leases.
+func (l *Limiter) waitTurn(ctx context.Context) error {
 	select {
 	case l.turn <- struct{}{}:
 	case <-ctx.Done():

@@ -478,3 +478,83 @@ func TestLimiter_ShortPauseInDemandKeepsTheLease(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// gatedBuckets holds round trips to the shared bucket at a gate while it
+// is shut, and counts those in progress.
+type gatedBuckets struct {
+	callsync.Buckets
+	shut     atomic.Bool
+	open     chan struct{}
+	arrived  chan struct{} // a round trip reached the shut gate
+	inFlight atomic.Int64
+}
+
+func (b *gatedBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
+	b.inFlight.Add(1)
+	defer b.inFlight.Add(-1)
+	if b.shut.Load() {
+		b.arrived <- struct{}{}
+		<-b.open
+	}
+	return b.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
+}
+
+// Through Reserve, the request that leases the next chunk goes at once:
+// the round trip runs while the request is in flight, and is over when
+// the request says it is done. Through Wait, that request waited for the
+// round trip, and the batch it belonged to with it: in a two-process bench
+// re-sync, requests waited for the limiter 1.7-1.9 % of the fetch workers'
+// time, 0.7 % with the round trip alongside the request.
+func TestLimiter_ReserveLeasesWhileTheRequestGoes(t *testing.T) {
+	db := store.New(storetest.Pool(t))
+	b := &gatedBuckets{Buckets: db, open: make(chan struct{}), arrived: make(chan struct{}, 100)}
+	l := callsync.NewLimiter(b, "k", 1_000_000, 2, quietLogger())
+	for range 20 { // leases grow to many tokens
+		done, err := l.Reserve(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		done()
+	}
+	b.shut.Store(true)
+	for i := range 1000 {
+		type reserved struct {
+			done func()
+			err  error
+		}
+		ch := make(chan reserved, 1)
+		go func() {
+			done, err := l.Reserve(t.Context())
+			ch <- reserved{done, err}
+		}()
+		var r reserved
+		select {
+		case r = <-ch:
+		case <-time.After(2 * time.Second):
+			close(b.open)
+			t.Fatalf("request %d held back by a round trip to the shared bucket", i)
+		}
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		finished := make(chan struct{})
+		go func() {
+			r.done()
+			close(finished)
+		}()
+		select {
+		case <-finished: // the request took a leased token, and nothing else
+			continue
+		case <-b.arrived:
+		}
+		// Requests go one at a time: the round trip at the gate is this
+		// request's, which went before it was over.
+		close(b.open)
+		<-finished
+		if n := b.inFlight.Load(); n != 0 {
+			t.Fatalf("%d round trips still in progress after the request that started them was done", n)
+		}
+		return
+	}
+	t.Fatal("no request leased the next chunk ahead of need")
+}
