@@ -51,9 +51,11 @@ ON CONFLICT (key) DO NOTHING`
 // TakeTokens takes between least and most request tokens at once from the
 // shared bucket key, which refills at perSecond up to burst tokens: as many
 // as are there up to most, or none when fewer than least are. least above
-// burst is taken as burst. It returns how many it took and, when none, how
-// long to wait before asking again: until the pause ends, or until least
-// tokens are due.
+// burst is taken as burst. It returns how many it took and how long to wait
+// before asking again: when it took none, until the pause ends or until
+// least tokens are due; when it took some, until least more are due (0
+// when they are there already), so that a taker at a limit that binds does
+// not ask the bucket just emptied.
 func (db *DB) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
 	lo := min(float64(max(least, 1)), math.Floor(max(burst, 1)))
 	hi := max(float64(most), lo)
@@ -71,7 +73,7 @@ func (db *DB) TakeTokens(ctx context.Context, key string, least, most int, perSe
 			return 0, 0, fmt.Errorf("take rate limit tokens: %w", err)
 		}
 		if taken > 0 {
-			return taken, 0, nil
+			return taken, seconds((lo - tokens) / perSecond), nil
 		}
 		wait := seconds(pausedFor)
 		if wait == 0 {

@@ -206,6 +206,7 @@ func (l *Limiter) waitTurn(ctx context.Context) error {
 			}
 		case taken > 0:
 			l.leased(taken, 1, time.Now())
+			l.askAfter(wait)
 			return nil
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -256,12 +257,20 @@ func (l *Limiter) refill(ctx context.Context) {
 	}
 	l.mu.Lock()
 	l.refilling = false
-	if err == nil && taken == 0 {
-		// Nobody asks again before the bucket can give a chunk: at a
-		// demand above the rate, asking sooner only adds round trips.
-		l.nextAsk = time.Now().Add(wait)
-	}
 	l.mu.Unlock()
+	if err == nil {
+		l.askAfter(wait)
+	}
+}
+
+// askAfter says the shared bucket cannot give a chunk for d: nobody asks
+// it again before then. At a demand above the rate, asking sooner only
+// adds round trips: a request that asked as soon as its turn came found
+// the bucket just emptied by the one before it, and asked twice per token.
+func (l *Limiter) askAfter(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.nextAsk = time.Now().Add(d)
 }
 
 // untilAsk returns how long until the shared bucket is worth asking again.

@@ -558,3 +558,25 @@ func TestLimiter_ReserveLeasesWhileTheRequestGoes(t *testing.T) {
 	}
 	t.Fatal("no request leased the next chunk ahead of need")
 }
+
+// At a limit that binds, a process asks the shared bucket about once per
+// request: after taking the last token there, it does not ask again before
+// the next one is due. Each waiting request once asked as soon as its turn
+// came, found the bucket just emptied, and asked again when the token was
+// due: two bucket writes per request at 600 a minute (three with two
+// processes).
+func TestLimiter_AtTheLimitAsksOncePerToken(t *testing.T) {
+	db := store.New(storetest.Pool(t))
+	counted := &countingBuckets{Buckets: db}
+	l := callsync.NewLimiter(counted, "k", 600, 2, quietLogger())
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	g := grants(ctx, l, 4)
+	counted.mu.Lock()
+	takes := counted.takes
+	counted.mu.Unlock()
+	t.Logf("%d requests, %d round trips to the shared bucket", len(g), takes)
+	if takes > len(g)*5/4+2 {
+		t.Errorf("%d round trips to the shared bucket for %d requests at a limit that binds, want about one each", takes, len(g))
+	}
+}
