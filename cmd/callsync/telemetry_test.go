@@ -231,11 +231,7 @@ func TestOnce_LogsRateWait(t *testing.T) {
 	// calls take about a second, 8 requests waiting all along.
 	env := map[string]string{"DATABASE_URL": dbURL, "SYNTHFLOW_API_URL": srv.URL, "SYNTHFLOW_API_KEY": testKey,
 		"SYNTHFLOW_RATE_LIMIT": "600", "LOG_FORMAT": "json"}
-	ids := make([]string, len(calls))
-	for i, c := range calls {
-		ids[i] = c.ID()
-	}
-	runCmd(t, env, "", append([]string{"enqueue"}, ids...)...)
+	runCmd(t, env, "", append([]string{"enqueue"}, callIDs(calls)...)...)
 	r := runCmd(t, env, "", "once")
 	if r.err != nil {
 		t.Fatalf("once: %v\n%s", r.err, r.stderr)
