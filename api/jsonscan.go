@@ -19,25 +19,33 @@ var (
 	errNoCalls   = errors.New("empty calls array")
 )
 
-// firstCall returns the first element of response.calls in the envelope
-// body, validating the whole body first (validJSON; a body that is not
-// valid gets encoding/json's error, with its offset). It returns
-// errNoCalls when the array is empty.
-func firstCall(body []byte) (json.RawMessage, error) {
+// responseCalls opens the envelope body of a calls endpoint, validating
+// the whole body first (validJSON; a body that is not valid gets
+// encoding/json's error, with its offset), and returns its response
+// object and the response.calls array in it. It fails when there is no
+// such array.
+func responseCalls(body []byte) (resp, calls json.RawMessage, err error) {
 	if !validJSON(body) {
 		var v any
-		return nil, json.Unmarshal(body, &v) // the syntax error, with its offset
+		return nil, nil, json.Unmarshal(body, &v) // the syntax error, with its offset
 	}
-	resp, err := lastMember(body, "response")
+	resp, err = lastMember(body, "response")
+	if err != nil {
+		return nil, nil, err
+	}
+	calls, err = lastMember(resp, "calls")
+	if err != nil || len(calls) == 0 || calls[0] != '[' {
+		return nil, nil, errors.New("no response.calls array")
+	}
+	return resp, calls, nil
+}
+
+// firstCall returns the first element of response.calls in the envelope
+// body (responseCalls). It returns errNoCalls when the array is empty.
+func firstCall(body []byte) (json.RawMessage, error) {
+	_, calls, err := responseCalls(body)
 	if err != nil {
 		return nil, err
-	}
-	calls, err := lastMember(resp, "calls")
-	if err != nil {
-		return nil, errors.New("no response.calls array")
-	}
-	if len(calls) == 0 || calls[0] != '[' {
-		return nil, errors.New("no response.calls array")
 	}
 	i := skipSpace(calls, 1)
 	if calls[i] == ']' {
@@ -47,21 +55,12 @@ func firstCall(body []byte) (json.RawMessage, error) {
 }
 
 // callList returns the elements of response.calls in the list page body
-// and its response.pagination.total_records (-1 when not sent), validating
-// the whole body first, as firstCall does. It fails when the body has no
-// response.calls array.
+// (responseCalls) and its response.pagination.total_records (-1 when not
+// sent).
 func callList(body []byte) (calls []json.RawMessage, totalRecords int, err error) {
-	if !validJSON(body) {
-		var v any
-		return nil, 0, json.Unmarshal(body, &v) // the syntax error, with its offset
-	}
-	resp, err := lastMember(body, "response")
+	resp, list, err := responseCalls(body)
 	if err != nil {
 		return nil, 0, err
-	}
-	list, err := lastMember(resp, "calls")
-	if err != nil || len(list) == 0 || list[0] != '[' {
-		return nil, 0, errors.New("no response.calls array")
 	}
 	calls, err = arrayElements(list)
 	if err != nil {

@@ -80,17 +80,7 @@ func TestSyncer_StopGivesBackTheBatchClaimedAhead(t *testing.T) {
 	if err == nil {
 		t.Fatal("RunOnce ended without the context's error")
 	}
-	pending, done := 0, 0
-	for id, r := range h.queue() {
-		switch {
-		case r.State == "pending" && r.Attempts == 0:
-			pending++
-		case r.State == "done":
-			done++
-		default:
-			t.Errorf("%s: %+v after the stop", id, r)
-		}
-	}
+	pending, done := h.afterStop()
 	if pending == 0 || pending+done != len(calls) || st.Released+st.Done != st.Claimed {
 		t.Errorf("pending %d, done %d, stats %+v", pending, done, st)
 	}

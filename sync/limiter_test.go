@@ -143,19 +143,31 @@ func TestLimiter_DatabaseDownPacesLocally(t *testing.T) {
 	}
 }
 
-// countingBuckets counts the round trips a limiter makes to the shared
-// bucket.
-type countingBuckets struct {
+// probeBuckets wraps the shared buckets for the limiter's tests: it
+// counts the round trips, those in progress and the tokens they took; it
+// can make each round trip take a while (as when the database is busy
+// writing a fresh sync), and hold them at a gate while shut.
+type probeBuckets struct {
 	callsync.Buckets
-	mu    sync.Mutex
-	takes int
+	delay                  time.Duration
+	takes, inFlight, drawn atomic.Int64
+	shut                   atomic.Bool
+	open                   chan struct{} // closed to let round trips held at the gate go
+	arrived                chan struct{} // a round trip reached the shut gate
 }
 
-func (c *countingBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
-	c.mu.Lock()
-	c.takes++
-	c.mu.Unlock()
-	return c.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
+func (b *probeBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
+	b.takes.Add(1)
+	b.inFlight.Add(1)
+	defer b.inFlight.Add(-1)
+	if b.shut.Load() {
+		b.arrived <- struct{}{}
+		<-b.open
+	}
+	time.Sleep(b.delay)
+	n, wait, err := b.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
+	b.drawn.Add(int64(n))
+	return n, wait, err
 }
 
 // maxInSorted returns the most times within any window of length d.
@@ -175,7 +187,7 @@ func TestLimiter_LeasesTokensInChunks(t *testing.T) {
 	db := store.New(storetest.Pool(t))
 	// A limit far above what the process sends: the database must not see
 	// one round trip per request.
-	counted := &countingBuckets{Buckets: db}
+	counted := &probeBuckets{Buckets: db}
 	l := callsync.NewLimiter(counted, "k", 1_000_000, 2, quietLogger())
 	const requests = 8 * 2000
 	var wg sync.WaitGroup
@@ -192,10 +204,10 @@ func TestLimiter_LeasesTokensInChunks(t *testing.T) {
 	wg.Wait()
 	// Leases grow to about 50 ms of demand: a few dozen round trips a
 	// second, whatever the request rate; far fewer than one per request.
-	if counted.takes*50 > requests {
-		t.Errorf("%d round trips to the database for %d requests, want under one per 50", counted.takes, requests)
+	if counted.takes.Load()*50 > requests {
+		t.Errorf("%d round trips to the database for %d requests, want under one per 50", counted.takes.Load(), requests)
 	}
-	t.Logf("%d requests, %d round trips to the shared bucket", requests, counted.takes)
+	t.Logf("%d requests, %d round trips to the shared bucket", requests, counted.takes.Load())
 }
 
 func TestLimiter_TwoLeasingProcessesStayUnderTheLimit(t *testing.T) {
@@ -300,23 +312,9 @@ func TestLimiter_DatabaseDownWhileLeasingPacesLocally(t *testing.T) {
 	}
 }
 
-// inFlightBuckets counts the round trips to the shared bucket in progress,
-// each made slow enough for one to be caught outliving its caller.
-type inFlightBuckets struct {
-	callsync.Buckets
-	inFlight atomic.Int64
-}
-
-func (b *inFlightBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
-	b.inFlight.Add(1)
-	defer b.inFlight.Add(-1)
-	time.Sleep(2 * time.Millisecond)
-	return b.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
-}
-
 func TestLimiter_NoRoundTripOutlivesWait(t *testing.T) {
 	db := store.New(storetest.Pool(t))
-	b := &inFlightBuckets{Buckets: db}
+	b := &probeBuckets{Buckets: db, delay: 2 * time.Millisecond} // slow enough to catch one outliving its caller
 	// A rate high enough for leases of many tokens, taken ahead of need.
 	l := callsync.NewLimiter(b, "k", 1_000_000, 2, quietLogger())
 	for range 20 {
@@ -340,19 +338,6 @@ func TestLimiter_NoRoundTripOutlivesWait(t *testing.T) {
 	}
 }
 
-// slowBuckets makes every round trip to the shared bucket take a while, as
-// it does when the database is busy writing a fresh sync.
-type slowBuckets struct {
-	callsync.Buckets
-	takes atomic.Int64
-}
-
-func (b *slowBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
-	b.takes.Add(1)
-	time.Sleep(3 * time.Millisecond)
-	return b.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
-}
-
 // At a demand far below the limit, a round trip to the shared bucket holds
 // back the one request that makes it, ahead of need, while the others go
 // on with the tokens left: requests do not pile up behind a lease that ran
@@ -363,7 +348,7 @@ func (b *slowBuckets) TakeTokens(ctx context.Context, key string, least, most in
 // waited for the database, 3.2 s in all.
 func TestLimiter_RequestsDoNotWaitForTheBucketAtSteadyDemand(t *testing.T) {
 	db := store.New(storetest.Pool(t))
-	b := &slowBuckets{Buckets: db}
+	b := &probeBuckets{Buckets: db, delay: 3 * time.Millisecond}
 	l := callsync.NewLimiter(b, "k", 1_000_000, 2, quietLogger())
 	const workers, each, warmUp = 8, 600, 100
 	var blocked atomic.Int64
@@ -395,18 +380,6 @@ func TestLimiter_RequestsDoNotWaitForTheBucketAtSteadyDemand(t *testing.T) {
 	}
 }
 
-// drawingBuckets sums the tokens a limiter draws from the shared bucket.
-type drawingBuckets struct {
-	callsync.Buckets
-	drawn atomic.Int64
-}
-
-func (b *drawingBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
-	n, wait, err := b.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
-	b.drawn.Add(int64(n))
-	return n, wait, err
-}
-
 // Processes that share a bucket draw from it about what they send, not
 // twice that: a process that took its next lease ahead of need once asked
 // for two lease spans of its demand on top of the tokens it still held, so
@@ -419,9 +392,9 @@ func TestLimiter_ProcessesDrawWhatTheySend(t *testing.T) {
 	const workers, each = 4, 1500
 	var sent atomic.Int64
 	var wg sync.WaitGroup
-	var drawn []*drawingBuckets
+	var drawn []*probeBuckets
 	for range 2 {
-		b := &drawingBuckets{Buckets: db}
+		b := &probeBuckets{Buckets: db}
 		drawn = append(drawn, b)
 		l := callsync.NewLimiter(b, "k", 1_000_000, 2, quietLogger())
 		for range workers {
@@ -455,18 +428,14 @@ func TestLimiter_ProcessesDrawWhatTheySend(t *testing.T) {
 // back for a round trip (in a two-process bench sync, 32 times a second).
 func TestLimiter_ShortPauseInDemandKeepsTheLease(t *testing.T) {
 	db := store.New(storetest.Pool(t))
-	counted := &countingBuckets{Buckets: db}
+	counted := &probeBuckets{Buckets: db}
 	l := callsync.NewLimiter(counted, "k", 1_000_000, 2, quietLogger())
 	for cycle := range 6 {
-		counted.mu.Lock()
-		before := counted.takes
-		counted.mu.Unlock()
+		before := counted.takes.Load()
 		if err := l.Wait(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		counted.mu.Lock()
-		after := counted.takes
-		counted.mu.Unlock()
+		after := counted.takes.Load()
 		if cycle > 0 && after > before {
 			t.Errorf("cycle %d: the first request after a pause of 100 ms asked the shared bucket", cycle)
 		}
@@ -479,26 +448,6 @@ func TestLimiter_ShortPauseInDemandKeepsTheLease(t *testing.T) {
 	}
 }
 
-// gatedBuckets holds round trips to the shared bucket at a gate while it
-// is shut, and counts those in progress.
-type gatedBuckets struct {
-	callsync.Buckets
-	shut     atomic.Bool
-	open     chan struct{}
-	arrived  chan struct{} // a round trip reached the shut gate
-	inFlight atomic.Int64
-}
-
-func (b *gatedBuckets) TakeTokens(ctx context.Context, key string, least, most int, perSecond, burst float64) (int, time.Duration, error) {
-	b.inFlight.Add(1)
-	defer b.inFlight.Add(-1)
-	if b.shut.Load() {
-		b.arrived <- struct{}{}
-		<-b.open
-	}
-	return b.Buckets.TakeTokens(ctx, key, least, most, perSecond, burst)
-}
-
 // Through Reserve, the request that leases the next chunk goes at once:
 // the round trip runs while the request is in flight, and is over when
 // the request says it is done. Through Wait, that request waited for the
@@ -507,7 +456,7 @@ func (b *gatedBuckets) TakeTokens(ctx context.Context, key string, least, most i
 // time, 0.7 % with the round trip alongside the request.
 func TestLimiter_ReserveLeasesWhileTheRequestGoes(t *testing.T) {
 	db := store.New(storetest.Pool(t))
-	b := &gatedBuckets{Buckets: db, open: make(chan struct{}), arrived: make(chan struct{}, 100)}
+	b := &probeBuckets{Buckets: db, open: make(chan struct{}), arrived: make(chan struct{}, 100)}
 	l := callsync.NewLimiter(b, "k", 1_000_000, 2, quietLogger())
 	for range 20 { // leases grow to many tokens
 		done, err := l.Reserve(t.Context())
@@ -567,16 +516,14 @@ func TestLimiter_ReserveLeasesWhileTheRequestGoes(t *testing.T) {
 // processes).
 func TestLimiter_AtTheLimitAsksOncePerToken(t *testing.T) {
 	db := store.New(storetest.Pool(t))
-	counted := &countingBuckets{Buckets: db}
+	counted := &probeBuckets{Buckets: db}
 	l := callsync.NewLimiter(counted, "k", 600, 2, quietLogger())
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	g := grants(ctx, l, 4)
-	counted.mu.Lock()
-	takes := counted.takes
-	counted.mu.Unlock()
+	takes := counted.takes.Load()
 	t.Logf("%d requests, %d round trips to the shared bucket", len(g), takes)
-	if takes > len(g)*5/4+2 {
+	if takes > int64(len(g)*5/4+2) {
 		t.Errorf("%d round trips to the shared bucket for %d requests at a limit that binds, want about one each", takes, len(g))
 	}
 }

@@ -122,6 +122,24 @@ func (h *harness) queue() map[string]row {
 	return out
 }
 
+// afterStop counts the queue rows of a pass that was stopped: done, or
+// pending without an attempt counted (given back untouched). Any other
+// row is an error.
+func (h *harness) afterStop() (pending, done int) {
+	h.t.Helper()
+	for id, r := range h.queue() {
+		switch {
+		case r.State == "pending" && r.Attempts == 0:
+			pending++
+		case r.State == "done":
+			done++
+		default:
+			h.t.Errorf("%s: %+v after the stop", id, r)
+		}
+	}
+	return pending, done
+}
+
 func (h *harness) count(sql string, args ...any) int {
 	h.t.Helper()
 	var n int
@@ -460,18 +478,7 @@ func TestSyncer_ShutdownReleasesUnfetched(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("RunOnce = %v, want the context's error", err)
 	}
-	q := h.queue()
-	pending, done := 0, 0
-	for _, r := range q {
-		switch {
-		case r.State == "pending" && r.Attempts == 0:
-			pending++
-		case r.State == "done":
-			done++
-		default:
-			t.Errorf("row %+v after shutdown", r)
-		}
-	}
+	pending, done := h.afterStop()
 	if pending == 0 || pending+done != len(calls) || st.Released != pending {
 		t.Errorf("pending %d, done %d, stats %+v", pending, done, st)
 	}
