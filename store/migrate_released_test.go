@@ -27,9 +27,8 @@ import (
 // is kept in testdata/released as NNNNN_name.<blob>.sql.
 type releasedState struct {
 	name     string
-	versions []int            // applied in this order
-	old      map[int]string   // version → testdata/released file holding its released text
-	skip     map[int]struct{} // not yet in that build
+	versions []int          // applied in this order; the others were not in that build yet
+	old      map[int]string // version → testdata/released file holding its released text
 }
 
 // releasedStates are the states main's history can have left a database
