@@ -71,7 +71,16 @@ type CompleteResult struct {
 // with every outcome, a nested loop over the batch that cost 150 µs of
 // server time a row. It is run unprepared (settle), so that the = ANY is
 // a hash lookup whatever the batch size.
+//
+// The rows are locked first in call_id order (held), as Enqueue and
+// EnqueueNew lock them, so that a backfill queueing calls while a worker
+// completes them cannot deadlock with it.
 const completeSQL = `
+WITH held AS (
+    SELECT call_id FROM sync_queue
+    WHERE  call_id = ANY($2::text[]) AND state = 'running' AND lease_token = $1
+    ORDER  BY call_id
+    FOR    UPDATE)
 UPDATE sync_queue q
 SET    (state, attempts, polls, next_attempt_at, last_error, last_bad_body) = (
            SELECT CASE WHEN q.requeue THEN 'pending' ELSE o.state END,
@@ -87,7 +96,7 @@ SET    (state, attempts, polls, next_attempt_at, last_error, last_bad_body) = (
        requeue      = false,
        suspect      = false,
        updated_at   = now()
-WHERE  q.call_id = ANY($2::text[]) AND q.state = 'running' AND q.lease_token = $1
+WHERE  q.call_id = ANY(ARRAY(SELECT call_id FROM held)) AND q.state = 'running' AND q.lease_token = $1
 RETURNING q.call_id`
 
 // Complete applies outcomes of calls claimed under lease token, and writes
@@ -143,7 +152,8 @@ WITH e AS (SELECT call_id FROM erased_calls WHERE call_id = ANY($2::text[])),
            WHERE q.call_id = e.call_id AND q.state = 'running' AND q.lease_token = $1)
 SELECT call_id FROM e`
 
-// dropErased takes the privacy lock shared, finds the outcomes whose calls
+// dropErased takes the privacy lock shared and the locks of the calls
+// (lockCalls), finds the outcomes whose calls
 // were erased while they were claimed, deletes their queue rows if still
 // held under token (callsync forget deletes them too), records them in
 // res.Erased and returns the other outcomes.
@@ -154,6 +164,9 @@ func dropErased(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome,
 	ids := make([]string, len(outcomes))
 	for i, o := range outcomes {
 		ids[i] = o.CallID
+	}
+	if err := lockCalls(ctx, tx, ids); err != nil {
+		return nil, err
 	}
 	rows, err := tx.Query(ctx, dropErasedSQL, token, ids)
 	if err != nil {

@@ -82,6 +82,9 @@ func (db *DB) SaveHookJudgements(ctx context.Context, id string, js []Judgement,
 		if err := lockWrites(ctx, tx); err != nil {
 			return err
 		}
+		if err := lockCalls(ctx, tx, []string{id}); err != nil {
+			return err
+		}
 		var queued bool
 		if err := tx.QueryRow(ctx, lockHookRowSQL, id).Scan(&queued); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("lock queue row: %w", err)

@@ -10,6 +10,7 @@ const enqueueNewSQL = `
 INSERT INTO sync_queue (call_id)
 SELECT DISTINCT id FROM unnest($1::text[]) AS t(id)
 WHERE  NOT EXISTS (SELECT FROM erased_calls e WHERE e.call_id = t.id)
+ORDER  BY id -- in call_id order, as every multi-row writer of the queue
 ON CONFLICT (call_id) DO NOTHING`
 
 // EnqueueNew queues the calls the queue does not know yet, pending and due

@@ -31,7 +31,12 @@ func newProvider(pool *pgxpool.Pool, logger *slog.Logger) (*goose.Provider, func
 		_ = db.Close() // returns its idle connections to pool; nothing to report
 		return nil, nil, fmt.Errorf("create migration lock: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithSessionLocker(locker)}
+	// A database migrated by a build that had a later migration but not an
+	// earlier one (branches merged in another order than numbered) gets the
+	// earlier one applied now, instead of refusing to upgrade. Migrations
+	// are written so that each applies on top of any later one (see
+	// migrations/README.md).
+	opts := []goose.ProviderOption{goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true)}
 	if logger != nil {
 		opts = append(opts, goose.WithSlog(logger))
 	}

@@ -53,6 +53,7 @@ const enqueueSQL = `
 INSERT INTO sync_queue AS q (call_id)
 SELECT DISTINCT id FROM unnest($1::text[]) AS t(id)
 WHERE  NOT EXISTS (SELECT FROM erased_calls e WHERE e.call_id = t.id)
+ORDER  BY id -- rows locked in call_id order, as Complete locks them: no deadlock between the two
 ON CONFLICT (call_id) DO UPDATE SET
     state           = CASE WHEN q.state = 'running' THEN 'running' ELSE 'pending' END,
     requeue         = q.state = 'running',

@@ -35,6 +35,9 @@ func (db *DB) SaveCalls(ctx context.Context, calls []Call) (SaveResult, error) {
 		if err := lockWrites(ctx, tx); err != nil {
 			return err
 		}
+		if err := lockCalls(ctx, tx, callIDs(ptrs)); err != nil {
+			return err
+		}
 		var err error
 		res, err = writeCalls(ctx, tx, ptrs)
 		return err
@@ -144,7 +147,7 @@ const jitOffSQL = `SET LOCAL jit = off`
 // copied to shared_value when the variable is shared; judgements of a
 // verified webhook that waited for a call are written with it (see
 // SaveHookJudgements). The transaction must hold the privacy lock shared
-// (lockWrites).
+// (lockWrites) and the locks of the calls (lockCalls).
 func writeCalls(ctx context.Context, tx pgx.Tx, calls []*Call) (SaveResult, error) {
 	var res SaveResult
 	if len(calls) == 0 {

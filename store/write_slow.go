@@ -168,6 +168,9 @@ func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
 		if err := lockWrites(ctx, tx); err != nil {
 			return err
 		}
+		if err := lockCalls(ctx, tx, []string{c.ID}); err != nil {
+			return err
+		}
 		g, err := loadGuard(ctx, tx, []*Call{&c})
 		if err != nil {
 			return err

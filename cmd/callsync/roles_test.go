@@ -76,8 +76,10 @@ func psqlScript(t *testing.T, dbURL, script string, vars ...string) (string, err
 // CREATEROLE; an administrator (the superuser here) runs roles-admin.sql,
 // then the owner runs roles.sql. Each script runs twice: the second run
 // changes nothing and fails nothing. The roles are dropped when the test
-// ends.
-func testRoles(t *testing.T) roleSet {
+// ends. Statements in opened run after the hardening, as the superuser,
+// with {db} standing for the database's quoted name: a database that grants
+// PUBLIC more than PostgreSQL 15 does.
+func testRoles(t *testing.T, opened ...string) roleSet {
 	t.Helper()
 	ctx := t.Context()
 	rs := roleSet{dbURL: storetest.NewDatabase(t)}
@@ -127,6 +129,12 @@ func testRoles(t *testing.T) roleSet {
 		   END LOOP;
 		 END $$`,
 	} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	for _, sql := range opened {
+		sql = strings.ReplaceAll(sql, "{db}", db)
 		if _, err := admin.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}

@@ -25,10 +25,18 @@ import (
 // and executed actions, rarely more than a few hundred KB.
 const defaultWebhookMaxBody = 4 << 20
 
-// Defaults of the webhook's flood and replay guards.
+// Defaults of the webhook's flood and replay guards. A body being read
+// costs a few KB (api.ReadWebhook streams it; at most
+// api.MaxWebhookAnalysis of analysis is kept), so hundreds may be read at
+// once: clients that trickle bodies that will never verify cannot take
+// every slot. The minimum rate ends such a body within about a second.
+// One client (remote address) may hold a quarter of the slots.
 const (
-	defaultWebhookCooldown = 10 * time.Minute
-	defaultWebhookInFlight = 8
+	defaultWebhookCooldown    = 10 * time.Minute
+	defaultWebhookInFlight    = 256
+	defaultWebhookPerClient   = 64
+	defaultWebhookMinBodyRate = 16 << 10 // bytes a second
+	webhookBodyGrace          = time.Second
 )
 
 // webhookConfig holds the post-call webhook settings of run.
@@ -39,6 +47,8 @@ type webhookConfig struct {
 	insecure   bool
 	maxBody    int
 	inFlight   int
+	perClient  int
+	minRate    int
 	cooldown   time.Duration
 	key        []byte // the secret, once loaded
 	secrets    *secretSet
@@ -56,6 +66,10 @@ func (c *webhookConfig) register(f *flagSet) {
 	f.intVar(&c.maxBody, "webhook-max-body", "SYNTHFLOW_WEBHOOK_MAX_BODY", defaultWebhookMaxBody, "largest webhook body accepted, in bytes")
 	f.intVar(&c.inFlight, "webhook-max-inflight", "SYNTHFLOW_WEBHOOK_MAX_INFLIGHT", defaultWebhookInFlight,
 		"webhook bodies read at once; more wait up to 10s, then get 503")
+	f.intVar(&c.perClient, "webhook-max-inflight-per-client", "SYNTHFLOW_WEBHOOK_MAX_INFLIGHT_PER_CLIENT", defaultWebhookPerClient,
+		"webhook bodies read at once from one remote address; more get 429 (0: no per-client limit, e.g. behind a proxy)")
+	f.intVar(&c.minRate, "webhook-min-body-rate", "SYNTHFLOW_WEBHOOK_MIN_BODY_RATE", defaultWebhookMinBodyRate,
+		"after its first second, a webhook body slower than this many bytes a second is cut off with 408 (0: only the 10s limit)")
 	f.durationVar(&c.cooldown, "webhook-cooldown", "SYNTHFLOW_WEBHOOK_COOLDOWN", defaultWebhookCooldown,
 		"a webhook for a call queued, synced or failed this recently changes nothing (replays cost no API request)")
 }
@@ -78,6 +92,12 @@ func (c *webhookConfig) load() error {
 	}
 	if c.inFlight < 1 {
 		return usagef("--webhook-max-inflight (SYNTHFLOW_WEBHOOK_MAX_INFLIGHT) %d: want at least 1", c.inFlight)
+	}
+	if c.perClient < 0 {
+		return usagef("--webhook-max-inflight-per-client (SYNTHFLOW_WEBHOOK_MAX_INFLIGHT_PER_CLIENT) %d: want 0 (no limit) or more", c.perClient)
+	}
+	if c.minRate < 0 {
+		return usagef("--webhook-min-body-rate (SYNTHFLOW_WEBHOOK_MIN_BODY_RATE) %d: want 0 (no minimum) or more bytes a second", c.minRate)
 	}
 	if c.cooldown < 0 {
 		return usagef("--webhook-cooldown (SYNTHFLOW_WEBHOOK_COOLDOWN) %v: want 0 (no cooldown) or more", c.cooldown)
@@ -123,7 +143,8 @@ func (c *webhookConfig) mount(mux *http.ServeMux, q hookStore, tel *telemetry, l
 		logger.Warn("webhook signatures are not checked (--webhook-insecure): anyone who can reach the endpoint can queue calls")
 	}
 	h := &webhookHandler{secret: c.key, queue: q, judgements: q, logger: logger, maxBody: int64(c.maxBody),
-		cooldown: c.cooldown, slots: make(chan struct{}, c.inFlight), counted: tel.webhookCounter(),
+		cooldown: c.cooldown, slots: make(chan struct{}, c.inFlight), clients: newClientSlots(c.perClient),
+		minRate: int64(c.minRate), counted: tel.webhookCounter(),
 		analyses: tel.webhookAnalysisCounter(), refusals: newRefusalLog(logger)}
 	mux.Handle(c.path, h)
 	logger.Info("webhook endpoint ready", "path", c.path, "signed", len(c.key) > 0, "cooldown", c.cooldown)
@@ -140,6 +161,13 @@ func (c *webhookConfig) mount(mux *http.ServeMux, q hookStore, tel *telemetry, l
 // read; at most cap(slots) bodies are read at once, each streamed through a
 // few KB plus at most api.MaxWebhookAnalysis of analysis (api.ReadWebhook),
 // never held whole.
+//
+// Its slots go to clients that send: a body must arrive at minRate after
+// its first second (bodyPace), and one remote address holds at most
+// clients' share of the slots. A signature can only be checked once the
+// body is read (it signs the call id inside), so slow bodies that will
+// never verify are fended off by their pace and number, not their
+// signature.
 type webhookHandler struct {
 	secret     []byte // empty: signatures not checked
 	queue      callsync.HookQueue
@@ -148,6 +176,8 @@ type webhookHandler struct {
 	maxBody    int64
 	cooldown   time.Duration
 	slots      chan struct{}
+	clients    *clientSlots
+	minRate    int64                  // bytes a second; 0: none
 	counted    *prometheus.CounterVec // by code and reason
 	analyses   *prometheus.CounterVec // by outcome
 	refusals   *refusalLog
@@ -202,22 +232,30 @@ func (h *webhookHandler) checkHeaders(w http.ResponseWriter, r *http.Request) bo
 // readBody reads the webhook in one of the slots, refusing what cannot be
 // read; it reports whether it read one.
 func (h *webhookHandler) readBody(w http.ResponseWriter, r *http.Request) (*api.Webhook, bool) {
+	client := remoteHost(r.RemoteAddr)
+	if !h.clients.acquire(client) {
+		w.Header().Set("Retry-After", "5")
+		h.refuse(w, r, http.StatusTooManyRequests, "client_busy", "too many webhooks at once from this address; send it again later")
+		return nil, false
+	}
+	defer h.clients.release(client)
 	if !h.acquire(r.Context()) {
 		w.Header().Set("Retry-After", "5")
 		h.refuse(w, r, http.StatusServiceUnavailable, "busy", "too many webhooks at once; send it again later")
 		return nil, false
 	}
-	// A slot is held for bodyTimeout at most: a client that trickles its
-	// body cannot keep a slot from the others.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout)) // unsupported: the server's ReadTimeout holds
-	hook, err := api.ReadWebhook(http.MaxBytesReader(w, r.Body, h.maxBody))
+	// A slot is held for bodyTimeout at most, and only while the body
+	// arrives at minRate: a client that trickles its body cannot keep a
+	// slot from the others.
+	body := &bodyPace{r: r.Body, rc: http.NewResponseController(w), start: time.Now(), rate: h.minRate}
+	hook, err := api.ReadWebhook(http.MaxBytesReader(w, body, h.maxBody))
 	<-h.slots
 	if err != nil {
 		switch {
 		case errors.As(err, new(*http.MaxBytesError)):
 			h.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(h.maxBody, 10)+" bytes")
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			h.refuse(w, r, http.StatusRequestTimeout, "slow_body", "body not received within "+bodyTimeout.String())
+			h.refuse(w, r, http.StatusRequestTimeout, "slow_body", body.tooSlow())
 		default:
 			h.refuse(w, r, http.StatusBadRequest, "bad_payload", err.Error())
 		}

@@ -13,7 +13,7 @@ import (
 var webhookReasons = map[string]string{
 	"queued": "202", "replay": "202", "method": "405", "content_type": "415", "too_large": "413",
 	"no_signature": "401", "bad_signature": "401", "bad_payload": "400", "bad_call_id": "422",
-	"busy": "503", "queue_error": "503", "slow_body": "408",
+	"busy": "503", "queue_error": "503", "slow_body": "408", "client_busy": "429",
 }
 
 // webhookCounter returns the counter of webhook requests by answer and
@@ -27,7 +27,7 @@ func (t *telemetry) webhookCounter() *prometheus.CounterVec {
 			Name: "callsync_webhook_requests_total",
 			Help: "Webhook requests by HTTP answer (code) and reason: queued, replay (within the cooldown: nothing done), " +
 				"or why it was refused (method, content_type, too_large, no_signature, bad_signature, bad_payload, " +
-				"bad_call_id, busy, slow_body, queue_error).",
+				"bad_call_id, busy, client_busy, slow_body, queue_error).",
 		}, []string{"code", "reason"})
 		t.reg.MustRegister(t.webhooks)
 		for reason, code := range webhookReasons {

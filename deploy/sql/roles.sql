@@ -12,6 +12,7 @@
 --   owner       the role that owns the tables (default: you)
 --
 -- It runs in one transaction and never widens access:
+--   * Neither reader may write any row of any table or view, whatever PUBLIC was granted.
 --   * callsync_reader gets SELECT on the views and on the columns listed in section 1 only:
 --     no phone number (pseudonyms instead), name, transcript text, recording URL, raw payload,
 --     variable value that is not shared, action parameter or result, judgement feedback, or
@@ -163,6 +164,30 @@ BEGIN
             END IF;
         END IF;
         INSERT INTO role_grants (grantee, relation, column_name) VALUES ('reader', g.relation, g.column_name);
+    END LOOP;
+
+    -- 1b. Neither reader writes, whatever PUBLIC was given: no row, column, trigger or
+    --     reference on any table or view (roles-admin.sql takes CREATE and large objects).
+    EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM PUBLIC, %I, %I',
+                   reader, pii);
+    FOR g IN
+        SELECT DISTINCT c.relname, a.attname
+        FROM   pg_attribute a
+        JOIN   pg_class c ON c.oid = a.attrelid
+        CROSS  JOIN LATERAL aclexplode(a.attacl) x
+        WHERE  c.relnamespace = 'public'::regnamespace AND x.privilege_type IN ('INSERT', 'UPDATE', 'REFERENCES')
+               AND x.grantee IN (0, (SELECT oid FROM pg_roles WHERE rolname = reader), (SELECT oid FROM pg_roles WHERE rolname = pii))
+    LOOP
+        EXECUTE format('REVOKE INSERT (%1$I), UPDATE (%1$I), REFERENCES (%1$I) ON public.%2$I FROM PUBLIC, %3$I, %4$I',
+                       g.attname, g.relname, reader, pii);
+    END LOOP;
+    FOR g IN
+        SELECT r.rolname, c.relname FROM pg_class c CROSS JOIN pg_roles r
+        WHERE  c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND r.rolname IN (reader, pii)
+               AND (has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                    OR has_any_column_privilege(r.oid, c.oid, 'INSERT, UPDATE, REFERENCES'))
+    LOOP
+        RAISE EXCEPTION 'roles.sql: % may still write %: revoke it from the role it has it through', g.rolname, g.relname;
     END LOOP;
 
     -- 2. callsync_pii_reader: every table and view, except the pseudonym key (whoever reads it
