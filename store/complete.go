@@ -201,7 +201,7 @@ func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (ma
 			State: string(o.State), DelayMS: o.Delay.Milliseconds(), Attempt: o.Attempt, Poll: o.Poll,
 			// JSON carries valid UTF-8 only, and text cannot hold NUL.
 			Error:   strings.ToValidUTF8(strings.ReplaceAll(o.Error, "\x00", ""), "\uFFFD"),
-			BadBody: o.BadBody[:min(len(o.BadBody), maxBadBody)], // nil stays nil: null
+			BadBody: badBody(o.BadBody), // nil stays nil: null
 		}
 	}
 	byIDJSON, err := json.Marshal(byID)
@@ -244,3 +244,14 @@ func sortOutcomes(outcomes []Outcome, held map[string]bool) (calls []*Call, know
 
 // maxBadBody bounds the undecodable body kept on a queue row.
 const maxBadBody = 64 << 10
+
+// badBody returns what last_bad_body keeps of b: all of it, or nothing
+// when it is longer than maxBadBody. Callers cut bodies where their
+// secrets are known (api.Redactor.CutBytes); a cut here could split a
+// secret and leave a piece of it unredacted.
+func badBody(b []byte) []byte {
+	if len(b) > maxBadBody {
+		return nil
+	}
+	return b
+}
