@@ -174,7 +174,7 @@ func (p *Payload) Decode() (*Call, error) {
 	if call.ID == "" {
 		call.ID = p.ID
 	} else if call.ID != p.ID {
-		call.Problems = append(call.Problems, fmt.Sprintf("call_id: asked for %q, got %q", p.ID, call.ID))
+		call.Problems = append(call.Problems, "call_id: not the id asked for; replaced by it")
 		call.ID = p.ID
 	}
 	return call, nil
