@@ -126,6 +126,12 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (Co
 			return err
 		}
 		res.Unchanged += w.Unchanged
+		if len(w.Erased) > 0 { // from or to an erased number: tombstoned by the write
+			if _, err := tx.Exec(ctx, deleteQueuedSQL, w.Erased); err != nil {
+				return fmt.Errorf("delete queue rows of erased calls: %w", err)
+			}
+			res.Erased = append(res.Erased, w.Erased...)
+		}
 		return requeueStale(ctx, tx, known, res.Stale)
 	})
 	if isolate {

@@ -87,6 +87,7 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 		row.Telephony = &t
 	}
 	row.PayloadHash = PayloadHash(c.Raw)
+	row.Numbers = callNumbers(c.PhoneNumberFrom, c.PhoneNumberTo)
 	return row, append(notes, n.notes()...), nil
 }
 

@@ -45,6 +45,37 @@ func (h *PhoneHasher) hash(number string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// phoneDigits returns the digits of a phone number, the form in which
+// erased numbers are compared: +1 415-555-0101 and 14155550101 are one
+// number. It returns "" when s has fewer than 5 digits (no number).
+func phoneDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() < 5 {
+		return ""
+	}
+	return b.String()
+}
+
+// callNumbers returns the digits of a call's numbers, for the store to
+// check against erased numbers (store.Call.Numbers).
+func callNumbers(numbers ...*string) []string {
+	var out []string
+	for _, n := range numbers {
+		if n == nil {
+			continue
+		}
+		if d := phoneDigits(*n); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // phoneKeyParts are the pieces of a JSON member's name that mark it as
 // holding phone numbers: phone_number_from, agent_phone_number, lead.phones,
 // lead.Phone.mobile, caller_id, ... telephony_sip_headers carries the
