@@ -79,6 +79,9 @@ func (p *pass) syncOne(row claimedRow) result {
 		return p.failure(row, err)
 	}
 	c, notes, err := Normalize(call)
+	if note := plausibleStart(&c, p.s.now()); note != "" {
+		notes = append(notes, note)
+	}
 	if err == nil {
 		err = p.cfg.HashPhones.apply(&c)
 	}
