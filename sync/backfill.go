@@ -70,8 +70,8 @@ type BackfillReport struct {
 	// Rejected counts list entries whose call id no intake accepts (see
 	// ValidateCallID): not stored.
 	Rejected int
-	Requests   int // list requests sent, retries included
-	Rescans    int // windows read again because counts differed
+	Requests int // list requests sent, retries included
+	Rescans  int // windows read again because counts differed
 	// Mismatched lists windows whose count still differs from the API's.
 	Mismatched []WindowResult
 	// Failed lists windows that could not be read; their checkpoints keep
