@@ -32,6 +32,13 @@ func ValidateCallID(id string) error {
 	return fmt.Errorf("call id %q %s", id, fault)
 }
 
+// CallIDFault says what is wrong with id, without quoting it, for a log
+// line about an id that came from outside; "" when nothing is.
+func CallIDFault(id string) string {
+	fault, _ := callIDFault(id)
+	return fault
+}
+
 // callIDFault says what is wrong with id without quoting any of it, for
 // logs of ids that came from the API (a hostile page can put anything in
 // one); "" when nothing is. r is the rune that is not allowed, when that
