@@ -175,7 +175,7 @@ func (d *decoder) str(key string) *string {
 		}
 		return &s
 	case '{', '[':
-		d.problem(key, "want a string, got %s", abbrev(v))
+		d.problem(key, "want a string, got %s", kindOf(v))
 		return nil
 	default: // number, true, false
 		s := string(v)
@@ -215,7 +215,7 @@ func (d *decoder) int(key string) *int64 {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1<<62 {
-		d.problem(key, "want a number, got %s", abbrev(v))
+		d.problem(key, "want a number, got %s", kindOf(v))
 		return nil
 	}
 	n := int64(math.Round(f))
@@ -250,7 +250,7 @@ func (d *decoder) float(key string) *float64 {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		d.problem(key, "want a number, got %s", abbrev(v))
+		d.problem(key, "want a number, got %s", kindOf(v))
 		return nil
 	}
 	return &f
@@ -269,7 +269,7 @@ func (d *decoder) strings(key string) []string {
 	}
 	elems, err := arrayElements(v)
 	if err != nil {
-		d.problem(key, "want an array of strings, got %s", abbrev(v))
+		d.problem(key, "want an array of strings, got %s", kindOf(v))
 		return nil
 	}
 	out := make([]string, 0, len(elems))
@@ -292,7 +292,7 @@ func (d *decoder) time(key string) *time.Time {
 	}
 	if v[0] == '{' || v[0] == '[' {
 		if string(v) != "{}" && string(v) != "[]" {
-			d.problem(key, "want a timestamp, got %s", abbrev(v))
+			d.problem(key, "want a timestamp, got %s", kindOf(v))
 		}
 		return nil
 	}
@@ -302,7 +302,7 @@ func (d *decoder) time(key string) *time.Time {
 	}
 	t, ok := parseTime(s)
 	if !ok {
-		d.problem(key, "want epoch milliseconds or ISO 8601, got %s", abbrev(v))
+		d.problem(key, "want epoch milliseconds or ISO 8601, got %s", kindOf(v))
 		return nil
 	}
 	return &t
@@ -360,7 +360,7 @@ func (d *decoder) variables(key string) []Variable {
 	}
 	top, err := objectMembers(v) // v is valid JSON: the call object was validated
 	if err != nil {
-		d.problem(key, "want an object, got %s", abbrev(v))
+		d.problem(key, "want an object, got %s", kindOf(v))
 		return nil
 	}
 	out := []Variable{}
@@ -418,11 +418,20 @@ func variable(agent, name string, raw json.RawMessage) Variable {
 	return v
 }
 
-// abbrev quotes the start of a raw value for a problem message.
-func abbrev(v []byte) string {
-	const max = 60
-	if len(v) > max {
-		return strconv.Quote(string(v[:max]) + "…")
+// kindOf describes a raw JSON value for a problem message by its kind and
+// size, never by its content: problems are logged, and logs are outside
+// erasure and retention, so they must not carry numbers, names or words
+// of a call.
+func kindOf(v []byte) string {
+	switch v[0] {
+	case '"':
+		return fmt.Sprintf("a string of %d bytes", len(v)-2)
+	case '{':
+		return fmt.Sprintf("an object of %d bytes", len(v))
+	case '[':
+		return fmt.Sprintf("an array of %d bytes", len(v))
+	case 't', 'f':
+		return "a boolean"
 	}
-	return strconv.Quote(string(v))
+	return fmt.Sprintf("a number of %d digits", len(v))
 }

@@ -144,7 +144,7 @@ func (c *Client) GetPayload(ctx context.Context, id string) (*Payload, error) {
 		return nil, fmt.Errorf("%s: empty calls array: %w", op, ErrNotFound)
 	}
 	if err != nil {
-		return nil, &DecodeError{Op: op, Err: err, Body: c.redact.Bytes(keep(body))}
+		return nil, &DecodeError{Op: op, Err: err, Body: c.redact.keep(body)}
 	}
 	return &Payload{ID: id, JSON: first, op: op, body: body, redact: c.redact}, nil
 }
@@ -169,12 +169,12 @@ type Payload struct {
 func (p *Payload) Decode() (*Call, error) {
 	call, err := decodeValidCall(p.JSON)
 	if err != nil {
-		return nil, &DecodeError{Op: p.op, Err: err, Body: p.redact.Bytes(keep(p.body))}
+		return nil, &DecodeError{Op: p.op, Err: err, Body: p.redact.keep(p.body)}
 	}
 	if call.ID == "" {
 		call.ID = p.ID
 	} else if call.ID != p.ID {
-		call.Problems = append(call.Problems, fmt.Sprintf("call_id: asked for %q, got %q", p.ID, call.ID))
+		call.Problems = append(call.Problems, "call_id: not the id asked for; replaced by it")
 		call.ID = p.ID
 	}
 	return call, nil
@@ -239,15 +239,15 @@ func (c *Client) do(ctx context.Context, op string, u *url.URL) (int, []byte, er
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		return resp.StatusCode, nil, &RedirectError{Op: op, Code: resp.StatusCode,
-			Location: c.redact.String(redirectTarget(u, resp.Header.Get("Location")))}
+			Location: redirectTarget(c.redact, u, resp.Header.Get("Location"))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, nil, &StatusError{Op: op, Code: resp.StatusCode, Message: c.redact.String(errorMessage(body)),
+		return resp.StatusCode, nil, &StatusError{Op: op, Code: resp.StatusCode, Message: errorMessage(c.redact, body),
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), NoRoute: noRoute(resp.StatusCode, body)}
 	}
 	if int64(len(body)) > c.maxBody {
 		return resp.StatusCode, nil, &DecodeError{Op: op, Err: fmt.Errorf("body larger than %d bytes", c.maxBody),
-			Body: c.redact.Bytes(keep(body))}
+			Body: c.redact.keep(body)}
 	}
 	return resp.StatusCode, body, nil
 }
@@ -289,16 +289,16 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 
 // redirectTarget resolves a Location header against the request URL and
 // drops its query and fragment, which may hold tokens.
-func redirectTarget(u *url.URL, location string) string {
+func redirectTarget(rd *Redactor, u *url.URL, location string) string {
 	if location == "" {
 		return "(no Location header)"
 	}
 	l, err := u.Parse(location)
 	if err != nil {
-		return fmt.Sprintf("%q (unreadable)", oneLine(location, 200))
+		return fmt.Sprintf("%q (unreadable)", oneLine(rd, location, 200))
 	}
 	l.RawQuery, l.Fragment, l.User = "", "", nil
-	return l.String()
+	return rd.Cut(l.String(), 2000)
 }
 
 // noRoute reports whether a 404 or 405 body is anything but the API's
@@ -332,17 +332,14 @@ func stripURL(err error) error {
 	return err
 }
 
-func keep(body []byte) []byte {
-	if len(body) > MaxKeptBody {
-		body = body[:MaxKeptBody]
-	}
-	return bytes.Clone(body)
-}
+// keep returns what a DecodeError keeps of a body: its first MaxKeptBody
+// bytes, secrets redacted before the cut and pieces of them masked at it.
+func (rd *Redactor) keep(body []byte) []byte { return rd.CutBytes(body, MaxKeptBody) }
 
 // errorMessage pulls the API's error text out of the three body shapes it
 // uses: {"detail": {"description": …}}, {"detail": "…"} and {"error", "message"}.
 // Anything else gives the start of the body. The result is one line.
-func errorMessage(body []byte) string {
+func errorMessage(rd *Redactor, body []byte) string {
 	var v struct {
 		Detail  json.RawMessage `json:"detail"`
 		Error   any             `json:"error"`
@@ -369,14 +366,15 @@ func errorMessage(body []byte) string {
 	if msg == "" {
 		msg = string(body)
 	}
-	return oneLine(msg, 300)
+	return oneLine(rd, msg, 300)
 }
 
-// oneLine folds whitespace runs into single spaces and cuts s to max bytes.
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " ")
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "…"
-	}
-	return s
+// maxFolded bounds the text oneLine folds: a body can be megabytes long.
+const maxFolded = 4 << 10
+
+// oneLine folds whitespace runs into single spaces and cuts s to max
+// bytes, with rd's secrets redacted before each cut (see Redactor.Cut).
+func oneLine(rd *Redactor, s string, max int) string {
+	s = rd.Cut(s, maxFolded)
+	return rd.Cut(strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " "), max)
 }

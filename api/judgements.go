@@ -59,7 +59,7 @@ func decodeJudgements(v []byte, problem func(format string, args ...any)) []Judg
 	m, err := objectMembers(v)
 	if err != nil {
 		if s, isString := plainString(v); string(v) != "[]" && (!isString || strings.TrimSpace(s) != "") {
-			problem("want an object, got %s", abbrev(v))
+			problem("want an object, got %s", kindOf(v))
 		}
 		return nil
 	}

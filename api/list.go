@@ -74,16 +74,16 @@ func (c *Client) ListCalls(ctx context.Context, opts ListOptions) (*CallPage, er
 	if err != nil {
 		return nil, err
 	}
-	return decodeCallPage(op, body, opts)
+	return decodeCallPage(c.redact, op, body, opts)
 }
 
 // decodeCallPage reads a list page: its calls, each decoded on its own, and
 // its total_records. The body is validated once and opened in one pass
 // (callList): a backfill reads a hundred calls a request.
-func decodeCallPage(op string, body []byte, opts ListOptions) (*CallPage, error) {
+func decodeCallPage(rd *Redactor, op string, body []byte, opts ListOptions) (*CallPage, error) {
 	calls, total, err := callList(body)
 	if err != nil {
-		return nil, &DecodeError{Op: op, Err: err, Body: keep(body)}
+		return nil, &DecodeError{Op: op, Err: err, Body: rd.keep(body)}
 	}
 	page := &CallPage{Total: total, Offset: opts.Offset, Limit: opts.Limit, Calls: make([]*Call, 0, len(calls))}
 	for i, raw := range calls {
@@ -168,7 +168,7 @@ func (c *Client) ListAssistants(ctx context.Context, limit, offset int) (*Assist
 	if err != nil {
 		return nil, err
 	}
-	list, total, err := assistantList(op, body)
+	list, total, err := assistantList(c.redact, op, body)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (c *Client) ListAssistants(ctx context.Context, limit, offset int) (*Assist
 
 // assistantList reads the entries and total_records of an assistants
 // page, response.assistants as an array or as one object.
-func assistantList(op string, body []byte) ([]json.RawMessage, int, error) {
+func assistantList(rd *Redactor, op string, body []byte) ([]json.RawMessage, int, error) {
 	var env struct {
 		Response *struct {
 			Pagination json.RawMessage `json:"pagination"`
@@ -191,10 +191,10 @@ func assistantList(op string, body []byte) ([]json.RawMessage, int, error) {
 		} `json:"response"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, 0, &DecodeError{Op: op, Err: err, Body: keep(body)}
+		return nil, 0, &DecodeError{Op: op, Err: err, Body: rd.keep(body)}
 	}
 	if env.Response == nil {
-		return nil, 0, &DecodeError{Op: op, Err: errors.New("no response object"), Body: keep(body)}
+		return nil, 0, &DecodeError{Op: op, Err: errors.New("no response object"), Body: rd.keep(body)}
 	}
 	var list []json.RawMessage
 	raw := bytes.TrimSpace(env.Response.Assistants)
@@ -203,12 +203,12 @@ func assistantList(op string, body []byte) ([]json.RawMessage, int, error) {
 	case raw[0] == '{':
 		var one json.RawMessage
 		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, 0, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: keep(body)}
+			return nil, 0, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: rd.keep(body)}
 		}
 		list = []json.RawMessage{one}
 	default:
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, 0, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: keep(body)}
+			return nil, 0, &DecodeError{Op: op, Err: fmt.Errorf("assistants: %w", err), Body: rd.keep(body)}
 		}
 	}
 	return list, total(env.Response.Pagination), nil

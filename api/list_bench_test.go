@@ -23,7 +23,7 @@ func BenchmarkCallPage(b *testing.B) {
 	b.SetBytes(int64(body.Len()))
 	b.ReportAllocs()
 	for b.Loop() {
-		page, err := decodeCallPage("list", body.Bytes(), ListOptions{Limit: 100})
+		page, err := decodeCallPage(nil, "list", body.Bytes(), ListOptions{Limit: 100})
 		if err != nil || len(page.Calls) != 100 {
 			b.Fatal(len(page.Calls), err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted replaces a secret in text that Redactor cleans.
@@ -12,6 +13,11 @@ const Redacted = "[REDACTED]"
 // minSecret is the shortest secret Redactor replaces: a shorter one would
 // blank out ordinary words, and no real key or secret is that short.
 const minSecret = 6
+
+// minPartial is the shortest piece of a secret that Cut masks at an edge
+// of the text: shorter pieces match ordinary text too often, and tell an
+// attacker too little to matter.
+const minPartial = 4
 
 // Redactor removes secrets from text that is about to be logged or stored:
 // an API that echoes a request's Authorization header back in an error
@@ -72,4 +78,83 @@ func (rd *Redactor) Error(err error) error {
 		return errors.New(rd.String(msg))
 	}
 	return err
+}
+
+// Cut returns s with every secret replaced by Redacted, then cut to at
+// most max bytes at a rune boundary, with "…" appended when it was cut.
+// A piece of a secret left at either edge is masked too: the start of a
+// secret at the end (the cut went through it, or s was cut short before
+// it came here) and the end of one at the start. Every place that shortens
+// text which may carry a secret goes through Cut or CutBytes: redacting
+// after a cut misses a secret the cut split, and redacting before it alone
+// misses one split by an earlier cut. A nil Redactor only cuts.
+func (rd *Redactor) Cut(s string, max int) string {
+	s = rd.String(s)
+	cut := len(s) > max
+	if cut {
+		i := max
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
+	s = rd.maskEdges(s)
+	if cut {
+		s += "…"
+	}
+	return s
+}
+
+// CutBytes is Cut for a body kept for inspection: nothing is appended
+// at the cut, and the result is a copy (b itself is left alone).
+func (rd *Redactor) CutBytes(b []byte, max int) []byte {
+	b = bytes.Clone(rd.Bytes(b))
+	if len(b) > max {
+		b = b[:max]
+	}
+	if rd == nil || rd.r == nil {
+		return b
+	}
+	head, tail := rd.edges(string(b))
+	if head == 0 && tail == 0 {
+		return b
+	}
+	return []byte(rd.maskEdges(string(b)))
+}
+
+// maskEdges replaces the longest piece of a secret at each edge of s.
+func (rd *Redactor) maskEdges(s string) string {
+	head, tail := rd.edges(s)
+	if head+tail > len(s) { // one piece of a secret is all of s
+		return Redacted
+	}
+	if tail > 0 {
+		s = s[:len(s)-tail] + Redacted
+	}
+	if head > 0 {
+		s = Redacted + s[head:]
+	}
+	return s
+}
+
+// edges returns the length of the longest end of a secret that s starts
+// with, and of the longest start of a secret that s ends with; 0 when
+// shorter than minPartial.
+func (rd *Redactor) edges(s string) (head, tail int) {
+	if rd == nil {
+		return 0, 0
+	}
+	for _, sec := range rd.secrets {
+		for k := min(len(sec)-1, len(s)); k >= minPartial && k > tail; k-- {
+			if strings.HasSuffix(s, sec[:k]) {
+				tail = k
+			}
+		}
+		for k := min(len(sec)-1, len(s)); k >= minPartial && k > head; k-- {
+			if strings.HasPrefix(s, sec[len(sec)-k:]) {
+				head = k
+			}
+		}
+	}
+	return head, tail
 }

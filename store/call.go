@@ -51,6 +51,12 @@ type Call struct {
 	Actions []Action
 	// Judgements replaces the stored call_judgements rows when non-nil.
 	Judgements []Judgement
+
+	// Numbers are the digits of the call's phone numbers (from, to, lead)
+	// as the API sent them, before any hashing. They are never stored: a
+	// write checks them against the erased numbers (callsync forget
+	// --phone-number) and drops the call when one matches.
+	Numbers []string
 }
 
 // Action is one row of call_actions. The JSON fields are nil for NULL.

@@ -137,3 +137,23 @@ func TestDB_EnqueueNew(t *testing.T) {
 		t.Fatalf("nothing: %d, %v", n, err)
 	}
 }
+
+// TestDB_Checkpoints_WideCounts (issue 19.9): counts an API sends are
+// stored whatever their size; an int4 column failed the whole backfill on
+// total_records 1e12.
+func TestDB_Checkpoints_WideCounts(t *testing.T) {
+	db := testDB(t)
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	c := store.Checkpoint{ModelID: "wide", From: day, To: day.AddDate(0, 0, 1), NextOffset: 3_000_000_000,
+		Total: new(1_000_000_000_000), Landed: new(3_000_000_000)}
+	if err := db.SaveCheckpoint(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Checkpoints(t.Context(), "wide", day, day.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.Checkpoint{c}, got); diff != "" {
+		t.Fatalf("checkpoints (-want +got):\n%s", diff)
+	}
+}

@@ -135,6 +135,12 @@ func (db *DB) Complete(ctx context.Context, token int64, outcomes []Outcome) (Co
 			return err
 		}
 		res.Unchanged += w.Unchanged
+		if len(w.Erased) > 0 { // from or to an erased number: tombstoned by the write
+			if _, err := tx.Exec(ctx, deleteQueuedSQL, w.Erased); err != nil {
+				return fmt.Errorf("delete queue rows of erased calls: %w", err)
+			}
+			res.Erased = append(res.Erased, w.Erased...)
+		}
 		return requeueStale(ctx, tx, known, res.Stale)
 	})
 	if isolate {
@@ -214,7 +220,7 @@ func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (ma
 			State: string(o.State), DelayMS: o.Delay.Milliseconds(), Attempt: o.Attempt, Poll: o.Poll,
 			// JSON carries valid UTF-8 only, and text cannot hold NUL.
 			Error:   strings.ToValidUTF8(strings.ReplaceAll(o.Error, "\x00", ""), "\uFFFD"),
-			BadBody: o.BadBody[:min(len(o.BadBody), maxBadBody)], // nil stays nil: null
+			BadBody: badBody(o.BadBody), // nil stays nil: null
 		}
 	}
 	byIDJSON, err := json.Marshal(byID)
@@ -257,3 +263,14 @@ func sortOutcomes(outcomes []Outcome, held map[string]bool) (calls []*Call, know
 
 // maxBadBody bounds the undecodable body kept on a queue row.
 const maxBadBody = 64 << 10
+
+// badBody returns what last_bad_body keeps of b: all of it, or nothing
+// when it is longer than maxBadBody. Callers cut bodies where their
+// secrets are known (api.Redactor.CutBytes); a cut here could split a
+// secret and leave a piece of it unredacted.
+func badBody(b []byte) []byte {
+	if len(b) > maxBadBody {
+		return nil
+	}
+	return b
+}

@@ -9,11 +9,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Erasure is a request to erase calls: by id, and every stored call from or
-// to one of the phone numbers (as stored: hashed ones must be given hashed).
+// Erasure is a request to erase calls: by id, and every call from or to
+// one of the phone numbers.
 type Erasure struct {
-	CallIDs      []string
+	CallIDs []string
+	// PhoneNumbers are the digits of the numbers (no +, spaces or
+	// punctuation). Calls that store one in clear are found by the digits
+	// of their numbers; each number is tombstoned as its pseudonym, so no
+	// call from or to it is stored later; and queue rows whose kept failure
+	// (last_error, last_bad_body) holds it have that failure cleared.
 	PhoneNumbers []string
+	// PhoneHashes are the same numbers as ingest hashes them when
+	// SYNC_HASH_PHONE_NUMBERS is on, to find the calls stored hashed.
+	PhoneHashes []string
 	// Reason is kept in the erasures audit row; empty stores NULL.
 	Reason string
 }
@@ -29,11 +37,37 @@ type Erased struct {
 	Stored int
 	// Queued counts the queue rows deleted.
 	Queued int
+	// Numbers counts the phone numbers tombstoned (new or already).
+	Numbers int
+	// Cleared counts the queue rows whose kept failure held one of the
+	// numbers and was cleared.
+	Cleared int
 }
 
+// Calls stored before hashing was switched on hold the number in clear,
+// in whatever format the API sent it; those stored after hold its hash.
 const callsByPhoneSQL = `
 SELECT call_id FROM calls
-WHERE  phone_number_from = ANY($1::text[]) OR phone_number_to = ANY($1::text[])`
+WHERE  regexp_replace(phone_number_from, '[^0-9]', '', 'g') = ANY($1::text[])
+   OR  regexp_replace(phone_number_to, '[^0-9]', '', 'g') = ANY($1::text[])
+   OR  phone_number_from = ANY($2::text[]) OR phone_number_to = ANY($2::text[])`
+
+const tombstoneNumbersSQL = `
+INSERT INTO erased_numbers (number_pseudonym, erasure_id)
+SELECT DISTINCT callsync_pseudonym(n), $2::bigint FROM unnest($1::text[]) AS n
+ON CONFLICT (number_pseudonym) DO NOTHING`
+
+// A call that failed to decode keeps its body and error on its queue row,
+// numbers, names and transcript included; the number is looked for as its
+// digits, which every usual format of it (+ and digits, a JSON number)
+// holds.
+const clearFailuresSQL = `
+UPDATE sync_queue SET last_bad_body = NULL, updated_at = now(),
+       last_error = CASE WHEN last_error IS NOT NULL THEN '` + PrunedFailure + `' END
+WHERE  (last_error IS NOT NULL OR last_bad_body IS NOT NULL)
+  AND  EXISTS (SELECT FROM unnest($1::text[]) AS n
+               WHERE strpos(coalesce(last_error, ''), n) > 0
+                  OR position(convert_to(n, 'UTF8') IN coalesce(last_bad_body, ''::bytea)) > 0)`
 
 const insertErasureSQL = `
 INSERT INTO erasures (requested, erased, reason) VALUES ($1, 0, NULLIF($2, '')) RETURNING id`
@@ -75,8 +109,8 @@ func (db *DB) Forget(ctx context.Context, req Erasure) (Erased, error) {
 		for _, id := range req.CallIDs {
 			ids[id] = true
 		}
-		if len(req.PhoneNumbers) > 0 {
-			rows, err := tx.Query(ctx, callsByPhoneSQL, req.PhoneNumbers)
+		if len(req.PhoneNumbers) > 0 || len(req.PhoneHashes) > 0 {
+			rows, err := tx.Query(ctx, callsByPhoneSQL, req.PhoneNumbers, req.PhoneHashes)
 			if err != nil {
 				return fmt.Errorf("find calls by phone number: %w", err)
 			}
@@ -94,6 +128,17 @@ func (db *DB) Forget(ctx context.Context, req Erasure) (Erased, error) {
 		}
 		if _, err := tx.Exec(ctx, tombstoneSQL, list, res.ID); err != nil {
 			return fmt.Errorf("tombstone calls: %w", err)
+		}
+		if len(req.PhoneNumbers) > 0 {
+			if _, err := tx.Exec(ctx, tombstoneNumbersSQL, req.PhoneNumbers, res.ID); err != nil {
+				return fmt.Errorf("tombstone phone numbers: %w", err)
+			}
+			res.Numbers = len(slices.Compact(slices.Sorted(slices.Values(req.PhoneNumbers))))
+			tag, err := tx.Exec(ctx, clearFailuresSQL, req.PhoneNumbers)
+			if err != nil {
+				return fmt.Errorf("clear kept failures: %w", err)
+			}
+			res.Cleared = int(tag.RowsAffected())
 		}
 		tag, err := tx.Exec(ctx, deleteQueuedSQL, list)
 		if err != nil {

@@ -39,11 +39,21 @@ func lockPrivacy(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// The numbers are compared by pseudonym, computed only when some number
+// was erased: most databases have none.
 const guardSQL = `
 WITH hooked AS (` + lockHookJudgementsSQL + `)
 SELECT (SELECT coalesce(array_agg(call_id), '{}') FROM erased_calls WHERE call_id = ANY($1::text[])),
        (SELECT coalesce(array_agg(name), '{}') FROM shared_variables),
-       (SELECT coalesce(jsonb_object_agg(call_id, webhook_judgements), '{}') FROM hooked)`
+       (SELECT coalesce(jsonb_object_agg(call_id, webhook_judgements), '{}') FROM hooked),
+       (SELECT coalesce(array_agg(DISTINCT u.id), '{}') FROM unnest($2::text[], $3::text[]) AS u(id, number)
+        WHERE  EXISTS (SELECT FROM erased_numbers)
+          AND  callsync_pseudonym(u.number) IN (SELECT number_pseudonym FROM erased_numbers))`
+
+// tombstoneByNumberSQL tombstones calls found to be from or to an erased
+// number, so that no intake path queues or fetches them again.
+const tombstoneByNumberSQL = `
+INSERT INTO erased_calls (call_id) SELECT unnest($1::text[]) ON CONFLICT (call_id) DO NOTHING`
 
 // guard is what a write must honour besides the stored calls: the erased
 // calls among those written, the variables whose values are shared, and
@@ -59,13 +69,23 @@ type guard struct {
 // withHookJudgements, and the transaction must write them or roll back).
 func loadGuard(ctx context.Context, tx pgx.Tx, calls []*Call) (guard, error) {
 	ids := make([]string, len(calls))
+	var numberIDs, numbers []string
 	for i, c := range calls {
 		ids[i] = c.ID
+		for _, n := range c.Numbers {
+			numberIDs, numbers = append(numberIDs, c.ID), append(numbers, n)
+		}
 	}
-	var erased, shared []string
+	var erased, shared, byNumber []string
 	var hooked []byte
-	if err := tx.QueryRow(ctx, guardSQL, ids).Scan(&erased, &shared, &hooked); err != nil {
+	if err := tx.QueryRow(ctx, guardSQL, ids, numberIDs, numbers).Scan(&erased, &shared, &hooked, &byNumber); err != nil {
 		return guard{}, fmt.Errorf("find erased calls: %w", err)
+	}
+	if len(byNumber) > 0 {
+		if _, err := tx.Exec(ctx, tombstoneByNumberSQL, byNumber); err != nil {
+			return guard{}, fmt.Errorf("tombstone calls of erased numbers: %w", err)
+		}
+		erased = append(erased, byNumber...)
 	}
 	g := guard{erased: make(map[string]bool, len(erased)), shared: make(map[string]bool, len(shared))}
 	if len(hooked) > 2 { // not {}

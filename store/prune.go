@@ -23,6 +23,9 @@ type Retention struct {
 type Pruned struct {
 	Transcripts, Recordings, Variables, Calls int
 	HookJudgements                            int
+	// Failures counts queue rows whose kept failure (last_error,
+	// last_bad_body) was older than the retention of calls and was cleared.
+	Failures int
 }
 
 // pruneChunk bounds the calls pruned per transaction: writes of calls wait
@@ -117,6 +120,21 @@ const pruneHookJudgementsSQL = `
 UPDATE sync_queue SET webhook_judgements = NULL, webhook_judged_at = NULL
 WHERE  webhook_judgements IS NOT NULL AND webhook_judged_at < now() - $1 * interval '1 millisecond'`
 
+// pruneFailuresSQL clears the failures kept on queue rows longer than $1
+// milliseconds: the body of a call that could not be decoded holds its
+// numbers, names and transcript, and is kept nowhere a prune of calls
+// reaches. last_error keeps a mark, so that the row still counts as
+// failed where status looks.
+const pruneFailuresSQL = `
+UPDATE sync_queue
+SET    last_bad_body = NULL,
+       last_error = CASE WHEN last_error IS NOT NULL THEN '` + PrunedFailure + `' END
+WHERE  (last_bad_body IS NOT NULL OR (last_error IS NOT NULL AND last_error <> '` + PrunedFailure + `'))
+  AND  updated_at < now() - $1 * interval '1 millisecond'`
+
+// PrunedFailure replaces a last_error that retention or erasure cleared.
+const PrunedFailure = "(failure text removed: retention or erasure)"
+
 // Prune applies retention: it removes the personal data of each class from
 // the calls older than the class's retention, and marks them pruned (the
 // calls' *_pruned_at columns), so that no later write of the calls brings
@@ -133,7 +151,12 @@ func (db *DB) Prune(ctx context.Context, r Retention) (Pruned, error) {
 				return err
 			}
 			tag, err := tx.Exec(ctx, pruneHookJudgementsSQL, r.Calls.Milliseconds())
+			if err != nil {
+				return err
+			}
 			res.HookJudgements = int(tag.RowsAffected())
+			tag, err = tx.Exec(ctx, pruneFailuresSQL, r.Calls.Milliseconds())
+			res.Failures = int(tag.RowsAffected())
 			return err
 		})
 		if err != nil {

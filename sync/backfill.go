@@ -65,10 +65,13 @@ type BackfillReport struct {
 	// Unchanged counts stored calls whose payload was already stored.
 	Unchanged int
 	// Duplicates counts calls listed again within a window: offset paging
-	// over a set that grows shifts pages.
+	// over a set that grows shifts pages (or a page lists one id twice).
 	Duplicates int
-	Requests   int // list requests sent, retries included
-	Rescans    int // windows read again because counts differed
+	// Rejected counts list entries whose call id no intake accepts (see
+	// ValidateCallID): not stored.
+	Rejected int
+	Requests int // list requests sent, retries included
+	Rescans  int // windows read again because counts differed
 	// Mismatched lists windows whose count still differs from the API's.
 	Mismatched []WindowResult
 	// Failed lists windows that could not be read; their checkpoints keep

@@ -86,8 +86,12 @@ func (r *backfillRun) fresh(page *api.CallPage, seen map[string]bool, model stri
 	for _, p := range page.Problems {
 		r.b.Logger.Warn("list entry skipped", modelIDAttr(model), "offset", offset, "problem", p)
 	}
-	fresh := make([]*api.Call, 0, len(page.Calls))
-	for _, c := range page.Calls {
+	sp := screenPage(page, r.b.Logger, model, offset)
+	if sp.rejected+sp.duplicates > 0 {
+		r.update(func() { r.rep.Rejected += sp.rejected; r.rep.Duplicates += sp.duplicates })
+	}
+	fresh := make([]*api.Call, 0, len(sp.calls))
+	for _, c := range sp.calls {
 		if seen[c.ID] {
 			r.update(func() { r.rep.Duplicates++ })
 			continue

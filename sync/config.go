@@ -3,6 +3,8 @@ package sync
 import (
 	"fmt"
 	"time"
+
+	"github.com/callsync/callsync/api"
 )
 
 // Config tunes a Syncer. Zero fields take the defaults of DefaultConfig.
@@ -39,6 +41,9 @@ type Config struct {
 	// HashPhones, when set, stores phone numbers only as their keyed
 	// hashes, and keeps no undecodable body (it may hold numbers in clear).
 	HashPhones *PhoneHasher
+	// Redact holds the secrets (API key, webhook secret) kept out of
+	// last_error; nil keeps none out but still cuts safely.
+	Redact *api.Redactor
 }
 
 // DefaultConfig returns the defaults.

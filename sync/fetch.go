@@ -79,6 +79,9 @@ func (p *pass) syncOne(row claimedRow) result {
 		return p.failure(row, err)
 	}
 	c, notes, err := Normalize(call)
+	if note := plausibleStart(&c, p.s.now()); note != "" {
+		notes = append(notes, note)
+	}
 	if err == nil {
 		err = p.cfg.HashPhones.apply(&c)
 	}
@@ -109,7 +112,7 @@ func (p *pass) get(row claimedRow) (pl *api.Payload, paused *result, err error) 
 		p.s.pause(pause)
 		if try == maxRateLimitRetries || p.s.now().Add(pause).After(row.stopAt) || p.s.waitPause(p.fetchCtx) != nil {
 			return nil, &result{rateLimited, store.Outcome{CallID: row.CallID, State: store.StatePending,
-				Delay: pause, Error: oneLine(err.Error())}}, err
+				Delay: pause, Error: p.cfg.oneLine(err.Error())}}, err
 		}
 	}
 }
@@ -155,7 +158,7 @@ func (p *pass) failure(row claimedRow, err error) result {
 	if de := (*api.DecodeError)(nil); errors.As(err, &de) && p.cfg.HashPhones == nil {
 		body = de.Body
 	}
-	msg := oneLine(fmt.Sprintf("attempt %d of %d: %v", attempt, limit, err))
+	msg := p.cfg.oneLine(fmt.Sprintf("attempt %d of %d: %v", attempt, limit, err))
 	if attempt >= limit {
 		row.log.Warn("call sync failed; giving up", attemptAttr(attempt), errAttr(err))
 		return result{failed, store.Outcome{CallID: row.CallID, State: store.StateFailed, Attempt: true, Error: msg,

@@ -17,7 +17,8 @@ type ForgetRequest struct {
 	PhoneNumbers []string // E.164: + and 7 to 15 digits
 	Reason       string   // for the audit row; must not name the person
 	// HashPhones is the ingest's hasher, when phone numbers are stored
-	// hashed: the numbers given are hashed to find the calls.
+	// hashed: the numbers given are hashed to find the calls stored since,
+	// and looked for in clear too, for those stored before hashing was on.
 	HashPhones *PhoneHasher
 }
 
@@ -45,7 +46,7 @@ func Forget(ctx context.Context, s *store.DB, req ForgetRequest) (store.Erased, 
 			errs = append(errs, err)
 		}
 	}
-	numbers := make([]string, 0, len(req.PhoneNumbers))
+	var numbers, hashes []string
 	for i, n := range req.PhoneNumbers {
 		n = strings.TrimSpace(n)
 		if !e164.MatchString(n) {
@@ -53,7 +54,13 @@ func Forget(ctx context.Context, s *store.DB, req ForgetRequest) (store.Erased, 
 			errs = append(errs, fmt.Errorf("phone number #%d is not E.164 (+ and 7 to 15 digits, no spaces)", i+1))
 			continue
 		}
-		numbers = append(numbers, req.HashPhones.hash(n))
+		d := phoneDigits(n)
+		numbers = append(numbers, d)
+		if req.HashPhones != nil {
+			// Ingest hashes a number as sent: with a + as a string, without
+			// one as a JSON number.
+			hashes = append(hashes, req.HashPhones.hash(n), req.HashPhones.hash(d))
+		}
 	}
 	if len(req.Reason) > maxReason {
 		errs = append(errs, fmt.Errorf("reason is %d bytes long, more than %d", len(req.Reason), maxReason))
@@ -61,5 +68,6 @@ func Forget(ctx context.Context, s *store.DB, req ForgetRequest) (store.Erased, 
 	if err := errors.Join(errs...); err != nil {
 		return store.Erased{}, fmt.Errorf("nothing erased: %w", err)
 	}
-	return s.Forget(ctx, store.Erasure{CallIDs: req.CallIDs, PhoneNumbers: numbers, Reason: strings.TrimSpace(req.Reason)})
+	return s.Forget(ctx, store.Erasure{CallIDs: req.CallIDs, PhoneNumbers: numbers, PhoneHashes: hashes,
+		Reason: strings.TrimSpace(req.Reason)})
 }

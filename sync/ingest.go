@@ -73,6 +73,9 @@ func (in intake) normalize(calls []*api.Call) ([]store.Call, []string, ingested)
 	var fetch []string
 	for _, c := range calls {
 		row, notes, err := Normalize(c)
+		if note := plausibleStart(&row, in.now); note != "" {
+			notes = append(notes, note)
+		}
 		if err == nil {
 			err = in.cfg.HashPhones.apply(&row)
 		}

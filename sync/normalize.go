@@ -87,6 +87,7 @@ func Normalize(c *api.Call) (row store.Call, notes []string, err error) {
 		row.Telephony = &t
 	}
 	row.PayloadHash = PayloadHash(c.Raw)
+	row.Numbers = callNumbers(c.PhoneNumberFrom, c.PhoneNumberTo)
 	return row, append(notes, n.notes()...), nil
 }
 
@@ -102,7 +103,7 @@ func timing(v *int64, unit time.Duration, field string, notes *[]string) *int64 
 		return nil
 	}
 	if *v < 0 || *v > int64(maxTiming/unit) {
-		*notes = append(*notes, fmt.Sprintf("%s: %d is negative or longer than 7 days, not stored", field, *v))
+		*notes = append(*notes, field+": negative or longer than 7 days, not stored")
 		return nil
 	}
 	return v
@@ -112,7 +113,7 @@ func timing(v *int64, unit time.Duration, field string, notes *[]string) *int64 
 // whenever Normalize stores something different for the same payload: the
 // payload hashes change with it, so every call is written in full on its
 // next sync instead of being skipped as unchanged.
-const normalizeVersion = "callsync normalize 3\n"
+const normalizeVersion = "callsync normalize 4\n"
 
 // PayloadHash is the hash of a call object as the API sent it, byte for
 // byte, and of the version of Normalize: two payloads with the same hash

@@ -39,6 +39,7 @@ type PollStats struct {
 	Unchanged int // of those, calls whose payload was already stored
 	Enqueued  int // calls queued for a fetch of their own
 	Erased    int // calls listed but skipped because they were erased
+	Rejected  int // list entries whose call id no intake accepts: not stored
 }
 
 // Poll polls each model once. A model's watermark advances, to the start of
@@ -124,8 +125,10 @@ func (p *Poller) listSince(ctx context.Context, in intake, from time.Time, st *P
 		if err := pageError(ctx, w, err); err != nil {
 			return newest, len(seen), err
 		}
-		fresh := make([]*api.Call, 0, len(page.Calls))
-		for _, c := range page.Calls {
+		sp := screenPage(page, p.Logger, in.model, offset)
+		st.Rejected += sp.rejected
+		fresh := make([]*api.Call, 0, len(sp.calls))
+		for _, c := range sp.calls {
 			if !seen[c.ID] {
 				seen[c.ID] = true
 				fresh = append(fresh, c)

@@ -149,7 +149,7 @@ func (s *Syncer) failRejected(ctx context.Context, token int64, rejected map[str
 	for id, err := range rejected {
 		s.Logger.Warn("database refused the call; marking it failed", callIDAttr(id), errAttr(err))
 		outcomes = append(outcomes, store.Outcome{CallID: id, State: store.StateFailed, Attempt: true,
-			Error: oneLine("store call: the database refused it: " + err.Error())})
+			Error: s.Config.oneLine("store call: the database refused it: " + err.Error())})
 	}
 	res, err := s.Queue.Complete(ctx, token, outcomes)
 	if err != nil {

@@ -113,11 +113,12 @@ func (s *Syncer) now() time.Time {
 	return time.Now()
 }
 
-// oneLine folds an error message onto one line of at most 1000 bytes.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 1000 {
-		s = strings.ToValidUTF8(s[:1000], "") + "…"
-	}
-	return s
+// maxErrorText bounds an error kept in last_error.
+const maxErrorText = 1000
+
+// oneLine folds an error message onto one line of at most maxErrorText
+// bytes, for last_error. The cut goes through Redact (see
+// api.Redactor.Cut): a secret it split would escape redaction.
+func (c Config) oneLine(s string) string {
+	return c.Redact.Cut(strings.Join(strings.Fields(c.Redact.Cut(s, 4*maxErrorText)), " "), maxErrorText)
 }

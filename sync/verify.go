@@ -80,6 +80,7 @@ func (v *Verifier) Verify(ctx context.Context, windows []Window) (VerifyReport, 
 				return rep, fmt.Errorf("verify %s: %w", w, err)
 			}
 			rep.Windows++
+			page.Total = plausibleTotal(page.Total)
 			if c := (Count{Window: w, API: page.Total, Warehouse: counts[i]}); c.differs() {
 				rep.Diffs = append(rep.Diffs, c)
 			}

@@ -148,6 +148,9 @@ func printBackfill(w io.Writer, rep callsync.BackfillReport, modelRequests int, 
 		fmt.Fprintf(w, " + %d to list agents", modelRequests)
 	}
 	fmt.Fprintf(w, ", %d duplicates, %d rescans", rep.Duplicates, rep.Rescans)
+	if rep.Rejected > 0 {
+		fmt.Fprintf(w, ", %d entries with a call id no intake accepts skipped", rep.Rejected)
+	}
 	if rep.Erased > 0 {
 		fmt.Fprintf(w, ", %d erased calls skipped", rep.Erased)
 	}

@@ -23,9 +23,11 @@ func (l *stringList) Set(v string) error {
 func runForget(ctx context.Context, args []string, e env) error {
 	f := newFlagSet("forget", "forget (--call-id ID ... | --phone-number E164 ... | -) [--reason TEXT] [flags]\n\n"+
 		"Erases calls for good (GDPR art. 17, CCPA): deletes them with all their rows and their queue rows in one\n"+
-		"transaction, and leaves a tombstone (the call id only) so that no intake path stores them again.\n"+
-		"With -, reads one call id or phone number (+ and digits) per line from standard input. Phone numbers are\n"+
-		"hashed first when SYNC_HASH_PHONE_NUMBERS is on, as ingest stored them.", e)
+		"transaction, and leaves a tombstone (the call id only) so that no intake path stores them again. A phone\n"+
+		"number is tombstoned too, as its keyed pseudonym: no call from or to it is stored later, whichever path\n"+
+		"brings it; failures kept on queue rows that hold it are cleared.\n"+
+		"With -, reads one call id or phone number (+ and digits) per line from standard input. Calls are found by\n"+
+		"the number in clear and, when SYNC_HASH_PHONE_NUMBERS is on, by its hash, as ingest stored them.", e)
 	var lc logConfig
 	var dc dbConfig
 	var hc hashConfig
@@ -78,6 +80,13 @@ func runForget(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintf(e.stdout, "erasure %d: %d calls erased (%d were stored, %d queue rows deleted); they will not be synced again\n",
 		res.ID, len(res.Calls), res.Stored, res.Queued)
+	if res.Numbers > 0 {
+		fmt.Fprintf(e.stdout, "%d phone numbers tombstoned (as keyed pseudonyms, no number kept): a call from or to one of them "+
+			"that is queued, polled, backfilled or fetched later is dropped when it would be stored; %d queue rows had a "+
+			"kept failure holding one of them, now cleared\n", res.Numbers, res.Cleared)
+		fmt.Fprintln(e.stdout, "not reached: logs and backups already written, and numbers in other formats than + and digits "+
+			"(a national format, a number split by spaces inside a transcript)")
+	}
 	return nil
 }
 

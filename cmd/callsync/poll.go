@@ -58,7 +58,7 @@ func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller) (callsync
 	start := time.Now()
 	st, err := p.Poll(ctx, c.models)
 	attrs := []any{attrTook, time.Since(start).Round(time.Millisecond), "models", st.Models, "failed", st.Failed,
-		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued, "erased", st.Erased}
+		"requests", st.Requests, "calls", st.Calls, "unchanged", st.Unchanged, "enqueued", st.Enqueued, "erased", st.Erased, "rejected", st.Rejected}
 	switch {
 	case err == nil:
 		logger.Info("poll done", attrs...)
@@ -139,6 +139,9 @@ func printPoll(w io.Writer, st callsync.PollStats, models int) {
 	}
 	fmt.Fprintf(w, ", %d calls stored (%d unchanged), %d queued for a fetch, %d list requests",
 		st.Calls, st.Unchanged, st.Enqueued, st.Requests)
+	if st.Rejected > 0 {
+		fmt.Fprintf(w, ", %d entries with a call id no intake accepts skipped", st.Rejected)
+	}
 	if st.Erased > 0 {
 		fmt.Fprintf(w, ", %d erased calls skipped", st.Erased)
 	}

@@ -52,8 +52,8 @@ func runPrune(ctx context.Context, args []string, e env) error {
 }
 
 func printPruned(w io.Writer, p store.Pruned) {
-	fmt.Fprintf(w, "pruned: %d transcripts, %d recordings, %d variable sets, %d calls, %d webhook judgement sets waiting for their calls\n",
-		p.Transcripts, p.Recordings, p.Variables, p.Calls, p.HookJudgements)
+	fmt.Fprintf(w, "pruned: %d transcripts, %d recordings, %d variable sets, %d calls, %d webhook judgement sets waiting for their calls, %d kept failures of queue rows\n",
+		p.Transcripts, p.Recordings, p.Variables, p.Calls, p.HookJudgements, p.Failures)
 }
 
 // pruneDaily returns the job that run schedules once a day: it applies
@@ -67,7 +67,7 @@ func pruneDaily(ctx context.Context, db *store.DB, r store.Retention, logger, ro
 			return
 		}
 		logger.Info("retention applied", "transcripts", p.Transcripts, "recordings", p.Recordings,
-			"variables", p.Variables, "calls", p.Calls, "webhook_judgements", p.HookJudgements, attrTook, time.Since(start).Round(time.Millisecond))
+			"variables", p.Variables, "calls", p.Calls, "webhook_judgements", p.HookJudgements, "failures", p.Failures, attrTook, time.Since(start).Round(time.Millisecond))
 		foldRollups(ctx, db, rollups)
 	}
 }

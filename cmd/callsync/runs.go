@@ -77,7 +77,9 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 		// An erased call's row was taken out of the pass's hands, as a lost one is.
 		Failed: st.Failed, Lost: st.Lost + st.Erased, Rescued: st.Rescued, APIRequests: requests, APIRateLimited: throttled}
 	if err != nil {
-		run.Error = err.Error()
+		// sync_runs is readable by the BI role: secrets out, and any cut
+		// through the one function that masks a secret it splits.
+		run.Error = p.syncer.Config.Redact.Cut(err.Error(), maxRunError)
 	}
 	p.record(ctx, run)
 	// The metrics move after the row is written: who sees the pass counted
@@ -91,6 +93,9 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	foldRollups(ctx, p.db, p.rollups)
 	return st, err
 }
+
+// maxRunError bounds the error text of a sync_runs row.
+const maxRunError = 2000
 
 // maxUnrecorded bounds the passes kept in memory while sync_runs cannot be
 // written; beyond it the oldest are dropped (and counted in the next one's

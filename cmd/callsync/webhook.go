@@ -272,7 +272,9 @@ func (h *webhookHandler) enqueue(w http.ResponseWriter, r *http.Request, hook *a
 	what, err := callsync.EnqueueHook(ctx, h.queue, hook.CallID, h.cooldown)
 	switch {
 	case errors.Is(err, callsync.ErrBadCallID):
-		h.refuse(w, r, http.StatusUnprocessableEntity, "bad_call_id", err.Error())
+		// The sender's id is not repeated: the log line carries the
+		// detail too, and an unsigned sender may put anything in an id.
+		h.refuse(w, r, http.StatusUnprocessableEntity, "bad_call_id", "call id "+callsync.CallIDFault(hook.CallID))
 		return
 	case err != nil:
 		h.logger.Error("webhook: queue call", attrCallID, hook.CallID, tint.Err(err))

@@ -116,6 +116,8 @@ func TestWebhook_Signed(t *testing.T) {
 		{"WrongSignature", http.MethodPost, "application/json", payload(id), signed("another-call"), http.StatusUnauthorized},
 		{"WrongSecret", http.MethodPost, "application/json", payload(id),
 			http.Header{api.SignatureHeader: {api.SignWebhook([]byte("guess"), id)}}, http.StatusUnauthorized},
+		// An id that carries a number: refused, and not repeated in the log.
+		{"NumberInID", http.MethodPost, "application/json", payload("call for +14155550142"), signed("call for +14155550142"), http.StatusUnprocessableEntity},
 		{"MalformedID", http.MethodPost, "application/json", payload("bad id"), signed("bad id"), http.StatusUnprocessableEntity},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -153,6 +155,9 @@ func TestWebhook_Signed(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), hookSecret) || strings.Contains(logs.String(), signed(id)[api.SignatureHeader][0]) {
 		t.Fatal("logs show the secret or a signature")
+	}
+	if strings.Contains(logs.String(), "4155550142") {
+		t.Fatal("logs repeat a refused call id")
 	}
 }
 

@@ -162,6 +162,7 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 		return nil, err
 	}
 	cfg.RequestsPerSecond = ac.requestsPerSecond()
+	cfg.Redact = ac.secrets.redactor()
 	s := &callsync.Syncer{Queue: db, API: client, Logger: withComponent(logger, componentPass), Config: cfg, ObserveWrite: tel.observeWrite,
 		ObserveBatch: tel.observeBatch}
 	return &worker{db: db, tel: tel, client: client, syncer: s}, nil
