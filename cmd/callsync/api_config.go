@@ -27,6 +27,8 @@ type apiConfig struct {
 	// rate limiter (api.Options.ObserveWait).
 	observeWait func(waited time.Duration)
 	secrets     *secretSet
+	// limiter is the rate limiter of the last client built.
+	limiter *callsync.Limiter
 }
 
 func (c *apiConfig) register(f *flagSet) {
@@ -83,6 +85,7 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 		return nil, err
 	}
 	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, withComponent(logger, componentLimiter))
+	c.limiter = limiter
 	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
 		Observe: c.observe, ObserveWait: c.observeWait, Secrets: c.secrets.list()})
 	if err != nil {

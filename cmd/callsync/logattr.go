@@ -8,6 +8,8 @@ const (
 	attrCallID    = "call_id"
 	attrTook      = "took"
 	attrAPIURL    = "api_url"
+	// attrAPIPausedFor: how long requests with the key stay paused after a 429.
+	attrAPIPausedFor = "api_paused_for"
 )
 
 // Components: each subsystem's logger carries one of these under

@@ -233,13 +233,15 @@ var (
 		"Queue rows that became failed in the last 24 hours and are still failed.", nil, nil)
 	pausedUntilDesc = prometheus.NewDesc("callsync_api_paused_until_timestamp_seconds",
 		"Unix time until which requests to the API are paused after a 429, as shared in the database (0: no pause).", nil, nil)
+	pauseLeftDesc = prometheus.NewDesc("callsync_api_pause_remaining_seconds",
+		"Seconds until requests to the API resume after a 429, as shared in the database (0: no pause); at most 300.", nil, nil)
 	snapshotDesc = prometheus.NewDesc("callsync_queue_snapshot_timestamp_seconds",
 		"Unix time of the reading of the queue that the callsync_queue_* gauges show (read every 10s and after each pass).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queueDepthDesc, queueDueDesc, oldestDueDesc, failedRecentDesc, pausedUntilDesc, snapshotDesc} {
+	for _, d := range []*prometheus.Desc{queueDepthDesc, queueDueDesc, oldestDueDesc, failedRecentDesc, pausedUntilDesc, pauseLeftDesc, snapshotDesc} {
 		ch <- d
 	}
 }
@@ -259,11 +261,14 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(queueDueDesc, prometheus.GaugeValue, float64(h.Due))
 	ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, h.OldestDueAge.Seconds())
 	ch <- prometheus.MustNewConstMetric(failedRecentDesc, prometheus.GaugeValue, float64(h.FailedLast24h))
-	var paused float64
+	var paused, left float64
 	if !h.APIPausedUntil.IsZero() {
 		paused = float64(h.APIPausedUntil.UnixNano()) / 1e9
+		// From the reading's time: the gauge says what the database said.
+		left = max(h.APIPausedUntil.Sub(h.CheckedAt).Seconds(), 0)
 	}
 	ch <- prometheus.MustNewConstMetric(pausedUntilDesc, prometheus.GaugeValue, paused)
+	ch <- prometheus.MustNewConstMetric(pauseLeftDesc, prometheus.GaugeValue, left)
 }
 
 // promLogger adapts promhttp.Logger to slog.

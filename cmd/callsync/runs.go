@@ -22,6 +22,9 @@ const recordTimeout = 10 * time.Second
 // runsConfig holds the sync_runs settings.
 type runsConfig struct {
 	retention time.Duration
+	// paused, when set, says how long requests with the key stay paused
+	// after a 429 (for the summary).
+	paused func() time.Duration
 }
 
 func (c *runsConfig) register(f *flagSet) {
@@ -47,6 +50,9 @@ type passRunner struct {
 	command   string       // once or run
 	worker    string       // host name
 	retention time.Duration
+	// paused, when set, says how long requests with the key stay paused
+	// after a 429 (for the summary).
+	paused func() time.Duration
 
 	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
 	dropped    int         // passes dropped from unrecorded since the last recorded failure
@@ -68,7 +74,11 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	start := time.Now()
 	st, err := p.syncer.RunOnce(ctx)
 	end := time.Now()
-	logPass(p.logger, st, end.Sub(start), p.tel.passRateWait(), err)
+	var paused time.Duration
+	if p.paused != nil {
+		paused = p.paused()
+	}
+	logPass(p.logger, st, end.Sub(start), p.tel.passRateWait(), paused, err)
 
 	requests, throttled := p.tel.passAPI()
 	run := store.Run{Worker: p.worker, Command: p.command, StartedAt: start, FinishedAt: end,

@@ -46,6 +46,7 @@ func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Log
 		passLog:   withComponent(logger, componentPass),
 		agentsLog: withComponent(logger, componentAgents),
 	}
+	s.passes.paused = w.limiter.PausedFor
 	s.cron = cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{s.logger})))
 	id, err := s.cron.AddFunc(c.schedule, func() { s.tick(ctx) })
 	if err != nil {

@@ -163,8 +163,10 @@ func TestRun_MetricsAndSyncRuns(t *testing.T) {
 			t.Errorf("%s = %v, want more than 0", series, m[series])
 		}
 	}
-	if _, ok := m["callsync_api_paused_until_timestamp_seconds"]; !ok {
-		t.Error("callsync_api_paused_until_timestamp_seconds missing")
+	for _, name := range []string{"callsync_api_paused_until_timestamp_seconds", "callsync_api_pause_remaining_seconds"} {
+		if _, ok := m[name]; !ok {
+			t.Error(name + " missing")
+		}
 	}
 	if code, body := get(t, base+healthzPath); code != http.StatusOK {
 		t.Errorf("GET /healthz = %d %s", code, body)
