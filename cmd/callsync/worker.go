@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
@@ -170,8 +168,10 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 
 // logPass logs a pass summary, or its error. rateWait is the time its
 // requests waited for the rate limiter, summed over requests; paused, when
-// positive, how long requests with the key stay paused after a 429.
-func logPass(logger *slog.Logger, st callsync.Stats, took, rateWait, paused time.Duration, err error) {
+// positive, how long requests with the key stay paused after a 429. A
+// failed pass is one line: next, when set, says when the next pass comes
+// ("the next tick"), and extra adds attributes (its cause, a hint).
+func logPass(logger *slog.Logger, st callsync.Stats, took, rateWait, paused time.Duration, err error, next string, extra ...any) {
 	attrs := []any{attrTook, took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
 		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
 		"released", st.Released, "lost", st.Lost, "erased", st.Erased, "rescued", st.Rescued,
@@ -187,6 +187,10 @@ func logPass(logger *slog.Logger, st callsync.Stats, took, rateWait, paused time
 	case errors.Is(err, context.Canceled):
 		logger.Info("sync pass stopped", attrs...)
 	default:
-		logger.Error("sync pass failed", append(attrs, tint.Err(err))...)
+		msg := "sync pass failed"
+		if next != "" {
+			msg += "; trying again at " + next
+		}
+		logger.Error(msg, append(append(attrs, extra...), errAttr(err))...)
 	}
 }
