@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -133,23 +134,28 @@ const MaxKeptBody = 64 << 10
 func (e *DecodeError) Error() string { return e.Op + ": decode response: " + e.Err.Error() }
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// parseRetryAfter reads a Retry-After header: delta-seconds or an HTTP-date.
-// It returns zero when the header is absent or unreadable.
+// MaxRetryAfter is the longest delay a Retry-After header can ask for: a
+// longer one is cut to it. The delay pauses every process that shares the
+// key, so one answer, from a confused gateway or anything between, must not
+// stop them for more than a few minutes.
+const MaxRetryAfter = 5 * time.Minute
+
+// parseRetryAfter reads a Retry-After header: delta-seconds or an HTTP-date,
+// at most MaxRetryAfter. It returns zero when the header is absent or is
+// not a delay to come (unreadable, negative, not finite, a past date).
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
+	d := time.Duration(0)
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
+		if math.IsNaN(secs) || math.IsInf(secs, 0) || secs <= 0 {
 			return 0
 		}
-		return time.Duration(secs * float64(time.Second))
+		d = time.Duration(min(secs, MaxRetryAfter.Seconds()) * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = min(t.Sub(now), MaxRetryAfter) // Sub saturates: no overflow
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+	return max(d, 0)
 }

@@ -31,7 +31,8 @@ type Health struct {
 	LastSuccessAt time.Time
 	// FailedPassesLast24h counts passes that ended with an error in the last 24 hours.
 	FailedPassesLast24h int64
-	// APIPausedUntil is when requests to the API may resume after a 429.
+	// APIPausedUntil is when requests to the API may resume after a 429,
+	// at most MaxPause after CheckedAt.
 	APIPausedUntil time.Time
 	// CheckedAt is the database's time of the reading.
 	CheckedAt time.Time
@@ -54,6 +55,9 @@ func (db *DB) Health(ctx context.Context) (Health, error) {
 	}
 	h.OldestDueAge = time.Duration(age) * time.Second
 	h.OldestDueAt, h.LastPassAt, h.LastSuccessAt, h.APIPausedUntil = orZero(oldest), orZero(last), orZero(success), orZero(paused)
+	if limit := h.CheckedAt.Add(MaxPause); h.APIPausedUntil.After(limit) {
+		h.APIPausedUntil = limit // as the limiter reads it (see MaxPause)
+	}
 	return h, nil
 }
 

@@ -23,7 +23,7 @@ func TestDB_Health(t *testing.T) {
 	}
 
 	due := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	paused := time.Now().Add(time.Hour).Truncate(time.Second)
+	paused := time.Now().Add(time.Minute).Truncate(time.Second)
 	finished := time.Now().Add(-time.Minute).Truncate(time.Microsecond)
 	for _, sql := range []string{
 		`INSERT INTO sync_queue (call_id, state, next_attempt_at) VALUES ('a', 'pending', '2026-01-01Z'), ('b', 'done', now())`,

@@ -23,13 +23,16 @@ import (
 // of its last few hundred milliseconds (three wal_writer_delay at most), a
 // fraction of a second of the rate, inside the limiter's margin. Pauses
 // (pauseSQL) stay durable.
+//
+// A pause further ahead than $6 seconds (MaxPause: stored by an older build)
+// is cut to end $6 seconds from now, in the row too, so that it ends.
 const takeTokensSQL = `
 WITH async AS (
     SELECT set_config('synchronous_commit', 'off', true)
 ), cur AS (
     SELECT key,
            LEAST($3, tokens + GREATEST(0, EXTRACT(EPOCH FROM now() - updated_at)) * $2) AS avail,
-           GREATEST(EXTRACT(EPOCH FROM paused_until - now()), 0) AS paused_for
+           LEAST(GREATEST(EXTRACT(EPOCH FROM paused_until - now()), 0), $6) AS paused_for
     FROM   api_limits
     WHERE  key = $1
     FOR UPDATE
@@ -39,7 +42,9 @@ WITH async AS (
     FROM   cur
 )
 UPDATE api_limits a
-SET    tokens = take.avail - take.n, updated_at = GREATEST(a.updated_at, now()), granted = take.n > 0
+SET    tokens = take.avail - take.n, updated_at = GREATEST(a.updated_at, now()), granted = take.n > 0,
+       paused_until = CASE WHEN a.paused_until > now() + $6 * interval '1 second'
+                           THEN now() + $6 * interval '1 second' ELSE a.paused_until END
 FROM   take, async
 WHERE  a.key = take.key
 RETURNING take.n::int, a.tokens, take.paused_for`
@@ -62,7 +67,7 @@ func (db *DB) TakeTokens(ctx context.Context, key string, least, most int, perSe
 	for range 2 {
 		var taken int
 		var tokens, pausedFor float64
-		err := db.pool.QueryRow(ctx, takeTokensSQL, key, perSecond, burst, lo, hi).Scan(&taken, &tokens, &pausedFor)
+		err := db.pool.QueryRow(ctx, takeTokensSQL, key, perSecond, burst, lo, hi, MaxPause.Seconds()).Scan(&taken, &tokens, &pausedFor)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if _, err := db.pool.Exec(ctx, createBucketSQL, key, burst); err != nil {
 				return 0, 0, fmt.Errorf("create rate limit bucket: %w", err)
@@ -84,19 +89,41 @@ func (db *DB) TakeTokens(ctx context.Context, key string, least, most int, perSe
 	return 0, 0, errors.New("take rate limit tokens: bucket row vanished")
 }
 
+// MaxPause is the longest pause api_limits keeps: a pause asked for
+// longer, or stored further ahead by an older build, is cut to end within
+// MaxPause of the moment it is read or written.
+const MaxPause = 5 * time.Minute
+
+const clearPausesSQL = `UPDATE api_limits SET paused_until = NULL WHERE paused_until > now()`
+
+// ClearPauses ends every pause in force, for every key, and returns how
+// many it ended. Processes learn of it the next time they ask the bucket.
+func (db *DB) ClearPauses(ctx context.Context) (int64, error) {
+	tag, err := db.pool.Exec(ctx, clearPausesSQL)
+	if err != nil {
+		return 0, fmt.Errorf("clear api pauses: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 const pauseSQL = `
 INSERT INTO api_limits (key, tokens, updated_at, paused_until)
 VALUES ($1, 0, now(), now() + $2 * interval '1 millisecond')
 ON CONFLICT (key) DO UPDATE
-SET paused_until = GREATEST(api_limits.paused_until, EXCLUDED.paused_until), tokens = 0
+SET paused_until = GREATEST(CASE WHEN api_limits.paused_until > now() + $3 * interval '1 millisecond'
+                               THEN now() + $3 * interval '1 millisecond' ELSE api_limits.paused_until END,
+                          EXCLUDED.paused_until),
+    tokens = 0
 RETURNING paused_until`
 
 // Pause stops every request with key for d (or longer, if a longer pause is
-// already in force) and empties the bucket, so that requests resume one at
-// a time. It returns at once, with the time the pause ends.
+// already in force), at most MaxPause, and empties the bucket, so that
+// requests resume one at a time. It returns at once, with the time the
+// pause ends.
 func (db *DB) Pause(ctx context.Context, key string, d time.Duration) (time.Time, error) {
 	var until time.Time
-	if err := db.pool.QueryRow(ctx, pauseSQL, key, d.Milliseconds()).Scan(&until); err != nil {
+	d = min(max(d, 0), MaxPause)
+	if err := db.pool.QueryRow(ctx, pauseSQL, key, d.Milliseconds(), MaxPause.Milliseconds()).Scan(&until); err != nil {
 		return time.Time{}, fmt.Errorf("pause api requests: %w", err)
 	}
 	return until, nil

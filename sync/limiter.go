@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/api"
+	"github.com/callsync/callsync/store"
 )
 
 // Buckets holds token buckets and pauses shared by every process that uses
@@ -24,11 +25,17 @@ type Buckets interface {
 const RateMargin = 0.96
 
 // Pause lengths after a 429 that carried no Retry-After: doubling from the
-// first to the last while 429s keep coming.
+// first to the last while 429s keep coming. The last is also the longest
+// pause any 429 imposes, with or without Retry-After.
 const (
 	minRateLimitPause = 10 * time.Second
-	maxRateLimitPause = 5 * time.Minute
+	maxRateLimitPause = store.MaxPause
 )
+
+// pauseRecheck is how often a process waiting out a pause asks the shared
+// bucket whether the pause still holds: an operator may have cleared it
+// (callsync limits clear).
+const pauseRecheck = 5 * time.Second
 
 // leaseSpan bounds what one round trip to the shared bucket may take: at
 // most this much of the rate (or the burst, when that is more). A process
@@ -178,7 +185,7 @@ func (l *Limiter) waitTurn(ctx context.Context) error {
 	}
 	defer func() { <-l.turn }()
 	for {
-		if err := sleep(ctx, l.pausedFor()); err != nil {
+		if err := l.waitPause(ctx); err != nil {
 			return err
 		}
 		if ok, refill := l.takeLeased(time.Now()); ok { // leased by the waiter before this one
@@ -326,7 +333,7 @@ func (l *Limiter) leased(n, used int, now time.Time) {
 // coming (10 s up to 5 min).
 func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 	l.mu.Lock()
-	d := retryAfter
+	d := min(retryAfter, maxRateLimitPause)
 	if d <= 0 {
 		// Requests already in flight when the pause began come back with
 		// 429s too: only a 429 after the pause, soon after it, escalates.
@@ -355,14 +362,51 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 	l.mu.Lock()
 	if until.After(l.pauseUntil) { // a longer pause set by another process
 		l.pauseUntil = until
+		if limit := time.Now().Add(maxRateLimitPause); until.After(limit) {
+			l.pauseUntil = limit
+		}
 	}
 	l.mu.Unlock()
 }
 
-func (l *Limiter) pausedFor() time.Duration {
+// PausedFor returns how long requests with the key are paused after a
+// 429, as this process knows it; 0 when no pause is in force.
+func (l *Limiter) PausedFor() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return time.Until(l.pauseUntil)
+	return max(time.Until(l.pauseUntil), 0)
+}
+
+// waitPause waits until no pause is in force. Every pauseRecheck it asks
+// the shared bucket: a token there means the pause was cleared, and it ends
+// here too (the token is this process's). Without a shared bucket (no rate
+// limit), or when the database cannot be reached, the pause is waited out.
+func (l *Limiter) waitPause(ctx context.Context) error {
+	for {
+		d := l.PausedFor()
+		if d <= 0 {
+			return ctx.Err()
+		}
+		if l.perSecond == 0 {
+			return sleep(ctx, d)
+		}
+		if err := sleep(ctx, min(d, pauseRecheck)); err != nil || d <= pauseRecheck {
+			return err
+		}
+		taken, _, err := l.buckets.TakeTokens(ctx, l.key, 1, 1, l.perSecond, l.capacity)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil && taken > 0 {
+			now := time.Now()
+			l.mu.Lock()
+			l.pauseUntil = now
+			l.mu.Unlock()
+			l.leased(taken, 0, now)
+			l.logger.Info("the pause of requests with this key was cleared; resuming")
+			return nil
+		}
+	}
 }
 
 func (l *Limiter) warnLocal(err error) {

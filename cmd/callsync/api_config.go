@@ -27,6 +27,8 @@ type apiConfig struct {
 	// rate limiter (api.Options.ObserveWait).
 	observeWait func(waited time.Duration)
 	secrets     *secretSet
+	// limiter is the rate limiter of the last client built.
+	limiter *callsync.Limiter
 }
 
 func (c *apiConfig) register(f *flagSet) {
@@ -83,6 +85,7 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 		return nil, err
 	}
 	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, withComponent(logger, componentLimiter))
+	c.limiter = limiter
 	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
 		Observe: c.observe, ObserveWait: c.observeWait, Secrets: c.secrets.list()})
 	if err != nil {
@@ -98,21 +101,41 @@ func (c *apiConfig) requestsPerSecond() float64 {
 
 // authError explains a refused key: which settings to check.
 func (c *apiConfig) authError(err error) error {
-	return fmt.Errorf("%w\nThe API refused the key. Check SYNTHFLOW_API_KEY (or SYNTHFLOW_API_KEY_FILE), and that "+
-		"SYNTHFLOW_API_URL (now %s) is your workspace's region: a key used against another region's host gets 401", err, c.url)
+	return fmt.Errorf("%w\n%s", err, c.authHint())
+}
+
+func (c *apiConfig) authHint() string {
+	return fmt.Sprintf("The API refused the key. Check SYNTHFLOW_API_KEY (or SYNTHFLOW_API_KEY_FILE), and that "+
+		"SYNTHFLOW_API_URL (now %s) is your workspace's region: a key used against another region's host gets 401", c.url)
 }
 
 // urlError explains an API that cannot be used at SYNTHFLOW_API_URL (an
 // error matching callsync.ErrAPIUnavailable): which setting to check, and
 // that no call was blamed for it.
 func (c *apiConfig) urlError(err error) error {
+	return fmt.Errorf("%w\n%s", err, c.urlHint(err))
+}
+
+func (c *apiConfig) urlHint(err error) string {
 	if errors.Is(err, api.ErrWrongURL) {
-		return fmt.Errorf("%w\nSYNTHFLOW_API_URL (now %s) does not lead to the Synthflow API: set it to the API base "+
+		return fmt.Sprintf("SYNTHFLOW_API_URL (now %s) does not lead to the Synthflow API: set it to the API base "+
 			"with its version, %s (or the api.us. or api.eu. host of your region). No queued call was counted as failed",
-			err, c.url, api.DefaultBaseURL)
+			c.url, api.DefaultBaseURL)
 	}
-	return fmt.Errorf("%w\nSYNTHFLOW_API_URL (now %s): the host cannot be reached; check the URL, DNS and the "+
-		"network path (egress rules, proxy). No queued call was counted as failed", err, c.url)
+	return fmt.Sprintf("SYNTHFLOW_API_URL (now %s): the host cannot be reached; check the URL, DNS and the "+
+		"network path (egress rules, proxy). No queued call was counted as failed", c.url)
+}
+
+// hint says what to do about a refused key or an API that cannot be used
+// at its URL; "" for other errors.
+func (c *apiConfig) hint(err error) string {
+	switch {
+	case errors.Is(err, callsync.ErrUnauthorized):
+		return c.authHint()
+	case errors.Is(err, callsync.ErrAPIUnavailable):
+		return c.urlHint(err)
+	}
+	return ""
 }
 
 // apiError explains a refused key or an API that cannot be used at its

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/store"
 )
 
@@ -74,6 +72,8 @@ type queueSnapshot struct {
 	hErr   error // reading sync_health failed
 	rErr   error // not ready
 	at     time.Time
+
+	loggedDown bool // "not ready" was logged, "ready" was not since
 }
 
 // newQueueSnapshot returns a snapshot read through db, not yet read.
@@ -147,12 +147,14 @@ func (s *queueSnapshot) refresh(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	switch {
-	case rErr != nil && (was == nil || was.Error() != rErr.Error()):
-		s.logger.Warn("not ready", tint.Err(rErr))
+	case rErr != nil && !s.loggedDown: // once: the reason's wording changes as an outage goes on
+		s.logger.Warn("not ready", errAttr(rErr))
+		s.loggedDown = true
 	case rErr == nil && was != nil:
 		s.logger.Info("ready")
-	case hErr != nil:
-		s.logger.Warn("queue figures not read", tint.Err(hErr))
+		s.loggedDown = false
+	case rErr == nil && hErr != nil: // when not ready, the line above said why
+		s.logger.Warn("queue figures not read", errAttr(hErr))
 	}
 }
 

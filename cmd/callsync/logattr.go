@@ -1,6 +1,11 @@
 package main
 
-import "log/slog"
+import (
+	"log/slog"
+	"strings"
+
+	"github.com/lmittmann/tint"
+)
 
 // Log attribute keys that more than one place in this package writes.
 const (
@@ -8,6 +13,8 @@ const (
 	attrCallID    = "call_id"
 	attrTook      = "took"
 	attrAPIURL    = "api_url"
+	// attrAPIPausedFor: how long requests with the key stay paused after a 429.
+	attrAPIPausedFor = "api_paused_for"
 )
 
 // Components: each subsystem's logger carries one of these under
@@ -36,3 +43,23 @@ func withComponent(logger *slog.Logger, component string) *slog.Logger {
 	}
 	return logger.With(attrComponent, component)
 }
+
+// errAttr is tint.Err with the message on one line: errors that join
+// others (a connection tried at several addresses) carry newlines and
+// tabs, which split a log line in two for whoever reads or ships it.
+func errAttr(err error) slog.Attr {
+	if err == nil {
+		return tint.Err(nil)
+	}
+	return tint.Err(oneLineError{err})
+}
+
+// oneLineError is an error whose message is folded onto one line; it
+// unwraps to the original.
+type oneLineError struct{ err error }
+
+func (e oneLineError) Error() string { return oneLine(e.err.Error()) }
+func (e oneLineError) Unwrap() error { return e.err }
+
+// oneLine folds s onto one line, runs of white space made one space.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

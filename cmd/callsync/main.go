@@ -85,6 +85,7 @@ var commands = []command{
 	{"run", "run sync passes on a schedule until stopped", runRun},
 	{"status", "show the queue: counts, oldest due call, failures", runStatus},
 	{"retry-failed", "queue failed calls again", runRetryFailed},
+	{"limits", "show or clear the pause of API requests after a 429", runLimits},
 	{"backfill", "store past calls from list pages, window by window, resumably", runBackfill},
 	{"poll", "list recent calls of some agents once and store them", runPoll},
 	{"verify", "compare the API's call counts with the warehouse's per agent and day", runVerify},

@@ -37,6 +37,7 @@ type telemetry struct {
 	writeLatency prometheus.Histogram
 	writtenRows  prometheus.Counter
 	passes       *prometheus.CounterVec
+	failures     *prometheus.CounterVec
 	passDuration prometheus.Histogram
 	lastSuccess  prometheus.Gauge
 	keyRefused   prometheus.Gauge
@@ -98,6 +99,10 @@ func newTelemetry() *telemetry {
 			Name: "callsync_sync_passes_total",
 			Help: "Sync passes by result: ok (drained the queue), stopped (shutdown) or failed.",
 		}, []string{"result"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callsync_sync_pass_failures_total",
+			Help: "Failed sync passes by cause: api_key (401/403), api_url (404/405/redirect: the URL leads to no endpoint of the API), api_unreachable (no connection to the API host), database (anything else).",
+		}, []string{"cause"}),
 		passDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "callsync_sync_pass_duration_seconds",
 			Help:    "Duration of sync passes.",
@@ -120,13 +125,16 @@ func newTelemetry() *telemetry {
 	})
 	buildInfo.Set(1)
 	t.reg.MustRegister(t.calls, t.unchanged, t.apiRequests, t.apiLatency, t.rateLimited, t.rateWait, t.writeLatency,
-		t.writtenRows, t.passes, t.passDuration, t.lastSuccess, t.keyRefused, buildInfo,
+		t.writtenRows, t.passes, t.failures, t.passDuration, t.lastSuccess, t.keyRefused, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range outcomes {
 		t.calls.WithLabelValues(o) // every outcome shows, at 0, from the start
 	}
 	for _, r := range []string{"ok", "stopped", "failed"} {
 		t.passes.WithLabelValues(r)
+	}
+	for _, c := range passCauses {
+		t.failures.WithLabelValues(c)
 	}
 	return t
 }
@@ -200,6 +208,11 @@ func (t *telemetry) observePass(took time.Duration, result string, end time.Time
 	}
 }
 
+// observeFailure counts a failed pass by its cause (see passCause).
+func (t *telemetry) observeFailure(cause string) {
+	t.failures.WithLabelValues(cause).Inc()
+}
+
 // watchQueue adds the queue gauges, read from snap: a scrape costs the
 // database nothing.
 func (t *telemetry) watchQueue(snap *queueSnapshot) {
@@ -207,7 +220,8 @@ func (t *telemetry) watchQueue(snap *queueSnapshot) {
 }
 
 // handler serves the metrics in the Prometheus text format. A failed
-// database reading leaves out the queue gauges, logs why, and serves the rest.
+// database reading leaves out the queue gauges and serves the rest (the
+// snapshot logs why, once).
 func (t *telemetry) handler(logger *slog.Logger) http.Handler {
 	return promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{logger},
@@ -233,13 +247,15 @@ var (
 		"Queue rows that became failed in the last 24 hours and are still failed.", nil, nil)
 	pausedUntilDesc = prometheus.NewDesc("callsync_api_paused_until_timestamp_seconds",
 		"Unix time until which requests to the API are paused after a 429, as shared in the database (0: no pause).", nil, nil)
+	pauseLeftDesc = prometheus.NewDesc("callsync_api_pause_remaining_seconds",
+		"Seconds until requests to the API resume after a 429, as shared in the database (0: no pause); at most 300.", nil, nil)
 	snapshotDesc = prometheus.NewDesc("callsync_queue_snapshot_timestamp_seconds",
 		"Unix time of the reading of the queue that the callsync_queue_* gauges show (read every 10s and after each pass).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queueDepthDesc, queueDueDesc, oldestDueDesc, failedRecentDesc, pausedUntilDesc, snapshotDesc} {
+	for _, d := range []*prometheus.Desc{queueDepthDesc, queueDueDesc, oldestDueDesc, failedRecentDesc, pausedUntilDesc, pauseLeftDesc, snapshotDesc} {
 		ch <- d
 	}
 }
@@ -248,7 +264,8 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	h, at, err := c.snap.queue()
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(queueDepthDesc, err)
+		// Left out: the snapshot logged why once ("not ready"), and a
+		// line at every scrape would repeat it for as long as it lasts.
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(snapshotDesc, prometheus.GaugeValue, float64(at.UnixNano())/1e9)
@@ -259,11 +276,14 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(queueDueDesc, prometheus.GaugeValue, float64(h.Due))
 	ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, h.OldestDueAge.Seconds())
 	ch <- prometheus.MustNewConstMetric(failedRecentDesc, prometheus.GaugeValue, float64(h.FailedLast24h))
-	var paused float64
+	var paused, left float64
 	if !h.APIPausedUntil.IsZero() {
 		paused = float64(h.APIPausedUntil.UnixNano()) / 1e9
+		// From the reading's time: the gauge says what the database said.
+		left = max(h.APIPausedUntil.Sub(h.CheckedAt).Seconds(), 0)
 	}
 	ch <- prometheus.MustNewConstMetric(pausedUntilDesc, prometheus.GaugeValue, paused)
+	ch <- prometheus.MustNewConstMetric(pauseLeftDesc, prometheus.GaugeValue, left)
 }
 
 // promLogger adapts promhttp.Logger to slog.

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
@@ -21,6 +19,9 @@ type pollConfig struct {
 	models    modelList
 	envModels string // SYNC_POLL_MODELS, used when the flag is not given
 	lookback  time.Duration
+	// explain, when set, adds what to do about a failed poll's error to
+	// its log line (run: the API's hint, and that the next tick retries).
+	explain func(error) []any
 }
 
 func (c *pollConfig) register(f *flagSet, name string) {
@@ -65,7 +66,10 @@ func (c *pollConfig) pollOnce(ctx context.Context, p *callsync.Poller) (callsync
 	case errors.Is(err, context.Canceled):
 		logger.Info("poll stopped", attrs...)
 	default:
-		logger.Error("poll failed", append(attrs, tint.Err(err))...)
+		if c.explain != nil {
+			attrs = append(attrs, c.explain(err)...)
+		}
+		logger.Error("poll failed", append(attrs, errAttr(err))...)
 	}
 	return st, err
 }

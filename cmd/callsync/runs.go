@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lmittmann/tint"
-
+	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -47,6 +46,15 @@ type passRunner struct {
 	command   string       // once or run
 	worker    string       // host name
 	retention time.Duration
+	// paused, when set, says how long requests with the key stay paused
+	// after a 429 (for the summary).
+	paused func() time.Duration
+	// explain, when set, adds what to do about a failed pass's error to its
+	// log line (attributes: hint).
+	explain func(error) []any
+	// next says when the next pass comes, for a failed pass's log line
+	// ("" when none will: once).
+	next string
 
 	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
 	dropped    int         // passes dropped from unrecorded since the last recorded failure
@@ -61,14 +69,33 @@ func newPassRunner(command string, s *callsync.Syncer, db *store.DB, tel *teleme
 		rollups: withComponent(logger, componentRollups), command: command, worker: host, retention: rc.retention}
 }
 
-// run runs one pass, reports it and folds the rollups. It returns what RunOnce returned; a
-// failure to record the pass is logged, not returned.
+// run runs one pass, reports it and folds the rollups. It returns what
+// RunOnce returned; a failure to record the pass is logged, not returned.
 func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
+	return p.runPass(ctx, false)
+}
+
+// runWoken is run for a pass that a wake-up started. When it finds nothing
+// to do it leaves no trace but a debug line: no sync_runs row, no metric,
+// no fold. Anyone who can connect can send the wake-up (NOTIFY cannot be
+// restricted), so a wake-up must cost nothing when nothing is due.
+func (p *passRunner) runWoken(ctx context.Context) (callsync.Stats, error) {
+	return p.runPass(ctx, true)
+}
+
+func (p *passRunner) runPass(ctx context.Context, woken bool) (callsync.Stats, error) {
 	p.tel.startPass()
 	start := time.Now()
 	st, err := p.syncer.RunOnce(ctx)
 	end := time.Now()
-	logPass(p.logger, st, end.Sub(start), p.tel.passRateWait(), err)
+	var paused time.Duration
+	if p.paused != nil {
+		paused = p.paused()
+	}
+	if woken && err == nil && st.Claimed == 0 && st.Rescued == 0 {
+		logPass(p.logger, st, end.Sub(start), p.tel.passRateWait(), paused, nil, "")
+		return st, nil
+	}
 
 	requests, throttled := p.tel.passAPI()
 	run := store.Run{Worker: p.worker, Command: p.command, StartedAt: start, FinishedAt: end,
@@ -79,9 +106,26 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	if err != nil {
 		// sync_runs is readable by the BI role: secrets out, and any cut
 		// through the one function that masks a secret it splits.
-		run.Error = p.syncer.Config.Redact.Cut(err.Error(), maxRunError)
+		run.Error = p.syncer.Config.Redact.Cut(oneLine(err.Error()), maxRunError)
 	}
-	p.record(ctx, run)
+	recordErr := p.record(ctx, run)
+	failed := passResult(err) == "failed"
+	var extra []any
+	if failed {
+		// One line per failed pass: why, what to do, and what was not
+		// recorded, rather than a line for each consequence.
+		extra = append(extra, "cause", passCause(err))
+		if p.explain != nil {
+			extra = append(extra, p.explain(err)...)
+		}
+		if recordErr != nil {
+			extra = append(extra, "unrecorded", len(p.unrecorded))
+		}
+	} else if recordErr != nil {
+		p.logger.Warn("sync pass not recorded in sync_runs yet; it will be with the next pass",
+			"unrecorded", len(p.unrecorded), errAttr(recordErr))
+	}
+	logPass(p.logger, st, end.Sub(start), p.tel.passRateWait(), paused, err, p.next, extra...)
 	// The metrics move after the row is written: who sees the pass counted
 	// finds its sync_runs row.
 	result := passResult(err)
@@ -89,6 +133,10 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 		result = "unauthorized"
 	}
 	p.tel.observePass(end.Sub(start), result, end)
+	if failed {
+		p.tel.observeFailure(passCause(err))
+		return st, err // the next pass folds: the daily views stay exact meanwhile
+	}
 	// Off the pass: what the pass wrote is in the daily views already.
 	foldRollups(ctx, p.db, p.rollups)
 	return st, err
@@ -96,6 +144,34 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 
 // maxRunError bounds the error text of a sync_runs row.
 const maxRunError = 2000
+
+// passCause names what made a pass fail, for the log and the
+// callsync_sync_pass_failures_total metric: api_key (401 or 403), api_url
+// (the URL leads to no endpoint of the API: 404, 405 or a redirect),
+// api_unreachable (no connection to the host), or database (anything else:
+// what fails a pass besides the API is the database).
+func passCause(err error) string {
+	switch {
+	case errors.Is(err, callsync.ErrUnauthorized):
+		return causeAPIKey
+	case errors.Is(err, api.ErrWrongURL):
+		return causeAPIURL
+	case errors.Is(err, callsync.ErrAPIUnavailable):
+		return causeAPIUnreachable
+	default:
+		return causeDatabase
+	}
+}
+
+// Causes of a failed pass: the values of passCause.
+const (
+	causeAPIKey         = "api_key"
+	causeAPIURL         = "api_url"
+	causeAPIUnreachable = "api_unreachable"
+	causeDatabase       = "database"
+)
+
+var passCauses = []string{causeAPIKey, causeAPIURL, causeAPIUnreachable, causeDatabase}
 
 // maxUnrecorded bounds the passes kept in memory while sync_runs cannot be
 // written; beyond it the oldest are dropped (and counted in the next one's
@@ -105,8 +181,9 @@ const maxUnrecorded = 100
 // record writes run to sync_runs, with the runs that could not be written
 // before it: a pass that failed because the database was down is recorded
 // once the database is back, so that sync_runs and sync_health show the
-// outage. A write that fails again keeps them for the next pass.
-func (p *passRunner) record(ctx context.Context, run store.Run) {
+// outage. A write that fails again keeps them for the next pass, and its
+// error is returned.
+func (p *passRunner) record(ctx context.Context, run store.Run) error {
 	p.unrecorded = append(p.unrecorded, run)
 	if n := len(p.unrecorded) - maxUnrecorded; n > 0 {
 		p.dropped += n
@@ -121,13 +198,12 @@ func (p *passRunner) record(ctx context.Context, run store.Run) {
 				r.Error, p.dropped))
 		}
 		if _, err := p.db.RecordRun(rctx, r, p.retention); err != nil {
-			p.logger.Warn("sync pass not recorded in sync_runs yet; it will be with the next pass",
-				"unrecorded", len(p.unrecorded), tint.Err(err))
-			return
+			return err
 		}
 		p.dropped = 0
 		p.unrecorded = p.unrecorded[1:]
 	}
+	return nil
 }
 
 // passResult names a pass's end for metrics, as logPass does for logs.

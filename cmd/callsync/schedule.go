@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lmittmann/tint"
 	"github.com/robfig/cron/v3"
 
-	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -19,9 +19,15 @@ import (
 // refresh) at start, on the schedule and when calls are queued, never two
 // at once; and retention once a day.
 type scheduler struct {
-	cron      *cron.Cron
-	passID    cron.EntryID
-	gate      passGate // shared by the schedule and the wake-up
+	cron   *cron.Cron
+	passID cron.EntryID
+	gate   passGate // shared by the schedule and the wake-up
+	// held is set by a failed pass and cleared by the next tick: until
+	// then, wake-ups start no pass. A failure that is nobody's call (a
+	// wrong URL, a refused key, the database) gives its rows back, and
+	// those would wake the worker again at once: the same failure every
+	// second or two, each spending requests.
+	held      atomic.Bool
 	passes    *passRunner
 	intake    *intakeConfig
 	api       *apiConfig
@@ -46,6 +52,20 @@ func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Log
 		passLog:   withComponent(logger, componentPass),
 		agentsLog: withComponent(logger, componentAgents),
 	}
+	s.passes.paused = w.limiter.PausedFor
+	s.passes.next = "the next tick"
+	s.passes.explain = func(err error) []any {
+		if h := c.api.hint(err); h != "" {
+			return []any{"hint", h}
+		}
+		return nil
+	}
+	c.intake.poll.explain = func(err error) []any {
+		if h := c.api.hint(err); h != "" {
+			return []any{"next", "no sync pass before the next tick", "hint", h}
+		}
+		return nil
+	}
 	s.cron = cron.New(cron.WithChain(cron.SkipIfStillRunning(cronLogger{s.logger})))
 	id, err := s.cron.AddFunc(c.schedule, func() { s.tick(ctx) })
 	if err != nil {
@@ -69,7 +89,7 @@ func (s *scheduler) start(ctx context.Context) (wait func()) {
 	s.cron.Start()
 	var first sync.WaitGroup                        // cron's Stop waits only for the passes cron started
 	first.Go(s.cron.Entry(s.passID).WrappedJob.Run) // the first pass now, not a schedule period from now
-	first.Go(func() { wakeOnQueued(ctx, s.db, s.logger, &s.gate, func() { _, _ = s.passes.run(ctx) }) })
+	first.Go(func() { wakeOnQueued(ctx, s.db, s.logger, &s.gate, func() { s.wokenPass(ctx) }) })
 	if s.prune != nil {
 		first.Go(s.prune)
 	}
@@ -81,29 +101,48 @@ func (s *scheduler) start(ctx context.Context) (wait func()) {
 
 // tick is the scheduled job: a pass unless one is running.
 func (s *scheduler) tick(ctx context.Context) {
+	s.held.Store(false) // the next tick has come: what failed is tried again
 	if !s.gate.run(func() { s.pass(ctx) }, false) {
 		s.logger.Info("sync pass still running; skipping this tick")
 	}
 }
 
+// wokenPass is the pass a wake-up starts: none while a failed pass holds
+// passes back until the next tick.
+func (s *scheduler) wokenPass(ctx context.Context) {
+	if s.held.Load() {
+		s.logger.Debug("calls queued; no pass before the next tick: the last one failed")
+		return
+	}
+	_, err := s.passes.runWoken(ctx)
+	s.settle(ctx, err)
+}
+
 // pass polls, runs a pass and refreshes the agents. The process stays up
 // whatever the API says: webhooks are still queued, /metrics shows it,
-// and the next tick tries again.
+// and the next tick tries again. Each failure is logged once, where it
+// happened: by the poll or by the pass.
 func (s *scheduler) pass(ctx context.Context) {
+	if s.held.Load() { // run again for a wake-up that came while a pass failed
+		s.logger.Debug("calls queued; no pass before the next tick: the last one failed")
+		return
+	}
 	err := s.intake.pollOnce(ctx) // new calls first, so this pass fetches the ones not final yet
 	if !errors.Is(err, callsync.ErrUnauthorized) && !errors.Is(err, callsync.ErrAPIUnavailable) {
 		_, err = s.passes.run(ctx)
+	} else {
+		s.passes.tel.observeFailure(passCause(err)) // no pass for the same reason: alerts see it
 	}
 	if err == nil && ctx.Err() == nil {
 		refreshAgents(ctx, s.agents, s.agentsLog) // after the pass: names never hold up calls
 	}
-	switch {
-	case errors.Is(err, callsync.ErrUnauthorized):
-		s.passLog.Error("the API refuses the key; trying again at the next tick", "hint", s.api.authError(err).Error())
-	case errors.Is(err, api.ErrWrongURL):
-		s.passLog.Error("the API URL is wrong; trying again at the next tick", "hint", s.api.urlError(err).Error())
-	case errors.Is(err, callsync.ErrAPIUnavailable):
-		s.passLog.Error("the Synthflow API cannot be reached; trying again at the next tick", attrAPIURL, s.api.url)
+	s.settle(ctx, err)
+}
+
+// settle holds wake-ups back until the next tick when a pass failed.
+func (s *scheduler) settle(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil && passResult(err) == "failed" {
+		s.held.Store(true)
 	}
 }
 

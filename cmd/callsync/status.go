@@ -42,6 +42,11 @@ func runStatus(ctx context.Context, args []string, e env) error {
 	} else {
 		fmt.Fprintln(w, "due now: 0")
 	}
+	h, err := db.Health(ctx)
+	if err != nil {
+		return err
+	}
+	printPause(w, h)
 	if p := st.Pending; st.Counts[store.StatePending] > 0 {
 		fmt.Fprintln(w, "pending, by why they wait:")
 		for _, r := range []struct {

@@ -26,6 +26,13 @@ import (
 // address it logged.
 func startRun(t *testing.T, env map[string]string, args ...string) string {
 	t.Helper()
+	addr, _ := startRunLogged(t, env, args...)
+	return addr
+}
+
+// startRunLogged is startRun that also returns what run logs.
+func startRunLogged(t *testing.T, env map[string]string, args ...string) (string, *lockedBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	var stderr lockedBuffer
 	done := make(chan error, 1)
@@ -42,13 +49,14 @@ func startRun(t *testing.T, env map[string]string, args ...string) string {
 	waitFor(t, time.Minute, "the HTTP address in the log", func() bool {
 		select {
 		case err := <-done:
+			done <- err // for the cleanup
 			t.Fatalf("run ended early: %v\n%s", err, stderr.String())
 		default:
 		}
 		addr = httpAddrFrom(stderr.String())
 		return addr != ""
 	})
-	return addr
+	return addr, &stderr
 }
 
 func httpAddrFrom(logs string) string {
@@ -163,8 +171,10 @@ func TestRun_MetricsAndSyncRuns(t *testing.T) {
 			t.Errorf("%s = %v, want more than 0", series, m[series])
 		}
 	}
-	if _, ok := m["callsync_api_paused_until_timestamp_seconds"]; !ok {
-		t.Error("callsync_api_paused_until_timestamp_seconds missing")
+	for _, name := range []string{"callsync_api_paused_until_timestamp_seconds", "callsync_api_pause_remaining_seconds"} {
+		if _, ok := m[name]; !ok {
+			t.Error(name + " missing")
+		}
 	}
 	if code, body := get(t, base+healthzPath); code != http.StatusOK {
 		t.Errorf("GET /healthz = %d %s", code, body)

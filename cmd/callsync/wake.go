@@ -6,14 +6,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/store"
 )
 
 // wakeDebounce is how long a wake-up waits for more queued calls before its
 // pass starts: a burst of webhooks starts one pass, not one each.
 const wakeDebounce = 250 * time.Millisecond
+
+// wakeEvery is the least time between the starts of two woken passes.
+// Anyone who can connect to the database can send the wake-up (PostgreSQL
+// cannot restrict NOTIFY, not even for a read-only role): however often it
+// comes, it starts at most one pass a second, and a pass that finds
+// nothing due costs two small statements (see passRunner.runWoken).
+const wakeEvery = time.Second
 
 // relistenDelay is the pause before listening again after the listening
 // connection failed; meanwhile the schedule still runs passes.
@@ -69,13 +74,23 @@ func wakeOnQueued(ctx context.Context, db *store.DB, logger *slog.Logger, gate *
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
+		down := false // logged once per outage, not at every try
+		listening := func() {
+			if down {
+				logger.Info("listening for queued calls again")
+				down = false
+			}
+		}
 		for ctx.Err() == nil {
-			err := db.ListenQueued(ctx, nil, signal)
+			err := db.ListenQueued(ctx, listening, signal)
 			if ctx.Err() != nil {
 				return
 			}
-			logger.Warn("not listening for queued calls; passes run on the schedule until it works again",
-				"retry_in", relistenDelay, tint.Err(err))
+			if !down {
+				logger.Warn("not listening for queued calls; passes run on the schedule until it works again",
+					"retry_every", relistenDelay, errAttr(err))
+				down = true
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -84,17 +99,19 @@ func wakeOnQueued(ctx context.Context, db *store.DB, logger *slog.Logger, gate *
 			signal()
 		}
 	})
+	var last time.Time // when the last woken pass started
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
 		}
-		select { // let the burst arrive
+		select { // let the burst arrive, and keep woken passes wakeEvery apart
 		case <-ctx.Done():
 			return
-		case <-time.After(wakeDebounce):
+		case <-time.After(max(wakeDebounce, time.Until(last.Add(wakeEvery)))):
 		}
+		last = time.Now()
 		select {
 		case <-wake:
 		default:

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
@@ -141,10 +139,11 @@ func openAPI(ctx context.Context, e env, lc *logConfig, dc dbConfig, ac *apiConf
 // worker is what once and run share: the migrated store, the telemetry,
 // the rate-limited client and the Syncer wired to them.
 type worker struct {
-	db     *store.DB
-	tel    *telemetry
-	client *api.Client
-	syncer *callsync.Syncer
+	db      *store.DB
+	tel     *telemetry
+	client  *api.Client
+	limiter *callsync.Limiter
+	syncer  *callsync.Syncer
 }
 
 // openWorker opens a worker with cfg, its claims sized to the API budget.
@@ -165,16 +164,22 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 	cfg.Redact = ac.secrets.redactor()
 	s := &callsync.Syncer{Queue: db, API: client, Logger: withComponent(logger, componentPass), Config: cfg, ObserveWrite: tel.observeWrite,
 		ObserveBatch: tel.observeBatch}
-	return &worker{db: db, tel: tel, client: client, syncer: s}, nil
+	return &worker{db: db, tel: tel, client: client, limiter: ac.limiter, syncer: s}, nil
 }
 
 // logPass logs a pass summary, or its error. rateWait is the time its
-// requests waited for the rate limiter, summed over requests.
-func logPass(logger *slog.Logger, st callsync.Stats, took, rateWait time.Duration, err error) {
+// requests waited for the rate limiter, summed over requests; paused, when
+// positive, how long requests with the key stay paused after a 429. A
+// failed pass is one line: next, when set, says when the next pass comes
+// ("the next tick"), and extra adds attributes (its cause, a hint).
+func logPass(logger *slog.Logger, st callsync.Stats, took, rateWait, paused time.Duration, err error, next string, extra ...any) {
 	attrs := []any{attrTook, took.Round(time.Millisecond), "claimed", st.Claimed, "done", st.Done,
 		"polling", st.Polling, "retrying", st.Retrying, "failed", st.Failed, "rate_limited", st.RateLimited,
 		"released", st.Released, "lost", st.Lost, "erased", st.Erased, "rescued", st.Rescued,
 		"rate_wait", rateWait.Round(time.Millisecond)}
+	if paused > 0 {
+		attrs = append(attrs, attrAPIPausedFor, paused.Round(time.Second))
+	}
 	switch {
 	case err == nil && st.Claimed == 0 && st.Rescued == 0:
 		logger.Debug("sync pass done: nothing was due", attrs...) // an idle tick, every minute
@@ -183,6 +188,10 @@ func logPass(logger *slog.Logger, st callsync.Stats, took, rateWait time.Duratio
 	case errors.Is(err, context.Canceled):
 		logger.Info("sync pass stopped", attrs...)
 	default:
-		logger.Error("sync pass failed", append(attrs, tint.Err(err))...)
+		msg := "sync pass failed"
+		if next != "" {
+			msg += "; trying again at " + next
+		}
+		logger.Error(msg, append(append(attrs, extra...), errAttr(err))...)
 	}
 }
