@@ -159,10 +159,10 @@ func printLiveRun(out io.Writer, c liveConfig, r liveRun) {
 		printLiveFigures(out, f)
 	}
 	fmt.Fprintf(out, "  lag: workspace seconds from a call's end to its row with the final status, of the calls landed within %s of the last end\n", c.tail)
-	fmt.Fprint(out, "  backlog every workspace minute (calls started / ended but not final in the warehouse / queue rows pending or running):\n   ")
+	fmt.Fprintf(out, "  backlog every workspace minute (calls started / ended but not final in the warehouse / queue rows pending or running):\n   ")
 	for i, b := range r.backlog {
 		if i > 0 && i%8 == 0 {
-			fmt.Fprint(out, "\n   ")
+			fmt.Fprintf(out, "\n   ")
 		}
 		fmt.Fprintf(out, " %3.0fm %d/%d/%d", b.at.Minutes()*c.scale, b.started, b.notFinal, b.queued)
 	}
