@@ -174,6 +174,19 @@ func printLiveRun(out io.Writer, c liveConfig, r liveRun) {
 	}
 	fmt.Fprintf(out, "  warehouse: %d call rows for %d calls (%s); worker: %d schedule ticks skipped (pass still running)\n",
 		r.rows, whole.calls, dup, r.skipped)
+	sent, lost, late := 0, 0, 0.0
+	for _, lc := range r.calls {
+		switch {
+		case lc.WebhookLost:
+			lost++
+		case !lc.WebhookSent.IsZero():
+			sent++
+			late = max(late, lc.WebhookSent.Sub(lc.Webhook).Seconds()*c.scale)
+		}
+	}
+	if sent+lost > 0 {
+		fmt.Fprintf(out, "  webhooks: %d sent (at most %.1fs after due), %d lost on purpose\n", sent, late, lost)
+	}
 	if len(r.metrics) > 0 {
 		keys := slices.Sorted(maps.Keys(r.metrics))
 		parts := make([]string, len(keys))
