@@ -28,6 +28,7 @@ type liveConfig struct {
 	tail     time.Duration
 	seed     uint64
 	worker   string
+	extraEnv []string // KEY=VALUE settings of the worker, for experiments
 }
 
 // liveArg reports whether args ask for the live mode (--live anywhere
@@ -70,6 +71,7 @@ func runBenchLive(ctx context.Context, args []string, e env) error {
 	f.DurationVar(&c.tail, "tail", 3*time.Minute, "how long after the last call ended a call may still land")
 	f.Uint64Var(&c.seed, "seed", 1, "seed of the calls (agents, lengths, lost webhooks)")
 	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker (default: this one)")
+	f.Var((*envList)(&c.extraEnv), "worker-env", "a setting of the worker as KEY=VALUE (e.g. SYNTHFLOW_WEBHOOK_COOLDOWN=0), for experiments; repeatable")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -130,6 +132,9 @@ func printLiveHeader(out io.Writer, c liveConfig) {
 	}
 	fmt.Fprintf(out, "live workspace: %s; %d agents, calls of %s–%s, budget %d requests/min per key (bare 429), %s, list lag %s, "+
 		"time scale %g, %d run(s)\n", phaseNames(c.phases), c.agents, c.minLen, c.maxLen, c.budget, hooks, c.listLag, c.scale, c.runs)
+	if len(c.extraEnv) > 0 {
+		fmt.Fprintf(out, "  worker settings besides the defaults: %s\n", strings.Join(c.extraEnv, " "))
+	}
 	if c.scale != 1 {
 		fmt.Fprintf(out, "  time compressed %g×: the worker's schedule, rate limit, webhook cooldown, retry delays, lease and agents refresh\n"+
 			"  are scaled with it; its re-fetch delay of calls not final yet (1 min, doubling) is not, so figures are indicative only\n", c.scale)
@@ -175,5 +180,18 @@ func (l phaseList) Set(v string) error {
 		out = append(out, apitest.LivePhase{PerMinute: r, Duration: d})
 	}
 	*l.phases = out
+	return nil
+}
+
+// envList is the --worker-env flag: KEY=VALUE, repeatable.
+type envList []string
+
+func (l *envList) String() string { return strings.Join(*l, " ") }
+
+func (l *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" || strings.ContainsAny(k, " \t") {
+		return fmt.Errorf("%q: want KEY=VALUE", v)
+	}
+	*l = append(*l, v)
 	return nil
 }

@@ -126,6 +126,7 @@ func startLiveWorker(ctx context.Context, c liveConfig, apiURL, dbURL, addr stri
 		env = append(env, "SYNTHFLOW_WEBHOOK_PATH=off")
 	}
 	env = append(env, scaledWorkerEnv(c.scale)...)
+	env = append(env, c.extraEnv...) // last: the later of two equal keys wins
 	w := &liveWorker{addr: addr, exited: make(chan struct{})}
 	w.cmd = exec.Command(c.worker, "run")
 	w.cmd.Env = env

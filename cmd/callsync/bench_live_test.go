@@ -130,6 +130,10 @@ func TestBenchLive_Flags(t *testing.T) {
 			t.Errorf("bench --live %v: no error", args)
 		}
 	}
+	var el envList
+	if err := el.Set("SYNC_SCHEDULE=@every 5s"); err != nil || el.Set("=x") == nil || el.Set("NOEQUALS") == nil {
+		t.Fatalf("envList: %v, %v", el, err)
+	}
 	// A bad value of a flag type of our own is a usage error, not a panic.
 	if r := runCmd(t, nil, "", "bench", "--processes", "x"); r.err == nil || !strings.Contains(r.err.Error(), "--processes") && !strings.Contains(r.err.Error(), "-processes") {
 		t.Errorf("bench --processes x: %v", r.err)
