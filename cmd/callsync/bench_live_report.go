@@ -121,6 +121,25 @@ func (r liveRun) figures(c liveConfig) []liveFigures {
 	return out
 }
 
+// maxAccepted is the most requests answered other than 429 within any
+// window of length d (half-open): what the budget counts.
+func (r liveRun) maxAccepted(d time.Duration) int {
+	var at []time.Time
+	for _, req := range r.requests {
+		if req.Status != http.StatusTooManyRequests {
+			at = append(at, req.At)
+		}
+	}
+	best, i := 0, 0
+	for j := range at {
+		for at[j].Sub(at[i]) >= d {
+			i++
+		}
+		best = max(best, j-i+1)
+	}
+	return best
+}
+
 const liveTableHead = "  %-24s %6s %7s %8s %8s %8s %9s  %s  %5s\n"
 
 // printLiveTableHead prints the column names of the figures table.
@@ -158,6 +177,17 @@ func printLiveRun(out io.Writer, c liveConfig, r liveRun) {
 	for _, f := range figs {
 		printLiveFigures(out, f)
 	}
+	whole := figs[len(figs)-1]
+	kinds := make([]string, len(requestKinds))
+	for i, k := range requestKinds {
+		kinds[i] = fmt.Sprintf("%s %d", k.name, whole.requests[i])
+	}
+	perLanded := math.NaN()
+	if whole.landed > 0 {
+		perLanded = float64(whole.total()) / float64(whole.landed)
+	}
+	fmt.Fprintf(out, "  requests: %d in all (%s), %.2f per call landed; at most %d accepted in any workspace minute (budget %d)\n",
+		whole.total(), strings.Join(kinds, ", "), perLanded, r.maxAccepted(time.Duration(float64(time.Minute)/c.scale)), c.budget)
 	fmt.Fprintf(out, "  lag: workspace seconds from a call's end to its row with the final status, of the calls landed within %s of the last end\n", c.tail)
 	fmt.Fprintf(out, "  backlog every workspace minute (calls started / ended but not final in the warehouse / queue rows pending or running):\n   ")
 	for i, b := range r.backlog {
@@ -167,7 +197,6 @@ func printLiveRun(out io.Writer, c liveConfig, r liveRun) {
 		fmt.Fprintf(out, " %3.0fm %d/%d/%d", b.at.Minutes()*c.scale, b.started, b.notFinal, b.queued)
 	}
 	fmt.Fprintln(out)
-	whole := figs[len(figs)-1]
 	dup := "none stored twice"
 	if r.rows > whole.calls {
 		dup = "MORE ROWS THAN CALLS"

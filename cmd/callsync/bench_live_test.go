@@ -97,6 +97,9 @@ func TestLiveFigures(t *testing.T) {
 	if p0.tooMany != 0 || p1.tooMany != 1 || whole.tooMany != 1 || whole.total() != 4 {
 		t.Fatalf("429s %d, %d, %d; total %d", p0.tooMany, p1.tooMany, whole.tooMany, whole.total())
 	}
+	if got := r.maxAccepted(time.Minute); got != 2 {
+		t.Fatalf("maxAccepted = %d, want 2 (the 429 takes no slot, the last request is 91 s after the first)", got)
+	}
 	if got := p0.perCall(p0.total()); got != 1 {
 		t.Fatalf("requests per call = %v, want 1", got)
 	}
