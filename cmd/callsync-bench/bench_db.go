@@ -10,6 +10,7 @@ import (
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/pgserver"
+	"github.com/callsync/callsync/store/storebench"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -22,7 +23,7 @@ func benchServer(ctx context.Context, adminURL string) (string, func(), error) {
 	}
 	srv, err := pgserver.Start(ctx, pgserver.Options{})
 	if err != nil {
-		return "", nil, fmt.Errorf("bench: %w\nSet DATABASE_URL to use a running server instead", err)
+		return "", nil, fmt.Errorf("%w\nUse --create-databases-on to create the bench's databases on a running server instead", err)
 	}
 	return srv.URL("postgres"), func() { _ = srv.Close() }, nil
 }
@@ -31,17 +32,22 @@ func benchServer(ctx context.Context, adminURL string) (string, func(), error) {
 // opens it; drop drops it.
 func benchDB(ctx context.Context, admin string, logger *slog.Logger) (*store.DB, string, func(), error) {
 	name := fmt.Sprintf("callsync_bench_%d", time.Now().UnixNano())
-	if err := createDatabase(ctx, admin, name); err != nil {
+	if err := pgserver.CreateDatabase(ctx, admin, name); err != nil {
 		return nil, "", nil, err
 	}
-	drop := func() { _ = dropDatabase(context.WithoutCancel(ctx), admin, name) }
-	dbURL, err := withDatabase(admin, name)
+	drop := func() { _ = pgserver.DropDatabase(context.WithoutCancel(ctx), admin, name) }
+	dbURL, err := pgserver.DatabaseURL(admin, name)
 	if err != nil {
 		drop()
 		return nil, "", nil, err
 	}
-	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
+	db, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	if err := db.Migrate(ctx, logger); err != nil {
+		db.Close()
 		drop()
 		return nil, "", nil, err
 	}
@@ -101,7 +107,7 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 	}
 	if cloned > 0 {
 		copies := (cloned + chunk - 1) / chunk
-		if err := db.CloneCalls(ctx, "prefill-", copies, span, nil); err != nil {
+		if err := storebench.CloneCalls(ctx, db, "prefill-", copies, span, nil); err != nil {
 			return err
 		}
 	}

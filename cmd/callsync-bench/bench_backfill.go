@@ -22,7 +22,7 @@ import (
 // database, then the same command again over the finished range. It
 // compares the fresh rate with freshSync, the fresh sync's.
 func benchBackfill(ctx context.Context, c benchConfig, admin string, calls []apitest.Call, freshSync float64, logger *slog.Logger, out io.Writer) error {
-	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: demoKey})
+	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: fakeAPIKey})
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func benchBackfill(ctx context.Context, c benchConfig, admin string, calls []api
 			return err
 		}
 		db.Close()
-		env := append(os.Environ(), "DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+fake.URL, "SYNTHFLOW_API_KEY="+demoKey,
+		env := append(os.Environ(), "DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+fake.URL, "SYNTHFLOW_API_KEY="+fakeAPIKey,
 			"SYNTHFLOW_API_KEY_FILE=", "SYNTHFLOW_RATE_LIMIT="+strconv.Itoa(c.rateLimit), "LOG_LEVEL=warn")
 		for _, again := range []bool{false, true} {
 			fake.Counters().Reset()
