@@ -265,9 +265,7 @@ func TestDB_SaveHookJudgements_WaitsForTheWorker(t *testing.T) {
 		o, err := db.SaveHookJudgements(ctx, "r1", js, answered)
 		done <- result{o, err}
 	}()
-	for one[int](t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) == 0 {
-		time.Sleep(5 * time.Millisecond) // until the webhook waits for the row
-	}
+	waitForLockWait(t, db) // until the webhook waits for the row
 	if _, err := tx.Exec(ctx, `INSERT INTO calls (call_id, raw) VALUES ('r1', '{}')`); err != nil {
 		t.Fatal(err)
 	}

@@ -276,22 +276,6 @@ func TestRollups_ConcurrentWritersOfOneCall(t *testing.T) {
 	assertFoldedExact(t, db, "two writers of one call")
 }
 
-// waitForLockWait returns once a session of db waits for a row lock.
-func waitForLockWait(t *testing.T, db *store.DB) {
-	t.Helper()
-	for {
-		if one[int64](t, db, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`) > 0 {
-			return
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatal("no writer waited for the row lock")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
 func TestRollups_ConcurrentFolds(t *testing.T) {
 	db := rollupFixture(t)
 	mustSave(t, db, rollupCall("a", "m2", 5, "completed", 60), rollupCall("h", "m3", 6, "busy", 2))
