@@ -162,11 +162,16 @@ type benchResult struct {
 }
 
 func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Logger, out io.Writer) error {
-	admin, cleanup, err := benchServer(ctx, adminURL)
+	adminURL, cleanup, err := benchServer(ctx, adminURL)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	admin, dropTemplate, err := benchTemplate(ctx, adminURL, logger)
+	if err != nil {
+		return err
+	}
+	defer dropTemplate()
 
 	calls := apitest.Generate(apitest.GenerateOptions{Seed: 1, Calls: c.calls})
 	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: fakeAPIKey, Faults: apitest.Faults{LatencyMin: c.latency}})
@@ -229,7 +234,7 @@ func benchSettings(c benchConfig) []benchSetting {
 }
 
 // benchRuns runs every setting c.runs times and returns what each measured.
-func benchRuns(ctx context.Context, c benchConfig, settings []benchSetting, admin string, fake *apitest.Server, ids []string,
+func benchRuns(ctx context.Context, c benchConfig, settings []benchSetting, admin server, fake *apitest.Server, ids []string,
 	out io.Writer) ([]benchResult, error) {
 	results := make([]benchResult, len(settings))
 	// Runs go round the settings, so that a busy spell of the machine
@@ -258,9 +263,9 @@ func benchRuns(ctx context.Context, c benchConfig, settings []benchSetting, admi
 
 // benchNaive syncs calls by the naive path on a database of its own and
 // compares its rate with freshRate, measured with setting.
-func benchNaive(ctx context.Context, admin string, fake *apitest.Server, calls []apitest.Call, freshRate float64,
+func benchNaive(ctx context.Context, admin server, fake *apitest.Server, calls []apitest.Call, freshRate float64,
 	setting benchSetting, logger *slog.Logger, out io.Writer) error {
-	db, _, drop, err := benchDB(ctx, admin, logger)
+	db, _, drop, err := benchDB(ctx, admin)
 	if err != nil {
 		return err
 	}
@@ -278,8 +283,8 @@ func benchNaive(ctx context.Context, admin string, fake *apitest.Server, calls [
 
 // benchRun runs the fresh and the unchanged phase of one setting on a
 // database of their own.
-func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, fake *apitest.Server, ids []string, out io.Writer) (fresh, again phase, err error) {
-	db, dbURL, drop, err := benchDB(ctx, admin, slog.New(slog.DiscardHandler))
+func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin server, fake *apitest.Server, ids []string, out io.Writer) (fresh, again phase, err error) {
+	db, dbURL, drop, err := benchDB(ctx, admin)
 	if err != nil {
 		return fresh, again, err
 	}
