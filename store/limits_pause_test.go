@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 // A pause stored far ahead (by an older build that honoured any Retry-After)
@@ -14,7 +15,7 @@ import (
 func TestDB_PauseStoredFarAheadIsCut(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	if _, err := db.Pool().Exec(ctx, `INSERT INTO api_limits (key, tokens, updated_at, paused_until)
+	if _, err := storetest.PoolOf(db).Exec(ctx, `INSERT INTO api_limits (key, tokens, updated_at, paused_until)
 		VALUES ('k', 0, now(), now() + interval '10 years'), ('other', 0, now(), now() + interval '10 years')`); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestDB_PauseStoredFarAheadIsCut(t *testing.T) {
 		t.Errorf("TakeTokens during a stored pause of 10 years = %d tokens, ask again in %v; want none, within %v", taken, wait, store.MaxPause)
 	}
 	var left time.Duration
-	if err := db.Pool().QueryRow(ctx, `SELECT paused_until - now() FROM api_limits WHERE key = 'k'`).Scan(&left); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT paused_until - now() FROM api_limits WHERE key = 'k'`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left > store.MaxPause {

@@ -20,7 +20,7 @@ func TestLimiter_PauseIsBounded(t *testing.T) {
 		t.Errorf("PausedFor after a 429 asking for 10 years = %v, want at most %v", d, store.MaxPause)
 	}
 	var left time.Duration
-	if err := db.Pool().QueryRow(t.Context(), `SELECT paused_until - now() FROM api_limits WHERE key = 'k'`).Scan(&left); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(t.Context(), `SELECT paused_until - now() FROM api_limits WHERE key = 'k'`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left > store.MaxPause {

@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sync"
@@ -14,8 +15,9 @@ import (
 // methods are safe for concurrent use.
 type Counters struct {
 	mu       sync.Mutex
-	clock    func() time.Time
-	epoch    time.Time // arrival times are kept as monotonic offsets from it
+	clock    func() time.Time // Options.Now
+	epoch    time.Time        // arrival times are kept as offsets from it
+	changed  chan struct{}    // closed and replaced at every arrival: see Wait
 	arrivals []time.Duration
 	kinds    []Endpoint // the route of each arrival
 	codes    []int16    // the status of each arrival, once answered; -1 before
@@ -32,7 +34,7 @@ func newCounters(clock func() time.Time) *Counters {
 	if clock == nil {
 		clock = time.Now
 	}
-	c := &Counters{clock: clock, epoch: clock()}
+	c := &Counters{clock: clock, epoch: clock(), changed: make(chan struct{})}
 	c.resetLocked()
 	return c
 }
@@ -50,8 +52,8 @@ func (c *Counters) resetLocked() {
 	c.steps = 0
 }
 
-// now is the current time on the counters' clock, as an offset from
-// its epoch.
+// now is the current time on the counters' clock, as an offset from its
+// epoch (monotonic with time.Now).
 func (c *Counters) now() time.Duration { return c.clock().Sub(c.epoch) }
 
 // arrive counts a request and returns its index in the request log, for
@@ -59,7 +61,7 @@ func (c *Counters) now() time.Duration { return c.clock().Sub(c.epoch) }
 func (c *Counters) arrive(ep Endpoint, callID string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.arrivals = append(c.arrivals, c.clock().Sub(c.epoch))
+	c.arrivals = append(c.arrivals, c.now())
 	c.kinds = append(c.kinds, ep)
 	c.codes = append(c.codes, -1)
 	c.total++
@@ -67,7 +69,30 @@ func (c *Counters) arrive(ep Endpoint, callID string) int {
 	if ep == EndpointGetCall {
 		c.calls[callID]++
 	}
+	close(c.changed)
+	c.changed = make(chan struct{})
 	return len(c.arrivals) - 1
+}
+
+// Wait returns once cond holds, checking it at once and again after every
+// request that arrives, or ctx's error when ctx ends first. cond may call
+// c's methods. Tests use it to wait for requests instead of sleeping:
+//
+//	err := srv.Counters().Wait(ctx, func(c *apitest.Counters) bool { return c.Total() > 0 })
+func (c *Counters) Wait(ctx context.Context, cond func(*Counters) bool) error {
+	for {
+		c.mu.Lock()
+		changed := c.changed
+		c.mu.Unlock()
+		if cond(c) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // finish counts the status of request i (an index from arrive); a Reset

@@ -32,8 +32,8 @@ type Options struct {
 	// Addr is the address to listen on. Empty means "127.0.0.1:0".
 	Addr string
 	// Clock, when set, is the server's clock: for the counters, the rate
-	// limit and a live workspace, so tests can drive time. Nil means
-	// time.Now.
+	// limit and a live workspace, so tests can drive time (a Clock's Now
+	// crosses a window without waiting for it). Nil means time.Now.
 	Clock func() time.Time
 	// Live, when set, makes the server a live workspace (see LiveOptions);
 	// it serves Calls too. Its clock starts with Server.Live().Start().

@@ -165,7 +165,7 @@ func TestWebhook_ClientOverItsShareRefused(t *testing.T) {
 func countQueued(t *testing.T, db *store.DB, like string) int {
 	t.Helper()
 	var n int
-	if err := db.Pool().QueryRow(t.Context(), `SELECT count(*) FROM sync_queue WHERE call_id LIKE $1`, like).Scan(&n); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(t.Context(), `SELECT count(*) FROM sync_queue WHERE call_id LIKE $1`, like).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lmittmann/tint"
+
 	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store/pgserver"
 )
 
 // liveConfig holds the settings of `callsync bench --live`.
@@ -45,19 +49,31 @@ func liveArg(args []string) (bool, []string) {
 	return false, args
 }
 
+const liveUsage = `callsync-bench --live [flags]
+
+Measures freshness under the request budget: runs a live workspace (calls that start at a rate,
+stay in-progress for a while, end, and send their post-call webhooks), and the real worker against it
+('callsync run' with the webhook endpoint and --poll-models for every agent, every other setting at its
+default), and reports, per phase, how long after a call ended its final row was in the warehouse, the
+requests spent per call and the backlog over time. Each run uses a fresh database; the summary gives
+medians. The databases live on a throwaway PostgreSQL started from the installed server binaries,
+or, with --create-databases-on, are created (and dropped) on that server. DATABASE_URL is not read.
+
+Flags:
+`
+
 func runBenchLive(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("bench --live", "bench --live [flags]\n\nMeasures freshness under the request budget: runs a live workspace (calls that start at a rate,\n"+
-		"stay in-progress for a while, end, and send their post-call webhooks), and the real worker against it\n"+
-		"('callsync run' with the webhook endpoint and --poll-models for every agent, every other setting at its\n"+
-		"default), and reports, per phase, how long after a call ended its final row was in the warehouse, the\n"+
-		"requests spent per call and the backlog over time. Each run uses a fresh database; the summary gives\n"+
-		"medians. Uses a throwaway PostgreSQL, or fresh databases created (and dropped) on DATABASE_URL's server.", e)
-	var lc logConfig
-	var dc dbConfig
+	f := flag.NewFlagSet("callsync-bench --live", flag.ContinueOnError)
+	f.SetOutput(e.stderr)
+	f.Usage = func() {
+		fmt.Fprintf(f.Output(), "%s", liveUsage)
+		f.PrintDefaults()
+	}
+	var server, logLevel string
 	c := liveConfig{phases: []apitest.LivePhase{{PerMinute: 20, Duration: 2 * time.Minute}, {PerMinute: 60, Duration: 4 * time.Minute}}}
 	phases := phaseList{&c.phases}
-	lc.register(f, "warn")
-	dc.register(f)
+	f.StringVar(&server, "create-databases-on", "", "postgres:// URL of a server on which the bench may create and drop databases of its own (default: a throwaway server)")
+	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.Var(phases, "phases", "calls per workspace minute and for how long, phase after phase: RATE:DURATION,… (e.g. 20:2m,60:4m)")
 	f.IntVar(&c.agents, "agents", 5, "agents the calls are spread over (model IDs agent-0, agent-1, …), all polled")
 	f.DurationVar(&c.minLen, "min-length", 20*time.Second, "shortest call")
@@ -70,43 +86,59 @@ func runBenchLive(ctx context.Context, args []string, e env) error {
 	f.IntVar(&c.runs, "runs", 1, "runs, each on a fresh database; the summary gives medians")
 	f.DurationVar(&c.tail, "tail", 3*time.Minute, "how long after the last call ended a call may still land")
 	f.Uint64Var(&c.seed, "seed", 1, "seed of the calls (agents, lengths, lost webhooks)")
-	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker (default: this one)")
+	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker (default: callsync beside this binary, else one built with 'go build')")
 	f.Var((*envList)(&c.extraEnv), "worker-env", "a setting of the worker as KEY=VALUE (e.g. SYNTHFLOW_WEBHOOK_COOLDOWN=0), for experiments; repeatable")
-	if err := f.parse(args); err != nil {
-		return err
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError(err.Error())
+	}
+	if f.NArg() > 0 {
+		return usagef("unexpected argument %q", f.Arg(0))
 	}
 	switch {
 	case len(c.phases) == 0:
-		return usagef("bench --live: --phases: give at least one RATE:DURATION")
+		return usagef("--live: --phases: give at least one RATE:DURATION")
 	case c.agents < 1, c.runs < 1, c.budget < 1:
-		return usagef("bench --live: --agents, --runs and --budget must be positive")
+		return usagef("--live: --agents, --runs and --budget must be positive")
 	case c.minLen <= 0, c.maxLen < c.minLen:
-		return usagef("bench --live: want 0 < --min-length <= --max-length")
+		return usagef("--live: want 0 < --min-length <= --max-length")
 	case c.loss < 0, c.loss > 1:
-		return usagef("bench --live: --webhook-loss must be between 0 and 1")
+		return usagef("--live: --webhook-loss must be between 0 and 1")
 	case c.scale <= 0, c.listLag < 0, c.tail < 0:
-		return usagef("bench --live: --time-scale must be positive, --list-lag and --tail not negative")
+		return usagef("--live: --time-scale must be positive, --list-lag and --tail not negative")
 	}
-	if c.worker == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("bench: find the callsync binary: %w (use --worker-binary)", err)
+	if server != "" {
+		if _, err := pgserver.DatabaseURL(server, "postgres"); err != nil {
+			return usagef("--create-databases-on: want a postgres:// URL")
 		}
-		c.worker = exe
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return usagef("--log-level %q: want debug, info, warn or error", logLevel)
 	}
-	return benchLive(ctx, c, dc.url, logger, e.stdout)
-}
-
-func benchLive(ctx context.Context, c liveConfig, adminURL string, logger *slog.Logger, out io.Writer) error {
-	admin, cleanup, err := benchServer(ctx, adminURL)
+	logger := slog.New(tint.NewTextHandler(e.stderr, &tint.Options{Level: level, NoColor: true}))
+	worker, cleanup, err := workerBinary(ctx, c.worker, e.stdout)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	c.worker = worker
+	return benchLive(ctx, c, server, logger, e.stdout)
+}
+
+func benchLive(ctx context.Context, c liveConfig, adminURL string, logger *slog.Logger, out io.Writer) error {
+	adminURL, cleanup, err := benchServer(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	admin, dropTemplate, err := benchTemplate(ctx, adminURL, logger)
+	if err != nil {
+		return err
+	}
+	defer dropTemplate()
 	printLiveHeader(out, c)
 	var runs []liveRun
 	for i := range c.runs {

@@ -26,6 +26,18 @@ import (
 // real.
 const liveWebhookSecret = "bench-webhook-secret"
 
+// liveAPIKey is the live workspace's API key; it authenticates nothing
+// real.
+const liveAPIKey = fakeAPIKey
+
+// The worker's HTTP paths and its default webhook cooldown (callsync run's;
+// the bench scales the cooldown with time).
+const (
+	healthzPath            = "/healthz"
+	metricsPath            = "/metrics"
+	defaultWebhookCooldown = 10 * time.Minute
+)
+
 // liveSample is how often the bench reads the warehouse for calls that
 // landed: the resolution of the lags it measures, in clock time.
 const liveSample = 100 * time.Millisecond
@@ -33,9 +45,9 @@ const liveSample = 100 * time.Millisecond
 // benchLiveRun runs the workspace and the worker on a fresh database until
 // every call has landed or c.tail after the last call ended, and returns
 // what it measured.
-func benchLiveRun(ctx context.Context, c liveConfig, admin string, run uint64, logger *slog.Logger) (liveRun, error) {
+func benchLiveRun(ctx context.Context, c liveConfig, admin server, run uint64, logger *slog.Logger) (liveRun, error) {
 	var r liveRun
-	db, dbURL, drop, err := benchDB(ctx, admin, slog.New(slog.DiscardHandler))
+	db, dbURL, drop, err := benchDB(ctx, admin)
 	if err != nil {
 		return r, err
 	}
@@ -50,7 +62,7 @@ func benchLiveRun(ctx context.Context, c liveConfig, admin string, run uint64, l
 	if c.webhooks {
 		lo.WebhookURL, lo.WebhookSecret = "http://"+addr+"/webhooks/synthflow", []byte(liveWebhookSecret)
 	}
-	fake, err := apitest.NewServer(apitest.Options{APIKey: demoKey, RateLimit: apitest.LiveBudget(c.budget, c.scale), Live: &lo})
+	fake, err := apitest.NewServer(apitest.Options{APIKey: liveAPIKey, RateLimit: apitest.LiveBudget(c.budget, c.scale), Live: &lo})
 	if err != nil {
 		return r, err
 	}
@@ -117,7 +129,7 @@ func startLiveWorker(ctx context.Context, c liveConfig, apiURL, dbURL, addr stri
 		models[i] = "agent-" + strconv.Itoa(i)
 	}
 	env := append(workerBaseEnv(),
-		"DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+apiURL, "SYNTHFLOW_API_KEY="+demoKey,
+		"DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+apiURL, "SYNTHFLOW_API_KEY="+liveAPIKey,
 		"SYNTHFLOW_RATE_LIMIT="+strconv.Itoa(int(float64(c.budget)*c.scale+0.5)),
 		"HTTP_ADDR="+addr, "SYNC_POLL_MODELS="+strings.Join(models, ","), "LOG_FORMAT=json", "LOG_LEVEL=info")
 	if c.webhooks {

@@ -22,7 +22,12 @@ func TestBenchLive_Scenario(t *testing.T) {
 	c := liveConfig{phases: []apitest.LivePhase{{PerMinute: 12, Duration: 30 * time.Second}}, agents: 1,
 		minLen: 20 * time.Second, maxLen: time.Minute, budget: 30, webhooks: true, scale: 60, runs: 1,
 		tail: 3 * time.Minute, seed: 1, worker: binary}
-	r, err := benchLiveRun(t.Context(), c, admin, 0, slog.New(slog.DiscardHandler))
+	tmpl, drop, err := benchTemplate(t.Context(), admin, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop()
+	r, err := benchLiveRun(t.Context(), c, tmpl, 0, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +133,7 @@ func TestBenchLive_Flags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--phases", "20"}, {"--agents", "0"}, {"--webhook-loss", "2"}, {"--time-scale", "0"}, {"--min-length", "2m", "--max-length", "1m"},
 	} {
-		r := runCmd(t, nil, "", append([]string{"bench", "--live"}, args...)...)
+		r := runBenchCmd(t, append([]string{"--live"}, args...)...)
 		if r.err == nil {
 			t.Errorf("bench --live %v: no error", args)
 		}
@@ -138,7 +143,7 @@ func TestBenchLive_Flags(t *testing.T) {
 		t.Fatalf("envList: %v, %v", el, err)
 	}
 	// A bad value of a flag type of our own is a usage error, not a panic.
-	if r := runCmd(t, nil, "", "bench", "--processes", "x"); r.err == nil || !strings.Contains(r.err.Error(), "--processes") && !strings.Contains(r.err.Error(), "-processes") {
+	if r := runBenchCmd(t, "--processes", "x"); r.err == nil || !strings.Contains(r.err.Error(), "--processes") && !strings.Contains(r.err.Error(), "-processes") {
 		t.Errorf("bench --processes x: %v", r.err)
 	}
 	if got := scaledWorkerEnv(1); got != nil {
