@@ -17,7 +17,7 @@ import (
 	"github.com/callsync/callsync/store/pgserver"
 )
 
-// liveConfig holds the settings of `callsync bench --live`.
+// liveConfig holds the settings of `callsync-bench --live`.
 type liveConfig struct {
 	phases   []apitest.LivePhase
 	agents   int
