@@ -115,7 +115,14 @@ func erasedAmong(ctx context.Context, q interface {
 	return erased, nil
 }
 
+// rescueExpiredSQL and releaseSQL lock their rows in call_id order first,
+// as Enqueue and Complete do, so that none of them deadlocks with another.
 const rescueExpiredSQL = `
+WITH expired AS (
+    SELECT call_id FROM sync_queue
+    WHERE  state = 'running' AND locked_until < now()
+    ORDER  BY call_id
+    FOR    UPDATE)
 UPDATE sync_queue
 SET    state = CASE WHEN attempts + 1 >= $1 THEN 'failed' ELSE 'pending' END,
        attempts = attempts + 1, suspect = true,
@@ -123,7 +130,7 @@ SET    state = CASE WHEN attempts + 1 >= $1 THEN 'failed' ELSE 'pending' END,
        last_error = 'attempt ' || (attempts + 1) || ' of ' || $1 ||
                     ': the worker holding the lease stopped before finishing (crash, kill or lost database)',
        next_attempt_at = now(), updated_at = now()
-WHERE  state = 'running' AND locked_until < now()`
+WHERE  call_id IN (SELECT call_id FROM expired) AND state = 'running' AND locked_until < now()`
 
 // RescueExpired takes back running rows whose lease has expired and returns
 // how many there were. Their worker died or lost the database while it
@@ -213,10 +220,15 @@ func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease,
 }
 
 const releaseSQL = `
+WITH held AS (
+    SELECT call_id FROM sync_queue
+    WHERE  call_id = ANY($2::text[]) AND state = 'running' AND lease_token = $1
+    ORDER  BY call_id
+    FOR    UPDATE)
 UPDATE sync_queue
 SET    state = 'pending', locked_until = NULL, lease_token = NULL, requeue = false,
        next_attempt_at = now(), updated_at = now()
-WHERE  call_id = ANY($2::text[]) AND state = 'running' AND lease_token = $1`
+WHERE  call_id = ANY(ARRAY(SELECT call_id FROM held)) AND state = 'running' AND lease_token = $1`
 
 // Release gives claimed rows back to the queue as pending, due now, without
 // counting an attempt: for shutdowns and errors that are not the calls' fault.

@@ -166,7 +166,13 @@ func TestRun_WebhookFloodMemory(t *testing.T) {
 		m[`callsync_webhook_requests_total{code="503",reason="busy"}`] +
 		m[`callsync_webhook_requests_total{code="408",reason="slow_body"}`]
 	if wrong != 30 {
-		t.Errorf("wrong-signature requests counted %v (bad_signature + busy + slow_body), want 30", wrong)
+		var all []string // every webhook count, to say where the others went
+		for k, v := range m {
+			if strings.HasPrefix(k, "callsync_webhook_requests_total") && v != 0 {
+				all = append(all, fmt.Sprintf("%s %v", k, v))
+			}
+		}
+		t.Errorf("wrong-signature requests counted %v (bad_signature + busy + slow_body), want 30; all: %v", wrong, all)
 	}
 	if q := m[`callsync_webhook_requests_total{code="202",reason="queued"}`]; q != 0 {
 		t.Errorf("%v flood requests were queued", q)

@@ -12,7 +12,7 @@ import (
 
 // writerCalls is how many calls TestWriters_BackfillBesideWorkers writes:
 // enough that every command has the others' calls in flight while it writes.
-const writerCalls = 1200
+const writerCalls = 600
 
 // TestWriters_BackfillBesideWorkers queues every call, then runs two
 // backfills (four windows at once each) and two workers with different
