@@ -59,11 +59,11 @@ func TestClient_SecretStraddlingACutIsMasked(t *testing.T) {
 	shapes := []shape{
 		{"Server500", 300, func(w http.ResponseWriter, text string) {
 			w.WriteHeader(500)
-			fmt.Fprintf(w, `{"detail":%q}`, text)
+			_, _ = fmt.Fprintf(w, `{"detail":%q}`, text)
 		}},
 		{"Gateway404", 300, func(w http.ResponseWriter, text string) {
 			w.WriteHeader(404)
-			fmt.Fprintf(w, `{"error":"not_found","message":%q}`, text)
+			_, _ = fmt.Fprintf(w, `{"error":"not_found","message":%q}`, text)
 		}},
 		{"PlainText502", 300, func(w http.ResponseWriter, text string) {
 			w.WriteHeader(502)
