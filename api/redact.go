@@ -106,7 +106,8 @@ func (rd *Redactor) Cut(s string, max int) string {
 }
 
 // CutBytes is Cut for a body kept for inspection: nothing is appended
-// at the cut, and the result is a copy (b itself is left alone).
+// at the cut, the result is at most max bytes even when a mask replaced a
+// shorter piece, and it is a copy (b itself is left alone).
 func (rd *Redactor) CutBytes(b []byte, max int) []byte {
 	b = bytes.Clone(rd.Bytes(b))
 	if len(b) > max {
@@ -119,7 +120,11 @@ func (rd *Redactor) CutBytes(b []byte, max int) []byte {
 	if head == 0 && tail == 0 {
 		return b
 	}
-	return []byte(rd.maskEdges(string(b)))
+	out := rd.maskEdges(string(b))
+	if len(out) > max && max > len(Redacted) && strings.HasSuffix(out, Redacted) {
+		out = out[:max-len(Redacted)] + Redacted
+	}
+	return []byte(out)
 }
 
 // maskEdges replaces the longest piece of a secret at each edge of s.
