@@ -75,6 +75,11 @@ const leaseHold = 250 * time.Millisecond
 // at the same rate, so a database outage never turns into a burst of
 // requests.
 type Limiter struct {
+	// Now returns the current time; nil means time.Now. Leases, pauses and
+	// the local bucket are timed by it (waits are real timers of the
+	// durations it gives). Set it before the first request.
+	Now func() time.Time
+
 	buckets   Buckets
 	key       string
 	perSecond float64 // 0: no rate limit, pauses only
@@ -144,7 +149,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 // request back: with Wait, the request that leased the next chunk waited
 // for it, and with it the batch it belonged to.
 func (l *Limiter) Reserve(ctx context.Context) (done func(), err error) {
-	if ok, refill := l.takeLeased(time.Now()); ok {
+	if ok, refill := l.takeLeased(l.now()); ok {
 		if refill {
 			// This request leases the next chunk while it goes, and the
 			// others go on with the tokens left.
@@ -156,6 +161,13 @@ func (l *Limiter) Reserve(ctx context.Context) (done func(), err error) {
 }
 
 func noop() {}
+
+func (l *Limiter) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
 
 // The client waits for the limiter through Reserve.
 var _ interface {
@@ -188,7 +200,7 @@ func (l *Limiter) waitTurn(ctx context.Context) error {
 		if err := l.waitPause(ctx); err != nil {
 			return err
 		}
-		if ok, refill := l.takeLeased(time.Now()); ok { // leased by the waiter before this one
+		if ok, refill := l.takeLeased(l.now()); ok { // leased by the waiter before this one
 			if refill {
 				l.refill(ctx) // the caller marked to take the next lease must take it
 			}
@@ -200,7 +212,7 @@ func (l *Limiter) waitTurn(ctx context.Context) error {
 		if err := sleep(ctx, l.untilAsk()); err != nil {
 			return err
 		}
-		n := l.nextLease(time.Now())
+		n := l.nextLease(l.now())
 		taken, wait, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -212,7 +224,7 @@ func (l *Limiter) waitTurn(ctx context.Context) error {
 				return nil
 			}
 		case taken > 0:
-			l.leased(taken, 1, time.Now())
+			l.leased(taken, 1, l.now())
 			l.askAfter(wait)
 			return nil
 		}
@@ -257,10 +269,10 @@ func (l *Limiter) takeLeased(now time.Time) (ok, refill bool) {
 func (l *Limiter) refill(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	n := l.nextLease(time.Now())
+	n := l.nextLease(l.now())
 	taken, wait, err := l.buckets.TakeTokens(ctx, l.key, leastOf(n), n, l.perSecond, l.capacity)
 	if err == nil && taken > 0 {
-		l.leased(taken, 0, time.Now())
+		l.leased(taken, 0, l.now())
 	}
 	l.mu.Lock()
 	l.refilling = false
@@ -277,14 +289,14 @@ func (l *Limiter) refill(ctx context.Context) {
 func (l *Limiter) askAfter(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.nextAsk = time.Now().Add(d)
+	l.nextAsk = l.now().Add(d)
 }
 
 // untilAsk returns how long until the shared bucket is worth asking again.
 func (l *Limiter) untilAsk() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return time.Until(l.nextAsk)
+	return l.nextAsk.Sub(l.now())
 }
 
 // nextLease returns how many tokens to ask for: what this process used, at
@@ -337,7 +349,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 	if d <= 0 {
 		// Requests already in flight when the pause began come back with
 		// 429s too: only a 429 after the pause, soon after it, escalates.
-		sinceEnd := time.Since(l.pauseUntil)
+		sinceEnd := l.now().Sub(l.pauseUntil)
 		switch {
 		case sinceEnd < 0:
 			d = max(l.lastPause, minRateLimitPause)
@@ -348,7 +360,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 		}
 		l.lastPause = d
 	}
-	if until := time.Now().Add(d); until.After(l.pauseUntil) {
+	if until := l.now().Add(d); until.After(l.pauseUntil) {
 		l.pauseUntil = until
 	}
 	l.lease.left = 0 // the shared bucket is emptied too
@@ -362,7 +374,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 	l.mu.Lock()
 	if until.After(l.pauseUntil) { // a longer pause set by another process
 		l.pauseUntil = until
-		if limit := time.Now().Add(maxRateLimitPause); until.After(limit) {
+		if limit := l.now().Add(maxRateLimitPause); until.After(limit) {
 			l.pauseUntil = limit
 		}
 	}
@@ -374,7 +386,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) {
 func (l *Limiter) PausedFor() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return max(time.Until(l.pauseUntil), 0)
+	return max(l.pauseUntil.Sub(l.now()), 0)
 }
 
 // waitPause waits until no pause is in force. Every pauseRecheck it asks
@@ -398,7 +410,7 @@ func (l *Limiter) waitPause(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if err == nil && taken > 0 {
-			now := time.Now()
+			now := l.now()
 			l.mu.Lock()
 			l.pauseUntil = now
 			l.mu.Unlock()
@@ -422,7 +434,7 @@ func (l *Limiter) warnLocal(err error) {
 func (l *Limiter) takeLocal() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.local.take(time.Now())
+	return l.local.take(l.now())
 }
 
 // localBucket is an in-process token bucket, the fallback when the shared

@@ -35,7 +35,6 @@ type scheduler struct {
 	db        *store.DB
 	prune     func() // nil: no retention
 	logger    *slog.Logger
-	passLog   *slog.Logger
 	agentsLog *slog.Logger
 }
 
@@ -49,19 +48,18 @@ func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Log
 		agents:    &callsync.AgentRefresher{Lister: w.client, Store: w.db, Interval: c.agentsEvery},
 		db:        w.db,
 		logger:    withComponent(logger, componentSchedule),
-		passLog:   withComponent(logger, componentPass),
 		agentsLog: withComponent(logger, componentAgents),
 	}
 	s.passes.paused = w.limiter.PausedFor
 	s.passes.next = "the next tick"
 	s.passes.explain = func(err error) []any {
-		if h := c.api.hint(err); h != "" {
+		if h := s.api.hint(err); h != "" {
 			return []any{"hint", h}
 		}
 		return nil
 	}
 	c.intake.poll.explain = func(err error) []any {
-		if h := c.api.hint(err); h != "" {
+		if h := s.api.hint(err); h != "" {
 			return []any{"next", "no sync pass before the next tick", "hint", h}
 		}
 		return nil
