@@ -31,6 +31,7 @@ var releasedMigrations = map[string]string{
 	"00014_webhook_judgements.sql":               "92fb14d062e373df1d1fd72fb0b0511192723061e4a579ff31277c3a2b8a88b7",
 	"00015_rollups.sql":                          "14d400a67854713f9a51533b20a920c7e2461507c0ed130599f8bc43b29b3c9e",
 	"00016_child_rows_kept_by_the_store.sql":     "4979e1f019473b106138b8f85a9de327332c5e74b6a3713931117de19d2ffc06",
+	"00018_erased_numbers_and_wide_counts.sql":   "23780d4e71191062f1b2f639a4ac57e5d8c0dffc0fc730477d91d856810469ac",
 	"00019_reapply_edited_migrations.sql":        "bee9ff8620ddf7377e44eacc302c938929fd20155fc71c707a85c068a8ead317",
 }
 

@@ -103,9 +103,9 @@ CREATE TABLE public.backfill_checkpoints (
     model_id text NOT NULL,
     window_start timestamp with time zone NOT NULL,
     window_end timestamp with time zone NOT NULL,
-    next_offset integer DEFAULT 0 NOT NULL,
-    total_records integer,
-    landed integer,
+    next_offset bigint DEFAULT 0 NOT NULL,
+    total_records bigint,
+    landed bigint,
     scans integer DEFAULT 0 NOT NULL,
     done boolean DEFAULT false NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
@@ -761,6 +761,14 @@ CREATE TABLE public.erased_calls (
     erasure_id bigint
 );
 
+-- TABLE erased_numbers
+
+CREATE TABLE public.erased_numbers (
+    number_pseudonym text NOT NULL,
+    erased_at timestamp with time zone DEFAULT now() NOT NULL,
+    erasure_id bigint
+);
+
 -- TABLE erasures
 
 CREATE TABLE public.erasures (
@@ -969,6 +977,11 @@ ALTER TABLE ONLY public.collected_variables
 ALTER TABLE ONLY public.erased_calls
     ADD CONSTRAINT erased_calls_pkey PRIMARY KEY (call_id);
 
+-- CONSTRAINT erased_numbers erased_numbers_pkey
+
+ALTER TABLE ONLY public.erased_numbers
+    ADD CONSTRAINT erased_numbers_pkey PRIMARY KEY (number_pseudonym);
+
 -- CONSTRAINT erasures erasures_pkey
 
 ALTER TABLE ONLY public.erasures
@@ -1109,3 +1122,8 @@ CREATE TRIGGER sync_queue_notify_due_update AFTER UPDATE ON public.sync_queue RE
 
 ALTER TABLE ONLY public.erased_calls
     ADD CONSTRAINT erased_calls_erasure_id_fkey FOREIGN KEY (erasure_id) REFERENCES public.erasures(id) ON DELETE SET NULL;
+
+-- FK CONSTRAINT erased_numbers erased_numbers_erasure_id_fkey
+
+ALTER TABLE ONLY public.erased_numbers
+    ADD CONSTRAINT erased_numbers_erasure_id_fkey FOREIGN KEY (erasure_id) REFERENCES public.erasures(id) ON DELETE SET NULL;
