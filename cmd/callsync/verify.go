@@ -123,6 +123,7 @@ func verifyAdvice(w io.Writer, diffs []callsync.Count, fixed bool) error {
 	}
 	return fmt.Errorf("verify: %d windows differ; %s", len(diffs), strings.Join(parts, "; "))
 }
+
 // verifyFix backfills the windows of diffs with b, verifies them again with
 // v, and prints both.
 func verifyFix(ctx context.Context, w io.Writer, v *callsync.Verifier, b *callsync.Backfiller, diffs []callsync.Count,
