@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,4 +181,49 @@ func TestBackfill_SharesRateLimiter(t *testing.T) {
 		t.Fatal("the API never throttled: the test proves nothing")
 	}
 	t.Logf("%d requests, %d throttled", srv.Counters().Total(), srv.Counters().Status(429))
+}
+
+// TestBackfill_InterruptedCountsAgree stops a backfill half-way, as Ctrl-C
+// does: the last progress line and the summary count the same windows read
+// to the end, and the stop asked for logs no warning.
+func TestBackfill_InterruptedCountsAgree(t *testing.T) {
+	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 55, Calls: 600, Models: 2})...)
+	env := intakeEnv(t, srv)
+	env["LOG_LEVEL"] = "info"
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var mu sync.Mutex
+	lists := 0
+	srv.OnList(func(apitest.ListRequest) {
+		mu.Lock()
+		defer mu.Unlock()
+		if lists++; lists == 25 { // some windows read, others in flight
+			cancel()
+		}
+	})
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"backfill", "--all-models", "--from", "2026-05-02", "--to", "2026-06-01"},
+		func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "run the same command again to continue") {
+		t.Fatalf("err = %v, want the advice to run it again", err)
+	}
+	summary := regexp.MustCompile(`backfill: (\d+) of 60 windows read to the end`).FindStringSubmatch(stdout.String())
+	var last []string
+	for _, m := range regexp.MustCompile(`backfill progress windows_done=(\d+) windows=60`).FindAllStringSubmatch(stderr.String(), -1) {
+		last = m
+	}
+	if summary == nil || last == nil {
+		t.Fatalf("no summary or no progress line:\n%s%s", stdout.String(), stderr.String())
+	}
+	if last[1] != summary[1] {
+		t.Errorf("last progress line says %s windows done, the summary %s read to the end:\n%s%s", last[1], summary[1], stdout.String(), stderr.String())
+	}
+	if summary[1] == "0" || summary[1] == "60" {
+		t.Errorf("%s windows read before the stop: the test proves nothing", summary[1])
+	}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "WRN") || strings.Contains(l, "ERR") || strings.Contains(l, "context canceled") {
+			t.Errorf("a stop asked for logged: %s", l)
+		}
+	}
 }
