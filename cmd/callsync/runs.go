@@ -50,23 +50,31 @@ type passRunner struct {
 
 	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
 	dropped    int         // passes dropped from unrecorded since the last recorded failure
+	progress   *passProgress
 }
 
-func newPassRunner(command string, s *callsync.Syncer, db *store.DB, tel *telemetry, logger *slog.Logger, rc runsConfig) *passRunner {
+func newPassRunner(command string, w *worker, logger *slog.Logger, rc runsConfig) *passRunner {
 	host, err := os.Hostname()
 	if err != nil {
 		host = "unknown"
 	}
-	return &passRunner{syncer: s, db: db, tel: tel, logger: withComponent(logger, componentPass),
-		rollups: withComponent(logger, componentRollups), command: command, worker: host, retention: rc.retention}
+	return &passRunner{syncer: w.syncer, db: w.db, tel: w.tel, logger: withComponent(logger, componentPass),
+		rollups: withComponent(logger, componentRollups), command: command, worker: host, retention: rc.retention,
+		progress: w.progress}
 }
 
 // run runs one pass, reports it and folds the rollups. It returns what RunOnce returned; a
 // failure to record the pass is logged, not returned.
 func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	p.tel.startPass()
+	due := 0
+	if h, err := p.db.Health(ctx); err == nil { // if the database fails, the pass says so
+		due = int(h.Due)
+	}
+	p.progress.begin(due)
 	start := time.Now()
 	st, err := p.syncer.RunOnce(ctx)
+	p.progress.end()
 	end := time.Now()
 	logPass(p.logger, st, end.Sub(start), p.tel.passRateWait(), err)
 

@@ -37,7 +37,7 @@ type scheduler struct {
 // daily prune. Nothing runs before start.
 func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Logger) (*scheduler, error) {
 	s := &scheduler{
-		passes:    newPassRunner("run", w.syncer, w.db, w.tel, logger, c.runs),
+		passes:    newPassRunner("run", w, logger, c.runs),
 		intake:    &c.intake,
 		api:       &c.api,
 		agents:    &callsync.AgentRefresher{Lister: w.client, Store: w.db, Interval: c.agentsEvery},
