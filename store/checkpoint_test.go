@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 func TestDB_Checkpoints(t *testing.T) {
@@ -117,7 +118,7 @@ func TestDB_EnqueueNew(t *testing.T) {
 	if _, err := db.Enqueue(ctx, []string{"done1", "pend1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET state = 'done' WHERE call_id = 'done1'`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE sync_queue SET state = 'done' WHERE call_id = 'done1'`); err != nil {
 		t.Fatal(err)
 	}
 	added, err := db.EnqueueNew(ctx, []string{"done1", "pend1", "new1", "new1", "new2"})

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/callsync/callsync/store/internal/treeonly"
 )
 
 // ErrNotFound is returned when a requested row does not exist.
@@ -96,11 +98,12 @@ func (db *DB) Close() {
 	db.pool.Close()
 }
 
-// Pool returns the underlying connection pool, for code that runs SQL of
-// its own: the store's tool packages (report, storebench) and tests that
-// check rows directly. Other code goes through DB's methods, which keep
-// the queue's rules (see State).
-func (db *DB) Pool() *pgxpool.Pool {
+// Pool returns the underlying connection pool, for the store tree's
+// packages that run SQL of their own (report, storebench, storetest, which
+// hands it to tests that check rows directly). It takes a treeonly.Key,
+// which only they can name: other code goes through DB's methods, which
+// keep the queue's rules (see State).
+func (db *DB) Pool(treeonly.Key) *pgxpool.Pool {
 	return db.pool
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 // TestDB_RescueCountsLostAttempt: a call whose worker dies with it counts
@@ -58,7 +59,7 @@ func TestDB_RescueCountsLostAttempt(t *testing.T) {
 		}
 	}
 	var suspect bool
-	if err := db.Pool().QueryRow(ctx, `SELECT suspect FROM sync_queue WHERE call_id = 'ok1'`).Scan(&suspect); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT suspect FROM sync_queue WHERE call_id = 'ok1'`).Scan(&suspect); err != nil {
 		t.Fatal(err)
 	}
 	if suspect {
@@ -80,7 +81,7 @@ func TestDB_EnqueueHook(t *testing.T) {
 	}
 	age := func(id string) {
 		t.Helper()
-		if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET updated_at = now() - interval '1 hour' WHERE call_id = $1`, id); err != nil {
+		if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE sync_queue SET updated_at = now() - interval '1 hour' WHERE call_id = $1`, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,7 +90,7 @@ func TestDB_EnqueueHook(t *testing.T) {
 
 	// A failed row: replays within the cooldown are ignored; after it, the
 	// row is queued once with its attempts kept.
-	if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET state = 'failed', attempts = 8, last_error = 'x' WHERE call_id = 'h1'`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE sync_queue SET state = 'failed', attempts = 8, last_error = 'x' WHERE call_id = 'h1'`); err != nil {
 		t.Fatal(err)
 	}
 	hook("h1", 10*time.Minute, store.HookIgnored)
@@ -101,7 +102,7 @@ func TestDB_EnqueueHook(t *testing.T) {
 	hook("h1", 10*time.Minute, store.HookIgnored)
 
 	// A done row: ignored while recent, then queued afresh.
-	if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET state = 'done', attempts = 2 WHERE call_id = 'h1'`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE sync_queue SET state = 'done', attempts = 2 WHERE call_id = 'h1'`); err != nil {
 		t.Fatal(err)
 	}
 	hook("h1", 10*time.Minute, store.HookIgnored)

@@ -29,7 +29,7 @@ func TestDB_Health(t *testing.T) {
 		`INSERT INTO sync_queue (call_id, state, next_attempt_at) VALUES ('a', 'pending', '2026-01-01Z'), ('b', 'done', now())`,
 		`INSERT INTO api_limits (key, tokens, paused_until) VALUES ('k', 0, '` + paused.Format(time.RFC3339) + `')`,
 	} {
-		if _, err := db.Pool().Exec(ctx, sql); err != nil {
+		if _, err := storetest.PoolOf(db).Exec(ctx, sql); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storebench"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 // hookSet is a webhook's judgements: goal partial, answered_by_human false.
@@ -80,7 +82,7 @@ func TestDB_SaveHookJudgements_BeforeTheCall(t *testing.T) {
 		func() error {
 			c := getCall("w1")
 			c.PayloadHash = []byte("other")
-			return db.SaveCallSlow(t.Context(), c)
+			return storebench.SaveCallSlow(t.Context(), db, c)
 		},
 	} {
 		if err := save(); err != nil {
@@ -153,7 +155,7 @@ func TestDB_SaveHookJudgements_SlowPathAndWebhookAgain(t *testing.T) {
 	if got, err := db.SaveHookJudgements(t.Context(), "s1", js, new("")); err != nil || got != store.HookJudgementsStaged {
 		t.Fatalf("second webhook = %q, %v", got, err)
 	}
-	if err := db.SaveCallSlow(t.Context(), getCall("s1")); err != nil {
+	if err := storebench.SaveCallSlow(t.Context(), db, getCall("s1")); err != nil {
 		t.Fatal(err)
 	}
 	if got := judgementsOf(t, db, "s1"); got != "goal=partial/again" || staged(t, db, "s1") {
@@ -245,7 +247,7 @@ func TestDB_SaveHookJudgements_WaitsForTheWorker(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
 	mustEnqueue(t, db, "r1")
-	tx, err := db.Pool().Begin(ctx)
+	tx, err := storetest.PoolOf(db).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,9 +265,7 @@ func TestDB_SaveHookJudgements_WaitsForTheWorker(t *testing.T) {
 		o, err := db.SaveHookJudgements(ctx, "r1", js, answered)
 		done <- result{o, err}
 	}()
-	for one[int](t, db, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) == 0 {
-		time.Sleep(5 * time.Millisecond) // until the webhook waits for the row
-	}
+	waitForLockWait(t, db) // until the webhook waits for the row
 	if _, err := tx.Exec(ctx, `INSERT INTO calls (call_id, raw) VALUES ('r1', '{}')`); err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storebench"
+	"github.com/callsync/callsync/store/storetest"
 	"github.com/jackc/pgx/v5"
 )
 
 func one[T any](t *testing.T, db *store.DB, sql string, args ...any) T {
 	t.Helper()
 	var v T
-	if err := db.Pool().QueryRow(t.Context(), sql, args...).Scan(&v); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(t.Context(), sql, args...).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return v
@@ -67,7 +69,7 @@ func TestDB_Forget_InFlight(t *testing.T) {
 	if err != nil || len(saved.Erased) != 1 {
 		t.Errorf("SaveCalls = %+v, %v; want never-stored erased", saved, err)
 	}
-	if err := db.SaveCallSlow(ctx, fullCall("a")); err != nil {
+	if err := storebench.SaveCallSlow(ctx, db, fullCall("a")); err != nil {
 		t.Fatal(err)
 	}
 	if got := one[string](t, db, `SELECT string_agg(call_id, ',' ORDER BY call_id) FROM calls`); got != "b,d" {
@@ -116,7 +118,7 @@ func TestDB_Prune_StaysPruned(t *testing.T) {
 		return c
 	}
 	mustSave(t, db, old("t"), old("r"), old("v"), old("c"), old("keep"))
-	if _, err := db.Pool().Exec(ctx, `UPDATE calls SET started_at = now() - interval '10 days' WHERE call_id <> 'keep'`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE calls SET started_at = now() - interval '10 days' WHERE call_id <> 'keep'`); err != nil {
 		t.Fatal(err)
 	}
 	day := 24 * time.Hour
@@ -131,7 +133,7 @@ func TestDB_Prune_StaysPruned(t *testing.T) {
 		{"c", store.Retention{Calls: day}, store.Pruned{Transcripts: 1, Recordings: 1, Variables: 1, Calls: 1}},
 	} {
 		// Only the call of the step is old enough for its class.
-		if _, err := db.Pool().Exec(ctx, `UPDATE calls SET started_at = now() - CASE WHEN call_id = $1 THEN interval '10 days' ELSE interval '1 hour' END`, step.id); err != nil {
+		if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE calls SET started_at = now() - CASE WHEN call_id = $1 THEN interval '10 days' ELSE interval '1 hour' END`, step.id); err != nil {
 			t.Fatal(err)
 		}
 		p, err := db.Prune(ctx, step.r)
@@ -181,7 +183,7 @@ func TestDB_Prune_StaysPruned(t *testing.T) {
 	check("after a re-sync by SaveCalls")
 	for _, c := range again {
 		c.PayloadHash = []byte("newer")
-		if err := db.SaveCallSlow(ctx, c); err != nil {
+		if err := storebench.SaveCallSlow(ctx, db, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -196,7 +198,7 @@ func TestDB_Pseudonym(t *testing.T) {
 	a, b := fullCall("a"), fullCall("b")
 	a.PhoneNumberFrom, b.PhoneNumberTo = new("+15551234567"), new("+15551234567")
 	mustSave(t, db, a)
-	if err := db.SaveCallSlow(ctx, b); err != nil {
+	if err := storebench.SaveCallSlow(ctx, db, b); err != nil {
 		t.Fatal(err)
 	}
 	from := one[string](t, db, `SELECT phone_number_from_pseudonym FROM calls WHERE call_id = 'a'`)
@@ -229,7 +231,7 @@ func TestDB_SharedVariables_WritePath(t *testing.T) {
 	b := a
 	b.ID = "b"
 	mustSave(t, db, a)
-	if err := db.SaveCallSlow(ctx, b); err != nil {
+	if err := storebench.SaveCallSlow(ctx, db, b); err != nil {
 		t.Fatal(err)
 	}
 	got := one[string](t, db, `SELECT string_agg(call_id || name || '=' || coalesce(shared_value::text, '-'), ',' ORDER BY call_id, name) FROM collected_variables`)
@@ -256,7 +258,7 @@ func TestDB_Forget_EveryTableWithACallID(t *testing.T) {
 	if _, err := db.Enqueue(ctx, []string{"a", "keep"}); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.Pool().Query(ctx, `
+	rows, err := storetest.PoolOf(db).Query(ctx, `
 		SELECT c.table_name FROM information_schema.columns c
 		JOIN   information_schema.tables t USING (table_schema, table_name)
 		WHERE  c.table_schema = 'public' AND c.column_name = 'call_id' AND t.table_type = 'BASE TABLE'

@@ -161,10 +161,10 @@ func TestDB_QueuePass_WorkPerBatchWhateverTheStatistics(t *testing.T) {
 	if _, err := setup.SaveCalls(ctx, calls); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := setup.Pool().Exec(ctx, `INSERT INTO sync_queue (call_id, state) SELECT unnest($1::text[]), 'done'`, ids); err != nil {
+	if _, err := storetest.PoolOf(setup).Exec(ctx, `INSERT INTO sync_queue (call_id, state) SELECT unnest($1::text[]), 'done'`, ids); err != nil {
 		t.Fatal(err)
 	}
-	_, err = setup.Pool().Exec(ctx, `
+	_, err = storetest.PoolOf(setup).Exec(ctx, `
 		ALTER TABLE sync_queue SET (autovacuum_enabled = off);
 		ALTER TABLE calls SET (autovacuum_enabled = off);
 		UPDATE sync_queue SET state = 'running', lease_token = 7, locked_until = now() + interval '1 hour'
@@ -197,7 +197,7 @@ func TestDB_QueuePass_WorkPerBatchWhateverTheStatistics(t *testing.T) {
 			db, into = store.New(pool), pinned
 		}
 		if pass > 0 {
-			if _, err := setup.Pool().Exec(ctx, `UPDATE sync_queue SET state = 'pending', attempts = 0, next_attempt_at = now()`); err != nil {
+			if _, err := storetest.PoolOf(setup).Exec(ctx, `UPDATE sync_queue SET state = 'pending', attempts = 0, next_attempt_at = now()`); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -206,7 +206,7 @@ func TestDB_QueuePass_WorkPerBatchWhateverTheStatistics(t *testing.T) {
 		}
 		// The failed attempts are pending again, later; every other row is done.
 		var done, pending int
-		if err := setup.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'),
+		if err := storetest.PoolOf(setup).QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'),
 			count(*) FILTER (WHERE state = 'pending' AND attempts = 1 AND next_attempt_at > now()) FROM sync_queue`).Scan(&done, &pending); err != nil {
 			t.Fatal(err)
 		}

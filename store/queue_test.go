@@ -30,7 +30,7 @@ type queueRow struct {
 func readRow(t *testing.T, db *store.DB, id string) queueRow {
 	t.Helper()
 	var r queueRow
-	err := db.Pool().QueryRow(t.Context(), `SELECT state, attempts, polls, requeue, next_attempt_at <= now(), last_error
+	err := storetest.PoolOf(db).QueryRow(t.Context(), `SELECT state, attempts, polls, requeue, next_attempt_at <= now(), last_error
 		FROM sync_queue WHERE call_id = $1`, id).Scan(&r.State, &r.Attempts, &r.Polls, &r.Requeue, &r.Due, &r.Error)
 	if err != nil {
 		t.Fatalf("read queue row %s: %v", id, err)
@@ -68,7 +68,7 @@ func mustComplete(t *testing.T, db *store.DB, token int64, outcomes []store.Outc
 // mustExec runs a statement that sets up a test and fails the test if it fails.
 func mustExec(t *testing.T, db *store.DB, sql string, args ...any) {
 	t.Helper()
-	if _, err := db.Pool().Exec(t.Context(), sql, args...); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(t.Context(), sql, args...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -233,7 +233,7 @@ func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 		t.Fatalf("lost = %v, want [a]", res.Lost)
 	}
 	var n int
-	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT count(*) FROM calls`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -249,7 +249,7 @@ func TestDB_RescueExpiredAndLostLease(t *testing.T) {
 
 func expire(t *testing.T, db *store.DB) {
 	t.Helper()
-	if _, err := db.Pool().Exec(context.Background(), `UPDATE sync_queue SET locked_until = now() - interval '1 second' WHERE state = 'running'`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(context.Background(), `UPDATE sync_queue SET locked_until = now() - interval '1 second' WHERE state = 'running'`); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -350,7 +350,7 @@ func TestDB_Complete_EachRowItsOwnOutcome(t *testing.T) {
 		Body           int
 	}
 	got := map[string]row{}
-	rows, err := db.Pool().Query(ctx, `SELECT call_id, state, attempts, polls,
+	rows, err := storetest.PoolOf(db).Query(ctx, `SELECT call_id, state, attempts, polls,
 		date_trunc('minute', next_attempt_at - now() + interval '30 seconds'), last_error, coalesce(length(last_bad_body), -1)
 		FROM sync_queue`)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storebench"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 // dailyViews maps each public daily view to the view that aggregates the
@@ -53,7 +55,7 @@ func assertFoldedExact(t *testing.T, db *store.DB, when string) {
 
 func texts(t *testing.T, db *store.DB, sql string) []string {
 	t.Helper()
-	rows, err := db.Pool().Query(t.Context(), sql)
+	rows, err := storetest.PoolOf(db).Query(t.Context(), sql)
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -158,7 +160,7 @@ func TestRollups_ChangedResync(t *testing.T) {
 	e := rollupCall("e", "m1", 2, "completed", 7)
 	f := rollupCall("f", "m1", 4, "left_voicemail", 30)
 	for _, c := range []store.Call{e, f} {
-		if err := db.SaveCallSlow(ctx, c); err != nil {
+		if err := storebench.SaveCallSlow(ctx, db, c); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,11 +189,11 @@ func TestRollups_Erase(t *testing.T) {
 // operator might: the daily views drop them all the same.
 func TestRollups_DeleteByHand(t *testing.T) {
 	db := rollupFixture(t)
-	if _, err := db.Pool().Exec(t.Context(), `DELETE FROM calls WHERE call_id IN ('a', 'e')`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(t.Context(), `DELETE FROM calls WHERE call_id IN ('a', 'e')`); err != nil {
 		t.Fatal(err)
 	}
 	assertFoldedExact(t, db, "DELETE FROM calls")
-	if _, err := db.Pool().Exec(t.Context(), `TRUNCATE calls`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(t.Context(), `TRUNCATE calls`); err != nil {
 		t.Fatal(err)
 	}
 	assertFoldedExact(t, db, "TRUNCATE calls")
@@ -217,7 +219,7 @@ func TestRollups_Prune(t *testing.T) {
 func TestRollups_FoldDuringWrite(t *testing.T) {
 	db := rollupFixture(t)
 	ctx := t.Context()
-	tx, err := db.Pool().Begin(ctx)
+	tx, err := storetest.PoolOf(db).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +248,7 @@ func TestRollups_FoldDuringWrite(t *testing.T) {
 func TestRollups_ConcurrentWritersOfOneCall(t *testing.T) {
 	db := rollupFixture(t)
 	ctx := t.Context()
-	first, err := db.Pool().Begin(ctx)
+	first, err := storetest.PoolOf(db).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,22 +274,6 @@ func TestRollups_ConcurrentWritersOfOneCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertFoldedExact(t, db, "two writers of one call")
-}
-
-// waitForLockWait returns once a session of db waits for a row lock.
-func waitForLockWait(t *testing.T, db *store.DB) {
-	t.Helper()
-	for {
-		if one[int64](t, db, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`) > 0 {
-			return
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatal("no writer waited for the row lock")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
 
 func TestRollups_ConcurrentFolds(t *testing.T) {
@@ -317,7 +303,7 @@ func TestRollups_FoldGivesWay(t *testing.T) {
 	db := rollupFixture(t)
 	ctx := t.Context()
 	mustSave(t, db, rollupCall("a", "m2", 5, "completed", 60))
-	tx, err := db.Pool().Begin(ctx)
+	tx, err := storetest.PoolOf(db).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestDB_RecordRun(t *testing.T) {
 		t.Errorf("RecentRuns (-want +got):\n%s", diff)
 	}
 	var errNull bool
-	if err := db.Pool().QueryRow(ctx, `SELECT error IS NULL FROM sync_runs WHERE finished_at = $1`, now).Scan(&errNull); err != nil || !errNull {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT error IS NULL FROM sync_runs WHERE finished_at = $1`, now).Scan(&errNull); err != nil || !errNull {
 		t.Errorf("a run without error stored error IS NULL = %v (%v), want true", errNull, err)
 	}
 }

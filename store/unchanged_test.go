@@ -36,7 +36,7 @@ func TestDB_Claim_ReturnsStoredCall(t *testing.T) {
 func touchedAt(t *testing.T, db *store.DB, id string) time.Time {
 	t.Helper()
 	var at time.Time
-	if err := db.Pool().QueryRow(t.Context(), `SELECT synced_at FROM calls WHERE call_id = $1`, id).Scan(&at); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(t.Context(), `SELECT synced_at FROM calls WHERE call_id = $1`, id).Scan(&at); err != nil {
 		t.Fatal(err)
 	}
 	return at
@@ -46,7 +46,7 @@ func TestDB_Complete_UnchangedTouchesOnlySyncedAt(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
 	mustSave(t, db, hashed("a", "h1"))
-	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
+	before := storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at")
 	was := touchedAt(t, db, "a")
 	mustEnqueue(t, db, "a")
 	l := claimAll(t, db)
@@ -62,7 +62,7 @@ func TestDB_Complete_UnchangedTouchesOnlySyncedAt(t *testing.T) {
 	if !touchedAt(t, db, "a").After(was) {
 		t.Error("synced_at did not move")
 	}
-	if diff := cmp.Diff(before, storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")); diff != "" {
+	if diff := cmp.Diff(before, storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at")); diff != "" {
 		t.Fatalf("an unchanged call changed rows (-before +after):\n%s", diff)
 	}
 	if r := readRow(t, db, "a"); r.State != store.StateDone {
@@ -80,7 +80,7 @@ func TestDB_Complete_UnchangedButStoredCallChanged(t *testing.T) {
 	// While the payloads were fetched, a backfill wrote a newer one and an
 	// operator deleted a call.
 	mustSave(t, db, hashed("changed", "h2"))
-	if _, err := db.Pool().Exec(ctx, `DELETE FROM calls WHERE call_id = 'deleted'`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `DELETE FROM calls WHERE call_id = 'deleted'`); err != nil {
 		t.Fatal(err)
 	}
 	was := touchedAt(t, db, "changed")
@@ -107,11 +107,11 @@ func TestDB_Complete_UnchangedButStoredCallChanged(t *testing.T) {
 		t.Error("the changed call's synced_at moved")
 	}
 	var hash []byte
-	if err := db.Pool().QueryRow(ctx, `SELECT payload_hash FROM calls WHERE call_id = 'changed'`).Scan(&hash); err != nil || string(hash) != "h2" {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT payload_hash FROM calls WHERE call_id = 'changed'`).Scan(&hash); err != nil || string(hash) != "h2" {
 		t.Fatalf("changed call's hash = %q (%v), want the newer h2 kept", hash, err)
 	}
 	var n int
-	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM calls WHERE call_id = 'deleted'`).Scan(&n); err != nil || n != 0 {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT count(*) FROM calls WHERE call_id = 'deleted'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("deleted call: %d rows (%v), want it to stay deleted", n, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/report"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 // viewCall builds a call for the views fixture: an empty model or start, a
@@ -219,7 +220,7 @@ func TestViews_CollectedVariableValues(t *testing.T) {
 func TestViews_SyncHealth(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	tx, err := db.Pool().Begin(ctx)
+	tx, err := storetest.PoolOf(db).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -194,37 +194,13 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call, g guard) (unchang
 		return 0, err
 	}
 	changed := make([]staged, 0, len(calls))
-	var replaceTranscripts, replaceVariables, replaceActions, replaceJudgements, anyTelephony bool
 	for _, c := range calls {
 		st, ok := stored[c.ID]
 		if ok && st.unchanged {
 			unchanged++
 			continue
 		}
-		// The children of a call that is not stored yet need no DELETE,
-		// which spares the merge a join with the big child tables. Pruned
-		// children are neither deleted nor written.
-		s := staged{Call: c, transcript: c.Transcript, variables: c.Variables, actions: c.Actions,
-			judgements: c.Judgements, shared: g.shared}
-		if st.transcriptPruned {
-			s.transcript = nil
-		}
-		if st.variablesPruned {
-			s.variables, s.actions = nil, nil // extractors' results are in the actions
-		}
-		if st.detailsPruned {
-			s.actions, s.judgements = nil, nil
-		}
-		s.replaceTranscript = ok && s.transcript != nil
-		s.replaceVariables = ok && s.variables != nil
-		s.replaceActions = ok && s.actions != nil
-		s.replaceJudgements = ok && s.judgements != nil
-		replaceTranscripts = replaceTranscripts || s.replaceTranscript
-		replaceVariables = replaceVariables || s.replaceVariables
-		replaceActions = replaceActions || s.replaceActions
-		replaceJudgements = replaceJudgements || s.replaceJudgements
-		anyTelephony = anyTelephony || c.Telephony != nil
-		changed = append(changed, s)
+		changed = append(changed, stageOf(c, st, ok, g.shared))
 	}
 	if len(changed) == 0 {
 		return unchanged, nil
@@ -232,36 +208,67 @@ func writeRound(ctx context.Context, tx pgx.Tx, calls []*Call, g guard) (unchang
 	if err := stageCalls(ctx, tx, changed); err != nil {
 		return 0, err
 	}
-	ids := make([]string, len(changed))
-	for i, c := range changed {
-		ids[i] = c.ID
-	}
-	b := &pgx.Batch{}
-	b.Queue(markStagedSQL, ids)
-	b.Queue(mergeCallsSQL)
-	if replaceTranscripts {
-		b.Queue(mergeDeleteTranscriptsSQL)
-	}
-	if replaceVariables {
-		b.Queue(mergeDeleteVariablesSQL)
-	}
-	if replaceActions {
-		b.Queue(mergeDeleteActionsSQL)
-	}
-	if replaceJudgements {
-		b.Queue(mergeDeleteJudgementsSQL)
-	}
-	if anyTelephony {
-		b.Queue(mergeTelephonySQL)
-	}
-	b.Queue(clearStageSQL)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := tx.SendBatch(ctx, mergeBatch(changed)).Close(); err != nil {
 		return 0, fmt.Errorf("merge %d calls: %w", len(changed), err)
 	}
 	if err := copyChildren(ctx, tx, changed); err != nil {
 		return 0, err
 	}
 	return unchanged, nil
+}
+
+// stageOf is what of c a round writes, given what classify found of it
+// (st; stored says the call is stored). The children of a call that is not
+// stored yet need no DELETE, which spares the merge a join with the big
+// child tables. Pruned children are neither deleted nor written.
+func stageOf(c *Call, st storedCall, stored bool, shared map[string]bool) staged {
+	s := staged{Call: c, transcript: c.Transcript, variables: c.Variables, actions: c.Actions,
+		judgements: c.Judgements, shared: shared}
+	if st.transcriptPruned {
+		s.transcript = nil
+	}
+	if st.variablesPruned {
+		s.variables, s.actions = nil, nil // extractors' results are in the actions
+	}
+	if st.detailsPruned {
+		s.actions, s.judgements = nil, nil
+	}
+	s.replaceTranscript = stored && s.transcript != nil
+	s.replaceVariables = stored && s.variables != nil
+	s.replaceActions = stored && s.actions != nil
+	s.replaceJudgements = stored && s.judgements != nil
+	return s
+}
+
+// mergeBatch merges the staged calls into the tables: the calls, and the
+// DELETE of a child table only when some call replaces its rows.
+func mergeBatch(changed []staged) *pgx.Batch {
+	ids := make([]string, len(changed))
+	var transcripts, variables, actions, judgements, telephony bool
+	for i, c := range changed {
+		ids[i] = c.ID
+		transcripts = transcripts || c.replaceTranscript
+		variables = variables || c.replaceVariables
+		actions = actions || c.replaceActions
+		judgements = judgements || c.replaceJudgements
+		telephony = telephony || c.Telephony != nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(markStagedSQL, ids)
+	b.Queue(mergeCallsSQL)
+	for _, q := range []struct {
+		do  bool
+		sql string
+	}{
+		{transcripts, mergeDeleteTranscriptsSQL}, {variables, mergeDeleteVariablesSQL}, {actions, mergeDeleteActionsSQL},
+		{judgements, mergeDeleteJudgementsSQL}, {telephony, mergeTelephonySQL},
+	} {
+		if q.do {
+			b.Queue(q.sql)
+		}
+	}
+	b.Queue(clearStageSQL)
+	return b
 }
 
 // staged is a call to write with what its merge deletes.

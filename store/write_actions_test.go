@@ -6,6 +6,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storebench"
+	"github.com/callsync/callsync/store/storetest"
 )
 
 // TestDB_SaveCalls_ReplacesActionsAndJudgements: a payload that carries
@@ -20,7 +22,7 @@ func TestDB_SaveCalls_ReplacesActionsAndJudgements(t *testing.T) {
 				t.Helper()
 				var err error
 				if path == "Slow" {
-					err = db.SaveCallSlow(ctx, c)
+					err = storebench.SaveCallSlow(ctx, db, c)
 				} else {
 					_, err = db.SaveCalls(ctx, []store.Call{c})
 				}
@@ -40,13 +42,13 @@ func TestDB_SaveCalls_ReplacesActionsAndJudgements(t *testing.T) {
 			save(c)
 
 			var actions, judgements []string
-			rows, _ := db.Pool().Query(ctx, `SELECT action_key || ':' || kind || ':' || raw::text FROM call_actions ORDER BY position`)
+			rows, _ := storetest.PoolOf(db).Query(ctx, `SELECT action_key || ':' || kind || ':' || raw::text FROM call_actions ORDER BY position`)
 			for rows.Next() {
 				var s string
 				_ = rows.Scan(&s)
 				actions = append(actions, s)
 			}
-			rows, _ = db.Pool().Query(ctx, `SELECT criterion || ':' || result FROM call_judgements ORDER BY 1`)
+			rows, _ = storetest.PoolOf(db).Query(ctx, `SELECT criterion || ':' || result FROM call_judgements ORDER BY 1`)
 			for rows.Next() {
 				var s string
 				_ = rows.Scan(&s)
@@ -60,7 +62,7 @@ func TestDB_SaveCalls_ReplacesActionsAndJudgements(t *testing.T) {
 			}
 			var answered, labels string
 			var utt, agentUtt, humanUtt, vars, collected int
-			err := db.Pool().QueryRow(ctx, `SELECT answered_by_human, labels::text, utterances, agent_utterances,
+			err := storetest.PoolOf(db).QueryRow(ctx, `SELECT answered_by_human, labels::text, utterances, agent_utterances,
 				human_utterances, variables, variables_collected FROM calls`).
 				Scan(&answered, &labels, &utt, &agentUtt, &humanUtt, &vars, &collected)
 			if err != nil {
@@ -87,7 +89,7 @@ func TestDB_SaveCalls_CountsSurviveRetention(t *testing.T) {
 	if _, err := db.SaveCalls(ctx, []store.Call{fullCall("a")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool().Exec(ctx, `DELETE FROM transcript_lines; DELETE FROM collected_variables`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `DELETE FROM transcript_lines; DELETE FROM collected_variables`); err != nil {
 		t.Fatal(err)
 	}
 	sparse := store.Call{ID: "a", Status: new("completed"), Raw: []byte(`{}`)}
@@ -96,7 +98,7 @@ func TestDB_SaveCalls_CountsSurviveRetention(t *testing.T) {
 	}
 	var utt, humanUtt, vars int
 	var answered string
-	if err := db.Pool().QueryRow(ctx, `SELECT utterances, human_utterances, variables, answered_by_human FROM calls`).
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT utterances, human_utterances, variables, answered_by_human FROM calls`).
 		Scan(&utt, &humanUtt, &vars, &answered); err != nil {
 		t.Fatal(err)
 	}

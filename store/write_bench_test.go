@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storebench"
 	"github.com/callsync/callsync/store/storetest"
 )
 
@@ -82,7 +83,7 @@ func naive(b *testing.B, db *store.DB) func() {
 	calls := freshCalls(b, b.N)
 	return func() {
 		for _, c := range calls {
-			if err := db.SaveCallSlow(b.Context(), c); err != nil {
+			if err := storebench.SaveCallSlow(b.Context(), db, c); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -307,7 +308,7 @@ func clientCPU() time.Duration {
 // serverCPU returns the CPU time used by each server process connected to
 // db's database, read from /proc; none when the server is not local.
 func serverCPU(b *testing.B, db *store.DB) map[int]time.Duration {
-	rows, err := db.Pool().Query(context.Background(),
+	rows, err := storetest.PoolOf(db).Query(context.Background(),
 		`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
 	if err != nil {
 		b.Fatal(err)
@@ -372,19 +373,19 @@ func BenchmarkWrite_Warehouse(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	_, err := full.Pool().Exec(ctx, `INSERT INTO sync_queue (call_id, state) SELECT call_id, 'done' FROM calls`)
+	_, err := storetest.PoolOf(full).Exec(ctx, `INSERT INTO sync_queue (call_id, state) SELECT call_id, 'done' FROM calls`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, db := range []*store.DB{empty, full} {
-		if _, err := db.Pool().Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		if _, err := storetest.PoolOf(db).Exec(ctx, `VACUUM ANALYZE`); err != nil {
 			b.Fatal(err)
 		}
 	}
 	// Write the load's dirty pages now rather than during the measurements
 	// (needs a superuser or pg_checkpoint; without it, later checkpoints
 	// add noise).
-	if _, err := full.Pool().Exec(ctx, `CHECKPOINT`); err != nil {
+	if _, err := storetest.PoolOf(full).Exec(ctx, `CHECKPOINT`); err != nil {
 		b.Logf("checkpoint: %v", err)
 	}
 	b.Logf("loaded %d calls in %v", stored, time.Since(begin).Round(time.Second))

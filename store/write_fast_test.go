@@ -10,6 +10,7 @@ import (
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storebench"
 	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
@@ -61,7 +62,7 @@ func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
 	mustSave(t, db, hashed("a", "h1"), hashed("b", "h1"))
 	// Change the stored rows behind the writer's back: an unchanged payload
 	// must not repair them, which shows it touched nothing but synced_at.
-	_, err := db.Pool().Exec(ctx, `
+	_, err := storetest.PoolOf(db).Exec(ctx, `
 		UPDATE calls SET status = 'edited', synced_at = '2000-01-01' WHERE call_id = 'a';
 		DELETE FROM transcript_lines WHERE call_id = 'a' AND line_no = 2;
 		UPDATE collected_variables SET value = '"edited"' WHERE call_id = 'a';
@@ -69,12 +70,12 @@ func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "payload_hash")
+	before := storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at", "payload_hash")
 	children := childVersions(t, db)
 	if n := mustSave(t, db, hashed("a", "h1"), hashed("b", "h2")); n != 1 {
 		t.Fatalf("unchanged = %d, want 1 (a)", n)
 	}
-	after := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "payload_hash")
+	after := storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at", "payload_hash")
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Fatalf("unchanged a or rewritten b changed the tables (-before +after):\n%s", diff)
 	}
@@ -88,7 +89,7 @@ func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
 		}
 	}
 	var advanced bool
-	if err := db.Pool().QueryRow(ctx, `SELECT synced_at > '2000-01-02' FROM calls WHERE call_id = 'a'`).Scan(&advanced); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT synced_at > '2000-01-02' FROM calls WHERE call_id = 'a'`).Scan(&advanced); err != nil {
 		t.Fatal(err)
 	}
 	if !advanced {
@@ -100,7 +101,7 @@ func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
 	}
 	var status string
 	var lines int
-	if err := db.Pool().QueryRow(ctx, `SELECT status, (SELECT count(*) FROM transcript_lines WHERE call_id = 'a')
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT status, (SELECT count(*) FROM transcript_lines WHERE call_id = 'a')
 		FROM calls WHERE call_id = 'a'`).Scan(&status, &lines); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestDB_SaveCalls_SkipsUnchanged(t *testing.T) {
 // call id, table and key.
 func childVersions(t *testing.T, db *store.DB) map[string]string {
 	t.Helper()
-	rows, err := db.Pool().Query(t.Context(), `
+	rows, err := storetest.PoolOf(db).Query(t.Context(), `
 		SELECT call_id || '/lines/' || line_no, xmin::text FROM transcript_lines
 		UNION ALL SELECT call_id || '/variables/' || name, xmin::text FROM collected_variables
 		UNION ALL SELECT call_id || '/telephony', xmin::text FROM call_telephony`)
@@ -194,14 +195,14 @@ func TestDB_SaveCalls_SameAsSlowPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range b {
-			if err := slow.SaveCallSlow(ctx, c); err != nil {
+			if err := storebench.SaveCallSlow(ctx, slow, c); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	ignore := []string{"synced_at", "first_synced_at"}
-	want := storetest.Snapshot(t, slow.Pool(), storetest.DataTables, ignore...)
-	got := storetest.Snapshot(t, fast.Pool(), storetest.DataTables, ignore...)
+	want := storetest.Snapshot(t, storetest.PoolOf(slow), storetest.DataTables, ignore...)
+	got := storetest.Snapshot(t, storetest.PoolOf(fast), storetest.DataTables, ignore...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("SaveCalls differs from SaveCallSlow (-slow +fast):\n%s", diff)
 	}
@@ -228,7 +229,7 @@ func TestDB_SaveCalls_DuplicateIDsLastWins(t *testing.T) {
 		t.Fatalf("unchanged = %d, want 1", n.Unchanged)
 	}
 	var status, raw, hash string
-	if err := db.Pool().QueryRow(ctx, `SELECT status, raw::text, encode(payload_hash, 'escape') FROM calls WHERE call_id = 'a'`).
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT status, raw::text, encode(payload_hash, 'escape') FROM calls WHERE call_id = 'a'`).
 		Scan(&status, &raw, &hash); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestDB_SaveCalls_DuplicateIDsLastWins(t *testing.T) {
 	if want := `{"late": true, "extra": 1, "status": "failed", "call_id": "a", "judge_results": {"x": "true"}}`; raw != want {
 		t.Errorf("raw = %s, want %s", raw, want)
 	}
-	snap := storetest.Snapshot(t, db.Pool(), []string{"transcript_lines"})
+	snap := storetest.Snapshot(t, storetest.PoolOf(db), []string{"transcript_lines"})
 	want := []string{
 		`{"text": "hi", "call_id": "b", "line_no": 1, "speaker": "bot"}`,
 		`{"text": "second", "call_id": "a", "line_no": 1, "speaker": "bot"}`,
@@ -277,7 +278,7 @@ func TestDB_Complete_Unchanged(t *testing.T) {
 func TestDB_Claim_UsesPartialIndex(t *testing.T) {
 	db := testDB(t)
 	ctx := t.Context()
-	_, err := db.Pool().Exec(ctx, `
+	_, err := storetest.PoolOf(db).Exec(ctx, `
 		INSERT INTO sync_queue (call_id, state, next_attempt_at)
 		SELECT 'done-' || i, 'done', now() - interval '1 day' FROM generate_series(1, 50000) i;
 		INSERT INTO calls (call_id, raw)
@@ -289,7 +290,7 @@ func TestDB_Claim_UsesPartialIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.Pool().Query(ctx, "EXPLAIN "+store.ClaimSQL, 100, int64(60000), int64(1))
+	rows, err := storetest.PoolOf(db).Query(ctx, "EXPLAIN "+store.ClaimSQL, 100, int64(60000), int64(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,13 +325,13 @@ func TestDB_SaveCalls_CompressesPayloadsWithLZ4(t *testing.T) {
 	mustSave(t, db, c)
 	var lz4 bool
 	var method string
-	err := db.Pool().QueryRow(ctx, `
+	err := storetest.PoolOf(db).QueryRow(ctx, `
 		SELECT coalesce(bool_or('lz4' = ANY (enumvals)), false) FROM pg_settings WHERE name = 'default_toast_compression'`).
 		Scan(&lz4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Pool().QueryRow(ctx, `SELECT pg_column_compression(raw) FROM calls`).Scan(&method); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT pg_column_compression(raw) FROM calls`).Scan(&method); err != nil {
 		t.Fatal(err)
 	}
 	if want := map[bool]string{true: "lz4", false: "pglz"}[lz4]; method != want {

@@ -82,7 +82,7 @@ func TestDB_Complete_RejectsPoisonCalls(t *testing.T) {
 			if !slices.Equal(rejected, []string{"c", "g"}) || len(res.Lost) != 0 {
 				t.Fatalf("rejected %v, lost %v; want [c g], none", rejected, res.Lost)
 			}
-			rows, err := db.Pool().Query(ctx, `SELECT call_id FROM calls ORDER BY 1`)
+			rows, err := storetest.PoolOf(db).Query(ctx, `SELECT call_id FROM calls ORDER BY 1`)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +123,7 @@ func TestDB_Complete_RejectsAndLosesTogether(t *testing.T) {
 	mustEnqueue(t, db, "good", "bad", "gone")
 	old := claimAll(t, db)
 	// "gone" is taken over by another worker before the first completes.
-	if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET lease_token = lease_token + 1 WHERE call_id = 'gone'`); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE sync_queue SET lease_token = lease_token + 1 WHERE call_id = 'gone'`); err != nil {
 		t.Fatal(err)
 	}
 	good, bad, gone := hashed("good", "h"), poisons[0].call("bad"), poisons[0].call("gone")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/callsync/callsync/store/internal/treeonly"
 )
 
 // The per-call statements of the slow path. The SET clauses are shared with
@@ -161,9 +163,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)` + upsertTelephonySetSQL
 // touched, an erased call is not written, and judgements of a verified
 // webhook that waited for the call are written with it. It is the naive
 // writer, many times slower than SaveCalls, kept as the baseline that
-// benchmarks measure the batched path against; sync passes never use it. It returns the database's error, with the call id,
+// benchmarks measure the batched path against (storebench.SaveCallSlow); sync
+// passes never use it. It takes a treeonly.Key, which only the store tree can
+// name. It returns the database's error, with the call id,
 // when a statement fails.
-func (db *DB) SaveCallSlow(ctx context.Context, c Call) error {
+func (db *DB) SaveCallSlow(ctx context.Context, _ treeonly.Key, c Call) error {
 	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
 		if err := lockWrites(ctx, tx); err != nil {
 			return err

@@ -46,11 +46,11 @@ func TestDB_SaveCalls_Idempotent(t *testing.T) {
 	if _, err := db.SaveCalls(ctx, calls); err != nil {
 		t.Fatal(err)
 	}
-	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
+	before := storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at")
 	if _, err := db.SaveCalls(ctx, calls); err != nil {
 		t.Fatal(err)
 	}
-	after := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at")
+	after := storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at")
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Fatalf("second save changed the tables (-first +second):\n%s", diff)
 	}
@@ -65,14 +65,14 @@ func TestDB_SaveCalls_KeepsWhatANewPayloadLacks(t *testing.T) {
 	if _, err := db.SaveCalls(ctx, []store.Call{fullCall("a")}); err != nil {
 		t.Fatal(err)
 	}
-	before := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
+	before := storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
 	// A later payload with only an id, a new status and a different raw.
 	sparse := store.Call{ID: "a", Status: new("failed"), Raw: []byte(`{"call_id":"a","status":"failed"}`),
 		Telephony: &store.Telephony{DisconnectReason: new("error")}}
 	if _, err := db.SaveCalls(ctx, []store.Call{sparse}); err != nil {
 		t.Fatal(err)
 	}
-	after := storetest.Snapshot(t, db.Pool(), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
+	after := storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables, "synced_at", "raw", "payload_hash", "status")
 	// Only the telephony row gains the new field.
 	before["call_telephony"] = nil
 	after["call_telephony"] = nil
@@ -80,7 +80,7 @@ func TestDB_SaveCalls_KeepsWhatANewPayloadLacks(t *testing.T) {
 		t.Fatalf("sparse payload erased data (-before +after):\n%s", diff)
 	}
 	var status, raw, hangup, reason string
-	if err := db.Pool().QueryRow(ctx, `SELECT c.status, c.raw::text, t.hangup, t.disconnect_reason FROM calls c
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT c.status, c.raw::text, t.hangup, t.disconnect_reason FROM calls c
 		JOIN call_telephony t USING (call_id)`).Scan(&status, &raw, &hangup, &reason); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestDB_SaveCalls_ReplacesNonEmptyChildren(t *testing.T) {
 	if _, err := db.SaveCalls(ctx, []store.Call{c}); err != nil {
 		t.Fatal(err)
 	}
-	snap := storetest.Snapshot(t, db.Pool(), []string{"transcript_lines", "collected_variables"})
+	snap := storetest.Snapshot(t, storetest.PoolOf(db), []string{"transcript_lines", "collected_variables"})
 	want := map[string][]string{
 		"transcript_lines":    {`{"text": "only", "call_id": "a", "line_no": 1, "speaker": "bot"}`},
 		"collected_variables": {`{"name": "w", "value": {"k": [1]}, "call_id": "a", "agent_id": "", "collected": null, "shared_value": null}`},
@@ -121,10 +121,10 @@ func TestDB_SaveCalls_DeleteCascades(t *testing.T) {
 	for _, sql := range []string{`DELETE FROM calls WHERE call_id = 'a'`, `TRUNCATE calls`,
 		`TRUNCATE calls, transcript_lines, collected_variables, call_telephony, call_actions, call_judgements`} {
 		mustSave(t, db, fullCall("a"))
-		if _, err := db.Pool().Exec(ctx, sql); err != nil {
+		if _, err := storetest.PoolOf(db).Exec(ctx, sql); err != nil {
 			t.Fatal(err)
 		}
-		for table, rows := range storetest.Snapshot(t, db.Pool(), storetest.DataTables) {
+		for table, rows := range storetest.Snapshot(t, storetest.PoolOf(db), storetest.DataTables) {
 			if len(rows) != 0 {
 				t.Errorf("%s: %s keeps %d rows", sql, table, len(rows))
 			}
@@ -266,7 +266,7 @@ func TestOpen_PoolSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := db.Pool().Config().MaxConns; got != tc.want {
+		if got := storetest.PoolOf(db).Config().MaxConns; got != tc.want {
 			t.Errorf("Open(%s, %+v): pool of %d, want %d", tc.url, tc.opts, got, tc.want)
 		}
 		db.Close()

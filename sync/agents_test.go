@@ -8,6 +8,7 @@ import (
 
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -20,7 +21,7 @@ type agentRow struct {
 
 func agentRows(t *testing.T, in *intake) map[string]agentRow {
 	t.Helper()
-	rows, err := in.db.Pool().Query(t.Context(), `SELECT model_id, coalesce(name, ''), coalesce(phone_number, ''), raw::text, deleted_at IS NOT NULL FROM agents`)
+	rows, err := storetest.PoolOf(in.db).Query(t.Context(), `SELECT model_id, coalesce(name, ''), coalesce(phone_number, ''), raw::text, deleted_at IS NOT NULL FROM agents`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestAgentRefresher_Maybe(t *testing.T) {
 	step(true)  // at start
 	step(false) // nothing new
 	model := in.srv.Models()[0]
-	if _, err := in.db.Pool().Exec(ctx, `DELETE FROM agents WHERE model_id = $1`, model); err != nil {
+	if _, err := storetest.PoolOf(in.db).Exec(ctx, `DELETE FROM agents WHERE model_id = $1`, model); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := in.db.SaveCalls(ctx, []store.Call{{ID: "c-new-agent", ModelID: &model, Raw: []byte(`{}`)}}); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -143,7 +144,7 @@ func TestBackfiller_EnrichAndRefetch(t *testing.T) {
 	if _, err := b.Run(t.Context(), windows, callsync.BackfillOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.db.Pool().Exec(t.Context(), `UPDATE sync_queue SET state = 'done'`); err != nil {
+	if _, err := storetest.PoolOf(in.db).Exec(t.Context(), `UPDATE sync_queue SET state = 'done'`); err != nil {
 		t.Fatal(err)
 	}
 	in.srv.Counters().Reset()
@@ -217,7 +218,7 @@ func TestBackfiller_MergesListAndGet(t *testing.T) {
 	for _, id := range []string{getFirst, listFirst} {
 		var custom, status *string
 		var prompt, raw []byte
-		if err := in.db.Pool().QueryRow(ctx, `SELECT custom_end_call_reason, status, prompt_variables, raw FROM calls
+		if err := storetest.PoolOf(in.db).QueryRow(ctx, `SELECT custom_end_call_reason, status, prompt_variables, raw FROM calls
 			WHERE call_id = $1`, id).Scan(&custom, &status, &prompt, &raw); err != nil {
 			t.Fatal(err)
 		}

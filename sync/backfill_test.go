@@ -80,7 +80,7 @@ func (in *intake) windows(from, to time.Time, size time.Duration, models ...stri
 // ids runs a query returning call ids and returns them sorted.
 func (in *intake) ids(sql string, args ...any) []string {
 	in.t.Helper()
-	rows, err := in.db.Pool().Query(in.t.Context(), sql, args...)
+	rows, err := storetest.PoolOf(in.db).Query(in.t.Context(), sql, args...)
 	if err != nil {
 		in.t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func (in *intake) ids(sql string, args ...any) []string {
 func (in *intake) count(sql string, args ...any) int {
 	in.t.Helper()
 	var n int
-	if err := in.db.Pool().QueryRow(in.t.Context(), sql, args...).Scan(&n); err != nil {
+	if err := storetest.PoolOf(in.db).QueryRow(in.t.Context(), sql, args...).Scan(&n); err != nil {
 		in.t.Fatal(err)
 	}
 	return n
@@ -251,7 +251,7 @@ func TestBackfiller_ResumesAfterCancel(t *testing.T) {
 		t.Fatalf("%d windows done after the cancel, want 5", done)
 	}
 	var resumeAt int
-	if err := in.db.Pool().QueryRow(t.Context(), `SELECT next_offset FROM backfill_checkpoints WHERE NOT done`).Scan(&resumeAt); err != nil || resumeAt != 100 {
+	if err := storetest.PoolOf(in.db).QueryRow(t.Context(), `SELECT next_offset FROM backfill_checkpoints WHERE NOT done`).Scan(&resumeAt); err != nil || resumeAt != 100 {
 		t.Fatalf("interrupted window's next_offset = %d (%v), want 100", resumeAt, err)
 	}
 

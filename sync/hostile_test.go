@@ -8,6 +8,7 @@ import (
 
 	"github.com/callsync/callsync/api"
 	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -131,7 +132,7 @@ func TestSyncer_HostileInput(t *testing.T) {
 	text := func(sql string, args ...any) string {
 		t.Helper()
 		var s *string
-		if err := h.db.Pool().QueryRow(t.Context(), sql, args...).Scan(&s); err != nil {
+		if err := storetest.PoolOf(h.db).QueryRow(t.Context(), sql, args...).Scan(&s); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
 		if s == nil {
@@ -196,7 +197,7 @@ func TestSyncer_HostileInput(t *testing.T) {
 	t.Run("WrongTypesStoredAsFarAsReadable", func(t *testing.T) {
 		stored(t, wrongID)
 		var name, from, model, started, duration, ringing, telDuration, actions string
-		err := h.db.Pool().QueryRow(t.Context(), `
+		err := storetest.PoolOf(h.db).QueryRow(t.Context(), `
 			SELECT c.name, c.phone_number_from, c.model_id, coalesce(c.started_at::text, '<NULL>'),
 			       coalesce(c.duration_seconds::text, '<NULL>'), coalesce(t.ringing_duration_ms::text, '<NULL>'),
 			       coalesce(t.duration_ms::text, '<NULL>'), c.executed_actions::text

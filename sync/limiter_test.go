@@ -93,7 +93,7 @@ func TestLimiter_ThrottledPausesEveryone(t *testing.T) {
 		t.Fatalf("the other process waited %v, want the 700 ms pause", waited)
 	}
 	var until *time.Time
-	if err := db.Pool().QueryRow(t.Context(), `SELECT paused_until FROM api_limits WHERE key = 'k'`).Scan(&until); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(t.Context(), `SELECT paused_until FROM api_limits WHERE key = 'k'`).Scan(&until); err != nil {
 		t.Fatal(err)
 	}
 	if until == nil {

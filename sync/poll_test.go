@@ -9,6 +9,7 @@ import (
 
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -79,7 +80,7 @@ func TestPoller_Watermark(t *testing.T) {
 
 	// Polling again does not queue new-1 again: the worker's schedule of
 	// re-fetches stands.
-	if _, err := in.db.Pool().Exec(ctx, `UPDATE sync_queue SET next_attempt_at = now() + interval '1 hour'`); err != nil {
+	if _, err := storetest.PoolOf(in.db).Exec(ctx, `UPDATE sync_queue SET next_attempt_at = now() + interval '1 hour'`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Poll(ctx, []string{model}); err != nil {

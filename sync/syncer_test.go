@@ -92,7 +92,7 @@ func (h *harness) runOnce(cfg callsync.Config) callsync.Stats {
 // makeDue makes every pending row due now, as if time had passed.
 func (h *harness) makeDue() {
 	h.t.Helper()
-	if _, err := h.db.Pool().Exec(h.t.Context(), `UPDATE sync_queue SET next_attempt_at = now() WHERE state = 'pending'`); err != nil {
+	if _, err := storetest.PoolOf(h.db).Exec(h.t.Context(), `UPDATE sync_queue SET next_attempt_at = now() WHERE state = 'pending'`); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -106,7 +106,7 @@ type row struct {
 
 func (h *harness) queue() map[string]row {
 	h.t.Helper()
-	rows, err := h.db.Pool().Query(h.t.Context(), `SELECT call_id, state, attempts, polls, coalesce(last_error, '') FROM sync_queue`)
+	rows, err := storetest.PoolOf(h.db).Query(h.t.Context(), `SELECT call_id, state, attempts, polls, coalesce(last_error, '') FROM sync_queue`)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func (h *harness) afterStop() (pending, done int) {
 func (h *harness) count(sql string, args ...any) int {
 	h.t.Helper()
 	var n int
-	if err := h.db.Pool().QueryRow(h.t.Context(), sql, args...).Scan(&n); err != nil {
+	if err := storetest.PoolOf(h.db).QueryRow(h.t.Context(), sql, args...).Scan(&n); err != nil {
 		h.t.Fatal(err)
 	}
 	return n
@@ -209,10 +209,10 @@ func TestSyncer_RunOnce_GeneratedCalls(t *testing.T) {
 	}
 
 	// Syncing everything again changes nothing but the bookkeeping.
-	before := storetest.Snapshot(t, h.db.Pool(), storetest.DataTables, "synced_at")
+	before := storetest.Snapshot(t, storetest.PoolOf(h.db), storetest.DataTables, "synced_at")
 	h.enqueue(ids(calls)...)
 	h.runOnce(callsync.Config{BatchSize: 64})
-	after := storetest.Snapshot(t, h.db.Pool(), storetest.DataTables, "synced_at")
+	after := storetest.Snapshot(t, storetest.PoolOf(h.db), storetest.DataTables, "synced_at")
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Fatalf("re-sync changed data (-first +second):\n%.3000s", diff)
 	}
@@ -233,7 +233,7 @@ func TestSyncer_OfficialExample(t *testing.T) {
 	var started time.Time
 	var duration int
 	var status string
-	err = h.db.Pool().QueryRow(t.Context(), `SELECT started_at, duration_seconds, status FROM calls WHERE call_id = $1`, c.ID()).
+	err = storetest.PoolOf(h.db).QueryRow(t.Context(), `SELECT started_at, duration_seconds, status FROM calls WHERE call_id = $1`, c.ID()).
 		Scan(&started, &duration, &status)
 	if err != nil {
 		t.Fatal(err)
@@ -415,10 +415,10 @@ func TestSyncer_KeepsTranscriptAndRecordingWhenGone(t *testing.T) {
 	purged, _ := c.With("transcript", "")
 	purged = purged.Without("recording_url", "collected_variables")
 	h.api.Add(purged)
-	before := storetest.Snapshot(t, h.db.Pool(), []string{"transcript_lines", "collected_variables"})
+	before := storetest.Snapshot(t, storetest.PoolOf(h.db), []string{"transcript_lines", "collected_variables"})
 	h.enqueue(c.ID())
 	h.runOnce(callsync.Config{})
-	after := storetest.Snapshot(t, h.db.Pool(), []string{"transcript_lines", "collected_variables"})
+	after := storetest.Snapshot(t, storetest.PoolOf(h.db), []string{"transcript_lines", "collected_variables"})
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Fatalf("retention purge erased history (-before +after):\n%s", diff)
 	}
@@ -520,7 +520,7 @@ func TestSyncer_KeepsUndecodableBody(t *testing.T) {
 	h.enqueue(id)
 	h.runOnce(callsync.Config{})
 	var body []byte
-	if err := h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body); err != nil {
+	if err := storetest.PoolOf(h.db).QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body); err != nil {
 		t.Fatal(err)
 	}
 	if len(body) != 64<<10 || string(body[:6]) != "<html>" {
@@ -528,7 +528,7 @@ func TestSyncer_KeepsUndecodableBody(t *testing.T) {
 	}
 	h.makeDue()
 	h.runOnce(callsync.Config{})
-	if err := h.db.Pool().QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body); err != nil {
+	if err := storetest.PoolOf(h.db).QueryRow(t.Context(), `SELECT last_bad_body FROM sync_queue WHERE call_id = $1`, id).Scan(&body); err != nil {
 		t.Fatal(err)
 	}
 	if body != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -19,7 +20,7 @@ import (
 // data tables but calls: any write of a row changes it.
 func (h *harness) rowVersions() []string {
 	h.t.Helper()
-	rows, err := h.db.Pool().Query(h.t.Context(), `
+	rows, err := storetest.PoolOf(h.db).Query(h.t.Context(), `
 		SELECT 'transcript_lines ' || ctid::text || ' ' || xmin::text FROM transcript_lines
 		UNION ALL SELECT 'collected_variables ' || ctid::text || ' ' || xmin::text FROM collected_variables
 		UNION ALL SELECT 'call_telephony ' || ctid::text || ' ' || xmin::text FROM call_telephony
@@ -45,7 +46,7 @@ func (h *harness) rowVersions() []string {
 func (h *harness) storedHash(id string) []byte {
 	h.t.Helper()
 	var hash []byte
-	if err := h.db.Pool().QueryRow(h.t.Context(), `SELECT payload_hash FROM calls WHERE call_id = $1`, id).Scan(&hash); err != nil {
+	if err := storetest.PoolOf(h.db).QueryRow(h.t.Context(), `SELECT payload_hash FROM calls WHERE call_id = $1`, id).Scan(&hash); err != nil {
 		h.t.Fatal(err)
 	}
 	return hash
@@ -110,7 +111,7 @@ func TestSyncer_Resync_HashOfAnotherVersionIsWrittenInFull(t *testing.T) {
 	h.enqueue(ids(calls)...)
 	h.runOnce(callsync.Config{})
 	// As a release that normalizes differently finds calls stored by the last.
-	if _, err := h.db.Pool().Exec(t.Context(), `UPDATE calls SET payload_hash = sha256(convert_to(raw::text, 'UTF8'))`); err != nil {
+	if _, err := storetest.PoolOf(h.db).Exec(t.Context(), `UPDATE calls SET payload_hash = sha256(convert_to(raw::text, 'UTF8'))`); err != nil {
 		t.Fatal(err)
 	}
 	h.enqueue(ids(calls)...)
@@ -134,7 +135,7 @@ type changingQueue struct {
 }
 
 func (q changingQueue) Complete(ctx context.Context, token int64, outcomes []store.Outcome) (store.CompleteResult, error) {
-	if _, err := q.Pool().Exec(ctx, `UPDATE calls SET payload_hash = 'written meanwhile'`); err != nil {
+	if _, err := storetest.PoolOf(q.DB).Exec(ctx, `UPDATE calls SET payload_hash = 'written meanwhile'`); err != nil {
 		return store.CompleteResult{}, fmt.Errorf("change the stored calls: %w", err)
 	}
 	return q.DB.Complete(ctx, token, outcomes)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callsync/callsync/api/apitest"
+	"github.com/callsync/callsync/store/storetest"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -25,7 +26,7 @@ func TestVerifier_FindsAndRepairsGaps(t *testing.T) {
 	m0 := in.srv.Models()[0]
 	day := func(d int) (time.Time, time.Time) { return from.AddDate(0, 0, d), from.AddDate(0, 0, d+1) }
 	d0, d1 := day(0)
-	tag, err := in.db.Pool().Exec(ctx, `DELETE FROM calls WHERE call_id IN (SELECT call_id FROM calls
+	tag, err := storetest.PoolOf(in.db).Exec(ctx, `DELETE FROM calls WHERE call_id IN (SELECT call_id FROM calls
 		WHERE model_id = $1 AND started_at >= $2 AND started_at < $3 ORDER BY call_id LIMIT 5)`, m0, d0, d1)
 	if err != nil || tag.RowsAffected() != 5 {
 		t.Fatalf("delete: %v, %v", tag, err)

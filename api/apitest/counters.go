@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sync"
@@ -14,7 +15,9 @@ import (
 // methods are safe for concurrent use.
 type Counters struct {
 	mu       sync.Mutex
-	epoch    time.Time // arrival times are kept as monotonic offsets from it
+	clock    func() time.Time // Options.Now
+	epoch    time.Time        // arrival times are kept as offsets from it
+	changed  chan struct{}    // closed and replaced at every arrival: see Wait
 	arrivals []time.Duration
 	total    int
 	endpoint map[Endpoint]int
@@ -25,8 +28,8 @@ type Counters struct {
 	steps    int
 }
 
-func newCounters() *Counters {
-	c := &Counters{epoch: time.Now()}
+func newCounters(clock func() time.Time) *Counters {
+	c := &Counters{clock: clock, epoch: clock(), changed: make(chan struct{})}
 	c.resetLocked()
 	return c
 }
@@ -42,19 +45,43 @@ func (c *Counters) resetLocked() {
 	c.steps = 0
 }
 
-// now is the current time on the counters' monotonic clock.
-func (c *Counters) now() time.Duration { return time.Since(c.epoch) }
+// now is the current time on the counters' clock, as an offset from its
+// epoch (monotonic with time.Now).
+func (c *Counters) now() time.Duration { return c.clock().Sub(c.epoch) }
 
 // arrive counts a request; the time is taken under the lock so arrivals
 // stay sorted.
 func (c *Counters) arrive(ep Endpoint, callID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.arrivals = append(c.arrivals, time.Since(c.epoch))
+	c.arrivals = append(c.arrivals, c.now())
 	c.total++
 	c.endpoint[ep]++
 	if ep == EndpointGetCall {
 		c.calls[callID]++
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Wait returns once cond holds, checking it at once and again after every
+// request that arrives, or ctx's error when ctx ends first. cond may call
+// c's methods. Tests use it to wait for requests instead of sleeping:
+//
+//	err := srv.Counters().Wait(ctx, func(c *apitest.Counters) bool { return c.Total() > 0 })
+func (c *Counters) Wait(ctx context.Context, cond func(*Counters) bool) error {
+	for {
+		c.mu.Lock()
+		changed := c.changed
+		c.mu.Unlock()
+		if cond(c) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

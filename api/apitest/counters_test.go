@@ -1,6 +1,8 @@
 package apitest_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -60,7 +62,8 @@ func TestCounters(t *testing.T) {
 
 func TestCounters_MaxInWindow(t *testing.T) {
 	calls := testCalls(5)
-	srv := mustServer(t, apitest.Options{Calls: calls})
+	clock := apitest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv := mustServer(t, apitest.Options{Calls: calls, Now: clock.Now})
 	u := srv.URL + "/calls/" + url.PathEscape(calls[0].ID())
 	burst := func(n int) {
 		var wg sync.WaitGroup
@@ -70,7 +73,7 @@ func TestCounters_MaxInWindow(t *testing.T) {
 		wg.Wait()
 	}
 	burst(6)
-	time.Sleep(300 * time.Millisecond)
+	clock.Advance(300 * time.Millisecond)
 	burst(4)
 	c := srv.Counters()
 	if got := c.MaxInWindow(200 * time.Millisecond); got != 6 {
@@ -83,7 +86,33 @@ func TestCounters_MaxInWindow(t *testing.T) {
 		t.Fatalf("MaxInWindow(0) = %d, want 0", got)
 	}
 	a := c.Arrivals()
-	if got := c.MaxInWindow(a[len(a)-1].Sub(a[0])); got != 9 {
-		t.Fatalf("window exactly first-to-last: %d, want 9 (half-open)", got)
+	if d := a[len(a)-1].Sub(a[0]); d != 300*time.Millisecond {
+		t.Fatalf("first to last arrival %v on the injected clock, want 300ms", d)
+	}
+	if got := c.MaxInWindow(300 * time.Millisecond); got != 6 {
+		t.Fatalf("window exactly first-to-last: %d, want 6 (half-open: the bursts are not in one window)", got)
+	}
+	if got := c.MaxInWindow(300*time.Millisecond + 1); got != 10 {
+		t.Fatalf("window just over first-to-last: %d, want 10", got)
+	}
+}
+
+// Wait returns once its condition holds after a request arrives, and with
+// ctx's error when ctx ends first.
+func TestCounters_Wait(t *testing.T) {
+	calls := testCalls(1)
+	srv := mustServer(t, apitest.Options{Calls: calls})
+	c := srv.Counters()
+	got := make(chan error, 1)
+	go func() { got <- c.Wait(t.Context(), func(c *apitest.Counters) bool { return c.Total() == 2 }) }()
+	mustGet(t, srv.URL+"/calls/"+url.PathEscape(calls[0].ID()), "")
+	mustGet(t, srv.URL+"/calls/"+url.PathEscape(calls[0].ID()), "")
+	if err := <-got; err != nil {
+		t.Fatalf("Wait = %v after two requests", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.Wait(ctx, func(c *apitest.Counters) bool { return c.Total() > 2 }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait on a cancelled context = %v, want context.Canceled", err)
 	}
 }

@@ -207,19 +207,20 @@ func TestServer_Script(t *testing.T) {
 func TestServer_RateLimit(t *testing.T) {
 	calls := testCalls(3)
 	window := 400 * time.Millisecond
-	srv := mustServer(t, apitest.Options{Calls: calls, RateLimit: apitest.RateLimit{Requests: 5, Window: window}})
+	clock := apitest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv := mustServer(t, apitest.Options{Calls: calls, RateLimit: apitest.RateLimit{Requests: 5, Window: window}, Now: clock.Now})
 	u := srv.URL + "/calls/" + url.PathEscape(calls[0].ID())
-	start := time.Now()
 	for i := range 5 {
 		if r := mustGet(t, u, ""); r.status != 200 {
 			t.Fatalf("request %d: %d", i, r.status)
 		}
 	}
+	clock.Advance(window - 1)
 	r := mustGet(t, u, "")
-	if time.Since(start) < window && (r.status != 429 || r.header.Get("Retry-After") != "1") {
+	if r.status != 429 || r.header.Get("Retry-After") != "1" {
 		t.Fatalf("6th request in window: %d Retry-After %q, want 429 with 1", r.status, r.header.Get("Retry-After"))
 	}
-	time.Sleep(window)
+	clock.Advance(1)
 	if r := mustGet(t, u, ""); r.status != 200 {
 		t.Fatalf("after the window: %d", r.status)
 	}

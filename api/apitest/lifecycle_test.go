@@ -26,8 +26,8 @@ func TestServer_CloseEndsSleeps(t *testing.T) {
 		}
 		errc <- err
 	}()
-	for srv.Counters().Total() == 0 {
-		time.Sleep(time.Millisecond)
+	if err := srv.Counters().Wait(t.Context(), func(c *apitest.Counters) bool { return c.Total() > 0 }); err != nil {
+		t.Fatal(err)
 	}
 	start := time.Now()
 	srv.Close()

@@ -30,6 +30,10 @@ type Options struct {
 	Seed uint64
 	// Addr is the address to listen on. Empty means "127.0.0.1:0".
 	Addr string
+	// Now is the clock that stamps arrivals (Counters) and runs RateLimit's
+	// window; nil means time.Now. A test passes a Clock's Now to cross a
+	// window without waiting for it.
+	Now func() time.Time
 }
 
 // Server is a running fake Synthflow API. Its methods are safe for
@@ -78,11 +82,15 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apitest: listen on %s: %w", addr, err)
 	}
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
+	}
 	s := &Server{
 		URL:      "http://" + ln.Addr().String() + "/v2",
 		ln:       ln,
 		data:     newDataset(),
-		counters: newCounters(),
+		counters: newCounters(clock),
 		seed:     opts.Seed,
 		done:     make(chan struct{}),
 	}

@@ -16,17 +16,69 @@ import (
 )
 
 func runBackfill(ctx context.Context, args []string, e env) error {
+	s, err := parseBackfill(args, e)
+	if err != nil {
+		return err
+	}
+	logger, db, client, err := openAPI(ctx, e, &s.lc, s.dc, &s.ac)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var modelRequests int
+	var agents callsync.AgentStore = db
+	if s.opts.DryRun {
+		agents = nil // a dry run writes nothing, agents included
+	}
+	windows, err := s.rc.windows(ctx, client, agents, s.cfg, &modelRequests)
+	if err != nil {
+		return apiError(s.ac, err)
+	}
+	if s.opts.DryRun {
+		b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: s.cfg}
+		est, err := b.Estimate(ctx, windows, s.opts)
+		if err != nil {
+			return apiError(s.ac, err)
+		}
+		printEstimate(e.stdout, est, modelRequests, s.ac, agentNames(ctx, db, logger))
+		return nil
+	}
+	prog := newProgress("backfill", e.stderr, logger)
+	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: s.cfg, Progress: prog.update}
+	start := time.Now()
+	rep, err := b.Run(ctx, windows, s.opts)
+	prog.finish()
+	if !s.opts.DryRun {
+		foldRollups(ctx, db, withComponent(logger, componentRollups))
+	}
+	names := agentNames(ctx, db, logger)
+	printBackfill(e.stdout, rep, modelRequests, time.Since(start), s.opts.DryRun, names)
+	if err == nil && !s.rc.allModels {
+		warnEmptyModels(ctx, e.stderr, db, s.rc, names, logger)
+	}
+	return backfillError(ctx, s.ac, rep, err)
+}
+
+// backfillSettings is what backfill's command line and environment say.
+type backfillSettings struct {
+	lc   logConfig
+	dc   dbConfig
+	ac   apiConfig
+	rc   rangeConfig
+	opts callsync.BackfillOptions
+	cfg  callsync.IntakeConfig
+}
+
+// parseBackfill reads backfill's flags and environment and checks them.
+func parseBackfill(args []string, e env) (backfillSettings, error) {
 	f := newFlagSet("backfill", "backfill (--model-id M ... | --all-models) --from DATE --to DATE [flags]\n\n"+
 		"Stores the calls started in [--from, --to) straight from list pages (GET /v2/calls, 100 calls a request),\n"+
 		"window by window, and queues for a fetch of their own only the calls that need one. Progress is\n"+
 		"checkpointed: run the same command again to continue where it stopped.", e)
-	var lc logConfig
-	var dc dbConfig
-	var ac apiConfig
-	var rc rangeConfig
-	var opts callsync.BackfillOptions
+	var s backfillSettings
 	var rescans int
 	var ic listIntakeConfig
+	lc, dc, ac, rc, opts := &s.lc, &s.dc, &s.ac, &s.rc, &s.opts
 	lc.register(f, "info")
 	dc.register(f)
 	ac.register(f)
@@ -38,62 +90,27 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	f.intVar(&opts.Windows, "windows-at-once", "BACKFILL_WINDOWS_AT_ONCE", 4, "windows read at the same time, each with its own pages and checkpoint (1: one after another, in order)")
 	ic.register(f, "")
 	if err := f.parse(args); err != nil {
-		return err
+		return s, err
 	}
 	if f.NArg() > 0 {
-		return usagef("backfill: unexpected argument %q", f.Arg(0))
+		return s, usagef("backfill: unexpected argument %q", f.Arg(0))
 	}
 	cfg, err := ic.config()
 	if err != nil {
-		return err
+		return s, err
 	}
+	s.cfg = cfg
 	if err := rc.validate("backfill"); err != nil {
-		return err
+		return s, err
 	}
 	if opts.Windows < 1 {
-		return usagef("--windows-at-once (BACKFILL_WINDOWS_AT_ONCE) must be at least 1, got %d", opts.Windows)
+		return s, usagef("--windows-at-once (BACKFILL_WINDOWS_AT_ONCE) must be at least 1, got %d", opts.Windows)
 	}
 	opts.Rescans = rescans
 	if rescans == 0 {
 		opts.Rescans = -1 // zero on the command line means none
 	}
-	logger, db, client, err := openAPI(ctx, e, &lc, dc, &ac)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var modelRequests int
-	var agents callsync.AgentStore = db
-	if opts.DryRun {
-		agents = nil // a dry run writes nothing, agents included
-	}
-	windows, err := rc.windows(ctx, client, agents, cfg, &modelRequests)
-	if err != nil {
-		return apiError(ac, err)
-	}
-	if opts.DryRun {
-		b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: cfg}
-		est, err := b.Estimate(ctx, windows, opts)
-		if err != nil {
-			return apiError(ac, err)
-		}
-		printEstimate(e.stdout, est, modelRequests, ac, agentNames(ctx, db, logger))
-		return nil
-	}
-	prog := newProgress("backfill", e.stderr, logger)
-	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: cfg, Progress: prog.update}
-	start := time.Now()
-	rep, err := b.Run(ctx, windows, opts)
-	prog.finish()
-	if !opts.DryRun {
-		foldRollups(ctx, db, withComponent(logger, componentRollups))
-	}
-	names := agentNames(ctx, db, logger)
-	printBackfill(e.stdout, rep, modelRequests, time.Since(start), opts.DryRun, names)
-	if err == nil && !rc.allModels {
-		warnEmptyModels(ctx, e.stderr, db, rc, names, logger)
-	}
-	return backfillError(ctx, ac, rep, err)
+	return s, nil
 }
 
 // backfillError is what a backfill that ended with rep and err returns:

@@ -271,12 +271,9 @@ func TestRun_SIGTERM(t *testing.T) {
 		t.Fatal("run did not start")
 	}
 	// The first pass runs at start: wait for it to store every call.
-	for count(t, dbURL, `SELECT count(*) FROM sync_queue WHERE state = 'done'`) < len(calls) {
-		if ctx.Err() != nil {
-			t.Fatal("the first pass did not finish")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, 60*time.Second, "the first pass to store every call", func() bool {
+		return count(t, dbURL, `SELECT count(*) FROM sync_queue WHERE state = 'done'`) >= len(calls)
+	})
 	if err := proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

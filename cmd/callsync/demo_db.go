@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/callsync/callsync/store/pgserver"
 )
@@ -31,7 +26,7 @@ func demoDatabase(ctx context.Context, e env, dbURL string) (string, func(), err
 				fmt.Fprintln(e.stderr, "callsync: demo: stop throwaway PostgreSQL:", err)
 			}
 		}
-		if err := createDatabase(ctx, srv.URL("postgres"), "callsync"); err != nil {
+		if err := pgserver.CreateDatabase(ctx, srv.URL("postgres"), "callsync"); err != nil {
 			cleanup()
 			return "", nil, err
 		}
@@ -42,62 +37,20 @@ func demoDatabase(ctx context.Context, e env, dbURL string) (string, func(), err
 	// dropped at the end.
 	name := fmt.Sprintf("callsync_demo_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	adminURL := dbURL
-	own, err := withDatabase(adminURL, name)
+	own, err := pgserver.DatabaseURL(adminURL, name)
 	if err != nil {
-		return "", nil, err
+		return "", nil, usagef("DATABASE_URL: want a postgres:// URL")
 	}
-	if err := createDatabase(ctx, adminURL, name); err != nil {
+	if err := pgserver.CreateDatabase(ctx, adminURL, name); err != nil {
 		return "", nil, fmt.Errorf("demo: %w\nThe demo creates a database of its own on DATABASE_URL's server; unset DATABASE_URL to use a throwaway server instead", err)
 	}
 	cleanup := func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := dropDatabase(ctx, adminURL, name); err != nil {
+		if err := pgserver.DropDatabase(ctx, adminURL, name); err != nil {
 			fmt.Fprintln(e.stderr, "callsync: demo:", err)
 		}
 	}
 	fmt.Fprintf(out, "• DATABASE_URL is set: using a new database, %s, on its server (dropped on exit); the database DATABASE_URL names is not touched\n", name)
 	return own, cleanup, nil
-}
-
-// createDatabase creates database name on the server at adminURL unless it exists.
-func createDatabase(ctx context.Context, adminURL, name string) error {
-	pool, err := pgxpool.New(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	_, err = pool.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) && pgErr.SQLState() == "42P04" { // duplicate_database
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
-}
-
-// dropDatabase drops database name on the server at adminURL, closing any
-// connection still open to it.
-func dropDatabase(ctx context.Context, adminURL, name string) error {
-	pool, err := pgxpool.New(ctx, adminURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
-	}
-	return nil
-}
-
-// withDatabase returns dbURL pointing at database name instead.
-func withDatabase(dbURL, name string) (string, error) {
-	u, err := url.Parse(dbURL)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", usagef("DATABASE_URL: want a postgres:// URL")
-	}
-	u.Path = "/" + name
-	return u.String(), nil
 }

@@ -205,7 +205,7 @@ func TestDeploy_ComposeInitRoles(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if err := createDatabase(ctx, pg.URL("postgres"), "warehouse"); err != nil {
+	if err := pgserver.CreateDatabase(ctx, pg.URL("postgres"), "warehouse"); err != nil {
 		t.Fatal(err)
 	}
 	roles, err := filepath.Abs(filepath.Join(deployDir, "sql/roles-admin.sql"))

@@ -226,7 +226,7 @@ func TestWebhook_Replays(t *testing.T) {
 	if got := post(t, url, "application/json", payload(id), signed(id)); got != http.StatusAccepted {
 		t.Fatalf("first delivery: %d", got)
 	}
-	if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET state = 'failed', attempts = 8, last_error = 'gave up',
+	if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE sync_queue SET state = 'failed', attempts = 8, last_error = 'gave up',
 		next_attempt_at = now() + interval '1 day' WHERE call_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestWebhook_Replays(t *testing.T) {
 	var attempts int
 	read := func() {
 		t.Helper()
-		if err := db.Pool().QueryRow(ctx, `SELECT state, attempts FROM sync_queue WHERE call_id = $1`, id).Scan(&state, &attempts); err != nil {
+		if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT state, attempts FROM sync_queue WHERE call_id = $1`, id).Scan(&state, &attempts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -248,7 +248,7 @@ func TestWebhook_Replays(t *testing.T) {
 		t.Fatalf("after 20 replays: %s with %d attempts, want failed with 8, untouched", state, attempts)
 	}
 	// After the cooldown: queued once, attempts kept.
-	if _, err := db.Pool().Exec(ctx, `UPDATE sync_queue SET updated_at = now() - interval '11 minutes' WHERE call_id = $1`, id); err != nil {
+	if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE sync_queue SET updated_at = now() - interval '11 minutes' WHERE call_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	post(t, url, "application/json", payload(id), signed(id))

@@ -95,7 +95,6 @@ var commands = []command{
 	{"prune", "apply retention: remove transcripts, recordings, variables or details of old calls", runPrune},
 	{"variables", "list, share or unshare the collected variables whose values BI readers see", runVariables},
 	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
-	{"bench", "measure sync throughput against a fake API on loopback", runBench},
 	{"version", "print callsync's version", runVersion},
 }
 

@@ -112,6 +112,13 @@ func newTelemetry() *telemetry {
 			Help: "1 while the Synthflow API refuses the API key (the last pass was stopped by a 401), else 0.",
 		}),
 	}
+	t.register()
+	return t
+}
+
+// register registers t's collectors, the build's and the Go runtime's with
+// them, and shows every outcome and pass result at 0 from the start.
+func (t *telemetry) register() {
 	bv := readBuildVersion()
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "callsync_build_info",
@@ -128,7 +135,6 @@ func newTelemetry() *telemetry {
 	for _, r := range []string{"ok", "stopped", "failed"} {
 		t.passes.WithLabelValues(r)
 	}
-	return t
 }
 
 // observeAPI is api.Options.Observe: it counts one request.

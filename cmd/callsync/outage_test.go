@@ -38,7 +38,7 @@ func ownServer(t testing.TB) (*pgserver.Server, string) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if _, err := admin.Pool().Exec(ctx, `CREATE DATABASE warehouse`); err != nil {
+	if _, err := storetest.PoolOf(admin).Exec(ctx, `CREATE DATABASE warehouse`); err != nil {
 		t.Fatal(err)
 	}
 	dbURL := srv.URL("warehouse")

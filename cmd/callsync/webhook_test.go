@@ -76,7 +76,7 @@ func signed(id string) http.Header {
 
 func queued(t *testing.T, db *store.DB) []string {
 	t.Helper()
-	rows, err := db.Pool().Query(t.Context(), `SELECT call_id || ':' || state FROM sync_queue ORDER BY 1`)
+	rows, err := storetest.PoolOf(db).Query(t.Context(), `SELECT call_id || ':' || state FROM sync_queue ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -193,3 +193,44 @@ func TestFindBinDir(t *testing.T) {
 		t.Errorf("FindBinDir error = %v, want ErrNotInstalled with install hint", err)
 	}
 }
+
+// A copy made by CreateDatabaseFrom has its template's schema and its
+// per-database settings, which CREATE DATABASE alone does not copy.
+func TestCreateDatabaseFrom(t *testing.T) {
+	srv := mustStart(t, pgserver.Options{})
+	ctx := t.Context()
+	admin := srv.URL("postgres")
+	if err := pgserver.CreateDatabase(ctx, admin, "tmpl"); err != nil {
+		t.Fatal(err)
+	}
+	conn := mustConnect(t, srv, "tmpl")
+	if _, err := conn.Exec(ctx, `CREATE TABLE t (x int); ALTER DATABASE tmpl SET jit = off; ALTER DATABASE tmpl SET search_path = 'a''b', public`); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgserver.CreateDatabaseFrom(ctx, admin, "copy", "tmpl"); err != nil {
+		t.Fatal(err)
+	}
+	c := mustConnect(t, srv, "copy")
+	if got := setting(t, c, "jit"); got != "off" {
+		t.Errorf("jit = %q in the copy, want off", got)
+	}
+	if got := setting(t, c, "search_path"); got != `"a'b", public` {
+		t.Errorf("search_path = %q in the copy", got)
+	}
+	if _, err := c.Exec(ctx, `SELECT x FROM t`); err != nil {
+		t.Errorf("the copy lacks the template's table: %v", err)
+	}
+	url, err := pgserver.DatabaseURL(admin, "copy")
+	if err != nil || !strings.Contains(url, "/copy?") {
+		t.Errorf("DatabaseURL = %q, %v", url, err)
+	}
+	if _, err := pgserver.DatabaseURL("mysql://x/y", "copy"); !errors.Is(err, pgserver.ErrNotPostgresURL) {
+		t.Errorf("DatabaseURL of a mysql URL: %v", err)
+	}
+	if err := pgserver.DropDatabase(ctx, admin, "tmpl"); err != nil {
+		t.Fatal(err)
+	}
+}

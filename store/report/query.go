@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/internal/treeonly"
 )
 
 // Table is the result of a read-only query, every value as text.
@@ -26,7 +27,7 @@ func TableCounts(ctx context.Context, db *store.DB) (map[string]int64, error) {
 	                    (SELECT count(*) FROM sync_queue), (SELECT count(*) FROM call_actions),
 	                    (SELECT count(*) FROM call_judgements), (SELECT count(*) FROM agents)`
 	var c, t, v, p, q, a, j, g int64
-	if err := db.Pool().QueryRow(ctx, sql).Scan(&c, &t, &v, &p, &q, &a, &j, &g); err != nil {
+	if err := db.Pool(treeonly.Key{}).QueryRow(ctx, sql).Scan(&c, &t, &v, &p, &q, &a, &j, &g); err != nil {
 		return nil, fmt.Errorf("count rows: %w", err)
 	}
 	return map[string]int64{"calls": c, "transcript_lines": t, "collected_variables": v, "call_telephony": p,
@@ -38,7 +39,7 @@ func TableCounts(ctx context.Context, db *store.DB) (map[string]int64, error) {
 // returns the database's error, wrapped.
 func Query(ctx context.Context, db *store.DB, sql string, args ...any) (Table, error) {
 	var t Table
-	err := pgx.BeginTxFunc(ctx, db.Pool(), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, db.Pool(treeonly.Key{}), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// Numerics in text format keep their scale: pgx's binary decoding turns 0.0000 into 0.
 		formats := pgx.QueryResultFormatsByOID{pgtype.NumericOID: pgx.TextFormatCode}
 		rows, err := tx.Query(ctx, sql, append([]any{formats}, args...)...)

@@ -1,6 +1,8 @@
 // Package storebench holds what the benchmarks do to the database besides
-// syncing: empty the warehouse between runs and read PostgreSQL's count of
-// rate limit bucket writes. Nothing else should use it. It holds SQL, so it
+// syncing: empty the warehouse between runs, read PostgreSQL's count of
+// rate limit bucket writes, fill a warehouse with clones of stored calls,
+// and write calls the naive way, statement by statement, as the baseline
+// of the batched writer. Nothing else should use it. It holds SQL, so it
 // lives in the store tree; it reaches the database through store.DB.Pool.
 package storebench
 
@@ -9,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/internal/treeonly"
 )
 
 const emptyWarehouseSQL = `TRUNCATE calls, transcript_lines, collected_variables, call_telephony, call_actions,
@@ -19,7 +22,7 @@ const emptyWarehouseSQL = `TRUNCATE calls, transcript_lines, collected_variables
 // it to sync the same calls into an empty warehouse again; nothing else
 // should. It returns the database's error.
 func EmptyWarehouse(ctx context.Context, db *store.DB) error {
-	if _, err := db.Pool().Exec(ctx, emptyWarehouseSQL); err != nil {
+	if _, err := db.Pool(treeonly.Key{}).Exec(ctx, emptyWarehouseSQL); err != nil {
 		return fmt.Errorf("empty the warehouse: %w", err)
 	}
 	return nil
@@ -36,8 +39,17 @@ SELECT COALESCE(sum(n_tup_ins + n_tup_upd), 0)::bigint FROM pg_stat_user_tables 
 // second, and when it exits. For measuring: compare two readings.
 func LimiterWrites(ctx context.Context, db *store.DB) (int64, error) {
 	var n int64
-	if err := db.Pool().QueryRow(ctx, limiterWritesSQL).Scan(&n); err != nil {
+	if err := db.Pool(treeonly.Key{}).QueryRow(ctx, limiterWritesSQL).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count rate limit bucket writes: %w", err)
 	}
 	return n, nil
+}
+
+// SaveCallSlow writes one call the naive way: a transaction of its own, a
+// statement per row, with the rules of store.DB.SaveCalls. Benchmarks
+// measure the batched writer against it, and the store's tests hold the two
+// writers to the same rules. It returns the database's error, with the call
+// id.
+func SaveCallSlow(ctx context.Context, db *store.DB, c store.Call) error {
+	return db.SaveCallSlow(ctx, treeonly.Key{}, c)
 }

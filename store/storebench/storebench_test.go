@@ -24,7 +24,7 @@ func TestEmptyWarehouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	var calls, queued int
-	if err := db.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM sync_queue)`).Scan(&calls, &queued); err != nil {
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM sync_queue)`).Scan(&calls, &queued); err != nil {
 		t.Fatal(err)
 	}
 	if calls != 0 || queued != 0 {

@@ -2,22 +2,26 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/callsync/callsync/api/apitest"
+	"github.com/lmittmann/tint"
+
 	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/pgserver"
 	"github.com/callsync/callsync/store/storebench"
 	callsync "github.com/callsync/callsync/sync"
 )
 
-// benchConfig holds the settings of `callsync bench`.
+// benchConfig holds the settings of a bench run.
 type benchConfig struct {
 	calls       int
 	latency     time.Duration
@@ -26,7 +30,7 @@ type benchConfig struct {
 	rateLimit   int
 	noLimitToo  bool
 	prefill     int
-	processes   []int
+	processes   intList
 	runs        int
 	duration    time.Duration
 	naive       int
@@ -34,6 +38,8 @@ type benchConfig struct {
 	worker      string
 	searchIndex bool
 	keep        bool
+	server      string // --create-databases-on: the server the bench may create databases on
+	logLevel    string
 }
 
 // benchRateLimit is bench's default rate limit: production always runs with
@@ -41,14 +47,26 @@ type benchConfig struct {
 // figures show the limiter's own cost.
 const benchRateLimit = 1_000_000
 
-func runBench(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("bench", "bench [flags]\n\nMeasures the whole sync path: generates calls in a fake API on loopback, drains them into a fresh\ndatabase with real worker processes ('callsync once'), then syncs them again unchanged, with the\nrate limiter on (as in production) and without it; runs the naive path (one transaction per call,\nstatement by statement) on a sample for comparison; with --backfill, also stores the calls from list\npages ('callsync backfill') and runs that again. Each run uses a fresh database; the summary gives\nmedians. Uses a throwaway PostgreSQL, or fresh databases created (and dropped) on DATABASE_URL's server.", e)
-	var lc logConfig
-	var dc dbConfig
-	var c benchConfig
-	procs := intList{1}
-	lc.register(f, "warn")
-	dc.register(f)
+// fakeAPIKey is the fake API's key; it authenticates nothing real.
+const fakeAPIKey = "bench-key"
+
+const benchUsage = `callsync-bench [flags]
+
+Measures the whole sync path: generates calls in a fake API on loopback, drains them into a fresh
+database with real worker processes ('callsync once'), then syncs them again unchanged, with the
+rate limiter on (as in production) and without it; runs the naive path (one transaction per call,
+statement by statement) on a sample for comparison; with --backfill, also stores the calls from list
+pages ('callsync backfill') and runs that again. Each run uses a fresh database; the summary gives
+medians. The databases live on a throwaway PostgreSQL started from the installed server binaries,
+or, with --create-databases-on, are created (and dropped) on that server. DATABASE_URL is not read.
+
+Flags:
+`
+
+// register defines c's flags on f. A mode of the bench with flags of its
+// own registers them beside these.
+func (c *benchConfig) register(f *flag.FlagSet) {
+	c.processes = intList{1}
 	f.IntVar(&c.calls, "calls", 20000, "calls the fake API serves and the workers drain")
 	f.DurationVar(&c.latency, "latency", 0, "fake API latency per request")
 	f.IntVar(&c.concurrency, "concurrency", callsync.DefaultConfig().Concurrency, "API requests in flight per worker")
@@ -56,39 +74,72 @@ func runBench(ctx context.Context, args []string, e env) error {
 	f.IntVar(&c.rateLimit, "rate-limit", benchRateLimit, "API requests per minute shared by the workers (0: no limiter)")
 	f.BoolVar(&c.noLimitToo, "no-limit-too", true, "also run every sync phase without a limiter, for comparison (not with --duration)")
 	f.IntVar(&c.prefill, "prefill", 0, "calls already in the warehouse (and done in the queue) before each run")
-	f.Var(&procs, "processes", "worker processes draining the queue together; a comma-separated list measures each")
+	f.Var(&c.processes, "processes", "worker processes draining the queue together; a comma-separated list measures each")
 	f.IntVar(&c.runs, "runs", 3, "runs of every phase, each on a fresh database; the summary gives medians")
 	f.DurationVar(&c.duration, "duration", 0, "stop the workers after this long (0: when the queue is drained)")
 	f.IntVar(&c.naive, "naive-sample", 500, "calls synced by the naive path (0: skip it)")
 	f.BoolVar(&c.backfill, "backfill", false, "also measure a backfill from list pages (100 calls a request, no latency), fresh and run again")
-	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker processes (default: this one)")
-	f.BoolVar(&c.keep, "keep", false, "keep each run's database at the end (with DATABASE_URL) and print its URL, e.g. to time queries after --prefill")
+	f.StringVar(&c.worker, "worker-binary", "", "callsync binary for the worker processes (default: callsync beside this binary, else one built with 'go build')")
+	f.BoolVar(&c.keep, "keep", false, "keep each run's database at the end (with --create-databases-on) and print its URL, e.g. to time queries after --prefill")
 	f.BoolVar(&c.searchIndex, "search-index", false, "in each run, also sync the calls fresh again with the transcript search index on, and compare")
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	c.processes = procs
+	f.StringVar(&c.server, "create-databases-on", "", "postgres:// URL of a server on which the bench may create and drop databases of its own (default: a throwaway server)")
+	f.StringVar(&c.logLevel, "log-level", "warn", "debug, info, warn or error")
+}
+
+// validate checks c and settles the settings that depend on others.
+func (c *benchConfig) validate() error {
 	switch {
 	case c.calls < 1, c.concurrency < 1, c.batchSize < 1, c.runs < 1, c.rateLimit < 0, c.prefill < 0, c.naive < 0:
-		return usagef("bench: --calls, --concurrency, --batch-size and --runs must be positive; --rate-limit, --prefill and --naive-sample not negative")
+		return usagef("--calls, --concurrency, --batch-size and --runs must be positive; --rate-limit, --prefill and --naive-sample not negative")
 	case len(c.processes) == 0:
-		return usagef("bench: --processes: give at least one count")
+		return usagef("--processes: give at least one count")
+	case c.keep && c.server == "":
+		return usagef("--keep needs --create-databases-on: a throwaway server's databases go with it")
+	}
+	if c.server != "" {
+		if _, err := pgserver.DatabaseURL(c.server, "postgres"); err != nil {
+			return usagef("--create-databases-on: want a postgres:// URL")
+		}
 	}
 	if c.duration > 0 || c.rateLimit == 0 {
 		c.noLimitToo = false
 	}
-	if c.worker == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("bench: find the callsync binary: %w (use --worker-binary)", err)
-		}
-		c.worker = exe
+	return nil
+}
+
+func runBench(ctx context.Context, args []string, e env) error {
+	f := flag.NewFlagSet("callsync-bench", flag.ContinueOnError)
+	f.SetOutput(e.stderr)
+	f.Usage = func() {
+		fmt.Fprintf(f.Output(), "%s", benchUsage)
+		f.PrintDefaults()
 	}
-	logger, err := lc.logger(e.stderr)
+	var c benchConfig
+	c.register(f)
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError(err.Error())
+	}
+	if f.NArg() > 0 {
+		return usagef("unexpected argument %q", f.Arg(0))
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return usagef("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	logger := slog.New(tint.NewTextHandler(e.stderr, &tint.Options{Level: level, NoColor: true}))
+	worker, cleanup, err := workerBinary(ctx, c.worker, e.stdout)
 	if err != nil {
 		return err
 	}
-	return bench(ctx, c, dc.url, logger, e.stdout)
+	defer cleanup()
+	c.worker = worker
+	return bench(ctx, c, c.server, logger, e.stdout)
 }
 
 // benchSetting is one combination of worker processes and rate limit.
@@ -111,14 +162,19 @@ type benchResult struct {
 }
 
 func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Logger, out io.Writer) error {
-	admin, cleanup, err := benchServer(ctx, adminURL)
+	adminURL, cleanup, err := benchServer(ctx, adminURL)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	admin, dropTemplate, err := benchTemplate(ctx, adminURL, logger)
+	if err != nil {
+		return err
+	}
+	defer dropTemplate()
 
 	calls := apitest.Generate(apitest.GenerateOptions{Seed: 1, Calls: c.calls})
-	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: demoKey, Faults: apitest.Faults{LatencyMin: c.latency}})
+	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: fakeAPIKey, Faults: apitest.Faults{LatencyMin: c.latency}})
 	if err != nil {
 		return err
 	}
@@ -178,7 +234,7 @@ func benchSettings(c benchConfig) []benchSetting {
 }
 
 // benchRuns runs every setting c.runs times and returns what each measured.
-func benchRuns(ctx context.Context, c benchConfig, settings []benchSetting, admin string, fake *apitest.Server, ids []string,
+func benchRuns(ctx context.Context, c benchConfig, settings []benchSetting, admin server, fake *apitest.Server, ids []string,
 	out io.Writer) ([]benchResult, error) {
 	results := make([]benchResult, len(settings))
 	// Runs go round the settings, so that a busy spell of the machine
@@ -207,9 +263,9 @@ func benchRuns(ctx context.Context, c benchConfig, settings []benchSetting, admi
 
 // benchNaive syncs calls by the naive path on a database of its own and
 // compares its rate with freshRate, measured with setting.
-func benchNaive(ctx context.Context, admin string, fake *apitest.Server, calls []apitest.Call, freshRate float64,
+func benchNaive(ctx context.Context, admin server, fake *apitest.Server, calls []apitest.Call, freshRate float64,
 	setting benchSetting, logger *slog.Logger, out io.Writer) error {
-	db, _, drop, err := benchDB(ctx, admin, logger)
+	db, _, drop, err := benchDB(ctx, admin)
 	if err != nil {
 		return err
 	}
@@ -227,8 +283,8 @@ func benchNaive(ctx context.Context, admin string, fake *apitest.Server, calls [
 
 // benchRun runs the fresh and the unchanged phase of one setting on a
 // database of their own.
-func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin string, fake *apitest.Server, ids []string, out io.Writer) (fresh, again phase, err error) {
-	db, dbURL, drop, err := benchDB(ctx, admin, slog.New(slog.DiscardHandler))
+func benchRun(ctx context.Context, c benchConfig, s benchSetting, admin server, fake *apitest.Server, ids []string, out io.Writer) (fresh, again phase, err error) {
+	db, dbURL, drop, err := benchDB(ctx, admin)
 	if err != nil {
 		return fresh, again, err
 	}

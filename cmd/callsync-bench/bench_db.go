@@ -10,6 +10,7 @@ import (
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store"
 	"github.com/callsync/callsync/store/pgserver"
+	"github.com/callsync/callsync/store/storebench"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -22,25 +23,59 @@ func benchServer(ctx context.Context, adminURL string) (string, func(), error) {
 	}
 	srv, err := pgserver.Start(ctx, pgserver.Options{})
 	if err != nil {
-		return "", nil, fmt.Errorf("bench: %w\nSet DATABASE_URL to use a running server instead", err)
+		return "", nil, fmt.Errorf("%w\nUse --create-databases-on to create the bench's databases on a running server instead", err)
 	}
 	return srv.URL("postgres"), func() { _ = srv.Close() }, nil
 }
 
-// benchDB creates a fresh, migrated database on the server at admin and
-// opens it; drop drops it.
-func benchDB(ctx context.Context, admin string, logger *slog.Logger) (*store.DB, string, func(), error) {
+// server is where the bench makes its databases: the server at url, each
+// database a copy of template, migrated once per bench.
+type server struct {
+	url, template string
+}
+
+// benchTemplate creates and migrates the database every database of the
+// bench is copied from, so that each run's fresh database costs a copy
+// rather than every migration again; drop drops it.
+func benchTemplate(ctx context.Context, adminURL string, logger *slog.Logger) (server, func(), error) {
+	name := fmt.Sprintf("callsync_bench_tmpl_%d", time.Now().UnixNano())
+	if err := pgserver.CreateDatabase(ctx, adminURL, name); err != nil {
+		return server{}, nil, err
+	}
+	drop := func() { _ = pgserver.DropDatabase(context.WithoutCancel(ctx), adminURL, name) }
+	dbURL, err := pgserver.DatabaseURL(adminURL, name)
+	if err != nil {
+		drop()
+		return server{}, nil, err
+	}
+	db, err := store.Open(ctx, dbURL, store.Options{})
+	if err != nil {
+		drop()
+		return server{}, nil, err
+	}
+	err = db.Migrate(ctx, logger)
+	db.Close() // a template must have no connection when it is copied
+	if err != nil {
+		drop()
+		return server{}, nil, err
+	}
+	return server{url: adminURL, template: name}, drop, nil
+}
+
+// benchDB creates a fresh, migrated database on admin and opens it; drop
+// drops it.
+func benchDB(ctx context.Context, admin server) (*store.DB, string, func(), error) {
 	name := fmt.Sprintf("callsync_bench_%d", time.Now().UnixNano())
-	if err := createDatabase(ctx, admin, name); err != nil {
+	if err := pgserver.CreateDatabaseFrom(ctx, admin.url, name, admin.template); err != nil {
 		return nil, "", nil, err
 	}
-	drop := func() { _ = dropDatabase(context.WithoutCancel(ctx), admin, name) }
-	dbURL, err := withDatabase(admin, name)
+	drop := func() { _ = pgserver.DropDatabase(context.WithoutCancel(ctx), admin.url, name) }
+	dbURL, err := pgserver.DatabaseURL(admin.url, name)
 	if err != nil {
 		drop()
 		return nil, "", nil, err
 	}
-	db, err := openStore(ctx, dbConfig{url: dbURL}, logger, true)
+	db, err := store.Open(ctx, dbURL, store.Options{})
 	if err != nil {
 		drop()
 		return nil, "", nil, err
@@ -101,7 +136,7 @@ func prefill(ctx context.Context, db *store.DB, n int) error {
 	}
 	if cloned > 0 {
 		copies := (cloned + chunk - 1) / chunk
-		if err := db.CloneCalls(ctx, "prefill-", copies, span, nil); err != nil {
+		if err := storebench.CloneCalls(ctx, db, "prefill-", copies, span, nil); err != nil {
 			return err
 		}
 	}

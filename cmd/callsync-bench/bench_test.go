@@ -1,6 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,13 +17,46 @@ import (
 	"github.com/callsync/callsync/store/storetest"
 )
 
+// binary is the callsync binary the bench's worker processes run.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "callsync-bench-test-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "callsync")
+	if out, err := exec.Command("go", "build", "-o", binary, workerModule).CombinedOutput(); err != nil {
+		panic("build callsync: " + err.Error() + "\n" + string(out))
+	}
+	code := storetest.Run(m)
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "remove the test binary:", err)
+	}
+	os.Exit(code)
+}
+
+// result is what one bench run printed and returned.
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+// runBenchCmd runs the bench in-process with args.
+func runBenchCmd(t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), args, &stdout, &stderr)
+	return result{stdout.String(), stderr.String(), err}
+}
+
 // TestBench runs the benchmark harness end to end on tiny inputs, through
 // the real worker binary: every phase runs and prints well-formed figures,
 // every call is drained and re-synced unchanged, the naive sample and the
 // backfill run. It measures nothing.
 func TestBench(t *testing.T) {
 	admin := storetest.NewDatabase(t) // its server hosts the bench's own database
-	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "100", "--naive-sample", "10",
+	r := runBenchCmd(t, "--create-databases-on", admin, "--calls", "100", "--naive-sample", "10",
 		"--prefill", "50", "--processes", "2", "--runs", "1", "--backfill", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
@@ -76,7 +116,7 @@ func TestBench(t *testing.T) {
 // twice the 100 the limit allows in any 10 s.
 func TestBench_RateLimited(t *testing.T) {
 	admin := storetest.NewDatabase(t)
-	r := runCmd(t, map[string]string{"DATABASE_URL": admin}, "", "bench", "--calls", "200", "--rate-limit", "600",
+	r := runBenchCmd(t, "--create-databases-on", admin, "--calls", "200", "--rate-limit", "600",
 		"--duration", "2s", "--processes", "2", "--runs", "1", "--worker-binary", binary)
 	if r.err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", r.err, r.stdout, r.stderr)
@@ -86,17 +126,22 @@ func TestBench_RateLimited(t *testing.T) {
 	}
 }
 
-func TestRetryFailed(t *testing.T) {
-	dbURL := storetest.NewDatabase(t)
-	env := map[string]string{"DATABASE_URL": dbURL}
-	r := runCmd(t, env, "", "retry-failed", "--error-like", "503", "--since", "1h")
-	if r.err != nil || !strings.Contains(r.stdout, "queued 0 failed calls again") {
-		t.Fatalf("retry-failed: %v %q", r.err, r.stdout)
+// TestBench_Usage: bad flags are usage errors, and the bench creates
+// databases only on a server named by --create-databases-on.
+func TestBench_Usage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--calls", "0"},
+		{"--processes", "0"},
+		{"--create-databases-on", "mysql://db/x"},
+		{"--keep"},
+		{"extra"},
+	} {
+		r := runBenchCmd(t, args...)
+		if !errors.As(r.err, new(usageError)) {
+			t.Errorf("%v: err = %v, want a usage error", args, r.err)
+		}
 	}
-	if r := runCmd(t, env, "", "retry-failed", "--since", "-1h"); r.err == nil {
-		t.Error("a negative --since was accepted")
-	}
-	if r := runCmd(t, env, "", "retry-failed", "extra"); r.err == nil {
-		t.Error("an unexpected argument was accepted")
+	if r := runBenchCmd(t, "--help"); !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stderr, "-create-databases-on") {
+		t.Errorf("--help: %v\n%s", r.err, r.stderr)
 	}
 }

@@ -21,8 +21,8 @@ import (
 // from list pages (100 calls a request, no latency): fresh into an empty
 // database, then the same command again over the finished range. It
 // compares the fresh rate with freshSync, the fresh sync's.
-func benchBackfill(ctx context.Context, c benchConfig, admin string, calls []apitest.Call, freshSync float64, logger *slog.Logger, out io.Writer) error {
-	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: demoKey})
+func benchBackfill(ctx context.Context, c benchConfig, admin server, calls []apitest.Call, freshSync float64, logger *slog.Logger, out io.Writer) error {
+	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: fakeAPIKey})
 	if err != nil {
 		return err
 	}
@@ -45,12 +45,12 @@ func benchBackfill(ctx context.Context, c benchConfig, admin string, calls []api
 		len(calls), strings.Join(args[:2], " "), from.Format(time.DateOnly), to.Format(time.DateOnly), c.rateLimit)
 	var freshRates []float64
 	for run := range c.runs {
-		db, dbURL, drop, err := benchDB(ctx, admin, logger)
+		db, dbURL, drop, err := benchDB(ctx, admin)
 		if err != nil {
 			return err
 		}
 		db.Close()
-		env := append(os.Environ(), "DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+fake.URL, "SYNTHFLOW_API_KEY="+demoKey,
+		env := append(os.Environ(), "DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+fake.URL, "SYNTHFLOW_API_KEY="+fakeAPIKey,
 			"SYNTHFLOW_API_KEY_FILE=", "SYNTHFLOW_RATE_LIMIT="+strconv.Itoa(c.rateLimit), "LOG_LEVEL=warn")
 		for _, again := range []bool{false, true} {
 			fake.Counters().Reset()

@@ -75,7 +75,7 @@ func benchPhase(ctx context.Context, c benchConfig, processes int, db *store.DB,
 		return p, err
 	}
 	env := append(os.Environ(),
-		"DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+fake.URL, "SYNTHFLOW_API_KEY="+demoKey,
+		"DATABASE_URL="+dbURL, "SYNTHFLOW_API_URL="+fake.URL, "SYNTHFLOW_API_KEY="+fakeAPIKey,
 		"SYNTHFLOW_API_KEY_FILE=", "SYNTHFLOW_RATE_LIMIT="+strconv.Itoa(c.rateLimit),
 		"SYNC_CONCURRENCY="+strconv.Itoa(c.concurrency), "SYNC_BATCH_SIZE="+strconv.Itoa(c.batchSize),
 		"LOG_FORMAT=json", "LOG_LEVEL=info")
@@ -191,7 +191,7 @@ func runWorker(ctx context.Context, binary string, env []string, duration time.D
 // by statement. The calls are stored under new ids so that they are fresh
 // inserts like the fast path's.
 func naiveSync(ctx context.Context, db *store.DB, fake *apitest.Server, calls []apitest.Call) (int, time.Duration, error) {
-	client, err := api.NewClient(api.Options{BaseURL: fake.URL, APIKey: demoKey})
+	client, err := api.NewClient(api.Options{BaseURL: fake.URL, APIKey: fakeAPIKey})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -206,7 +206,7 @@ func naiveSync(ctx context.Context, db *store.DB, fake *apitest.Server, calls []
 		if err != nil {
 			return 0, 0, err
 		}
-		if err := db.SaveCallSlow(ctx, row); err != nil {
+		if err := storebench.SaveCallSlow(ctx, db, row); err != nil {
 			return 0, 0, err
 		}
 	}

@@ -1,4 +1,4 @@
-package store
+package storebench
 
 import (
 	"context"
@@ -7,6 +7,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/callsync/callsync/store"
+	"github.com/callsync/callsync/store/internal/treeonly"
 )
 
 // cloneTables are the tables CloneCalls copies, parents first.
@@ -44,6 +48,10 @@ const cloneFastSQL = `
 SELECT set_config('session_replication_role', 'replica', true)
 WHERE  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`
 
+// noStatementTimeoutSQL lifts the pool's statement timeout for the rest of
+// a round's transaction: a round writes a million rows a statement.
+const noStatementTimeoutSQL = `SELECT set_config('statement_timeout', '0', true)`
+
 // cloneRound is how many copies of the calls one transaction writes.
 const cloneRound = 50
 
@@ -55,13 +63,14 @@ const cloneRound = 50
 // … SELECT, in a transaction of their own, so that an interrupted clone
 // keeps what it wrote; the copies' rollup keys are marked dirty. It returns
 // the database's error.
-func (db *DB) CloneCalls(ctx context.Context, prefix string, copies int, span time.Duration, progress func(done int)) error {
-	stmts, err := cloneStatements(ctx, db)
+func CloneCalls(ctx context.Context, db *store.DB, prefix string, copies int, span time.Duration, progress func(done int)) error {
+	pool := db.Pool(treeonly.Key{})
+	stmts, err := cloneStatements(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("clone calls: %w", err)
 	}
 	stmts = append(stmts, cloneMarkSQL)
-	rows, err := db.pool.Query(ctx, cloneSourcesSQL, prefix)
+	rows, err := pool.Query(ctx, cloneSourcesSQL, prefix)
 	if err != nil {
 		return fmt.Errorf("clone calls: %w", err)
 	}
@@ -71,11 +80,11 @@ func (db *DB) CloneCalls(ctx context.Context, prefix string, copies int, span ti
 	}
 	for k := 1; k <= copies; k += cloneRound {
 		last := min(k+cloneRound-1, copies)
-		err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, cloneFastSQL); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, noStatementTimeoutSQL); err != nil { // a round writes a million rows a statement
+			if _, err := tx.Exec(ctx, noStatementTimeoutSQL); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, cloneIDsSQL, k, last, copies, span, sources); err != nil {
@@ -100,10 +109,10 @@ func (db *DB) CloneCalls(ctx context.Context, prefix string, copies int, span ti
 
 // cloneStatements returns the INSERT … SELECT of each of cloneTables from
 // clone_ids, over every column the table has now.
-func cloneStatements(ctx context.Context, db *DB) ([]string, error) {
+func cloneStatements(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	stmts := make([]string, 0, len(cloneTables))
 	for _, table := range cloneTables {
-		rows, err := db.pool.Query(ctx, tableColumnsSQL, table)
+		rows, err := pool.Query(ctx, tableColumnsSQL, table)
 		if err != nil {
 			return nil, fmt.Errorf("columns of %s: %w", table, err)
 		}
