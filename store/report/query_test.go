@@ -1,6 +1,8 @@
 package report_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,5 +38,44 @@ func TestQuery_ReadOnly(t *testing.T) {
 	}
 	if counts["sync_queue"] != 0 || len(counts) != 8 {
 		t.Errorf("counts = %v, want 8 tables and an empty sync_queue", counts)
+	}
+}
+
+// TestReports_CancelAsksArePeoples: the example that lists the calls in
+// which someone asked to cancel shows what the person said, not the
+// agent's lines that mention cancelling.
+func TestReports_CancelAsksArePeoples(t *testing.T) {
+	pool := storetest.Pool(t)
+	db := store.New(pool)
+	ctx := t.Context()
+	if _, err := pool.Exec(ctx, `INSERT INTO calls (call_id, model_id, started_at, raw) VALUES ('c1', 'm1', now(), '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO transcript_lines (call_id, line_no, speaker, text) VALUES
+		('c1', 1, 'bot', 'You can cancel at any time.'), ('c1', 2, 'human', 'Please cancel my plan.'),
+		('c1', 3, 'assistant', 'I will cancel it now.')`); err != nil {
+		t.Fatal(err)
+	}
+	var sql string
+	for _, r := range report.Reports {
+		if strings.Contains(r.Title, "asked to cancel") {
+			sql = r.SQL
+		}
+	}
+	if sql == "" {
+		t.Fatal("no report of calls in which someone asked to cancel")
+	}
+	tab, err := report.Query(ctx, db, sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	speaker := slices.Index(tab.Columns, "speaker")
+	if len(tab.Rows) == 0 || speaker < 0 {
+		t.Fatalf("report: %+v, want the person's line", tab)
+	}
+	for _, row := range tab.Rows {
+		if row[speaker] != "human" {
+			t.Errorf("report shows a line of %s: %v", row[speaker], row)
+		}
 	}
 }
