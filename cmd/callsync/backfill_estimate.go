@@ -40,7 +40,7 @@ func printEstimate(w io.Writer, est callsync.BackfillEstimate, modelRequests int
 		fmt.Fprintf(w, ": about %s at %d requests a minute (SYNTHFLOW_RATE_LIMIT), if no other process uses the key",
 			took.Round(time.Second), ac.rateLimit)
 	} else {
-		fmt.Fprint(w, ", with no rate limit set (SYNTHFLOW_RATE_LIMIT=0): as fast as the API answers")
+		fmt.Fprintf(w, ", with no rate limit set (SYNTHFLOW_RATE_LIMIT=%d): as fast as the API answers", ac.rateLimit)
 	}
 	fmt.Fprintln(w, "; windows whose counts differ are read again, and calls still in progress are queued for a fetch of their own")
 }
