@@ -41,10 +41,10 @@ func TestQuery_ReadOnly(t *testing.T) {
 	}
 }
 
-// TestReports_CancelAsksArePeoples: the example that lists the calls in
-// which someone asked to cancel shows what the person said, not the
-// agent's lines that mention cancelling.
-func TestReports_CancelAsksArePeoples(t *testing.T) {
+// TestReports_CallBackAsksArePeoples: the example that lists the calls in
+// which the person asked to be called back shows what the person said,
+// not the agent's lines with the same words.
+func TestReports_CallBackAsksArePeoples(t *testing.T) {
 	pool := storetest.Pool(t)
 	db := store.New(pool)
 	ctx := t.Context()
@@ -52,18 +52,18 @@ func TestReports_CancelAsksArePeoples(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `INSERT INTO transcript_lines (call_id, line_no, speaker, text) VALUES
-		('c1', 1, 'bot', 'You can cancel at any time.'), ('c1', 2, 'human', 'Please cancel my plan.'),
-		('c1', 3, 'assistant', 'I will cancel it now.')`); err != nil {
+		('c1', 1, 'bot', 'I will call you back tomorrow.'), ('c1', 2, 'human', 'Can you call me back later?'),
+		('c1', 3, 'assistant', 'Shall I call back at noon?')`); err != nil {
 		t.Fatal(err)
 	}
 	var sql string
 	for _, r := range report.Reports {
-		if strings.Contains(r.Title, "asked to cancel") {
+		if strings.Contains(r.Title, "asked to be called back") {
 			sql = r.SQL
 		}
 	}
 	if sql == "" {
-		t.Fatal("no report of calls in which someone asked to cancel")
+		t.Fatal("no report of calls in which the person asked to be called back")
 	}
 	tab, err := report.Query(ctx, db, sql)
 	if err != nil {

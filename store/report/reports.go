@@ -68,11 +68,11 @@ GROUP  BY 1, 2
 ORDER  BY 1, 2`,
 	},
 	{
-		Title: "Calls in which someone asked to cancel (transcript_search, the person's lines)",
+		Title: "Calls in which the person asked to be called back (transcript_search: their lines, not the agent's)",
 		SQL: `SELECT f.agent_name, s.call_id, s.speaker, left(s.text, 60) AS text
 FROM   transcript_search s
 JOIN   call_facts f USING (call_id)
-WHERE  s.speaker = 'human' AND s.document @@ websearch_to_tsquery('simple', 'cancel')
+WHERE  s.speaker = 'human' AND s.document @@ websearch_to_tsquery('simple', 'call back')
 ORDER  BY f.started_at DESC
 LIMIT  3`,
 	},
