@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -35,6 +36,10 @@ type Erased struct {
 	Calls []string
 	// Stored counts the calls of Calls that were stored and are deleted.
 	Stored int
+	// Unstored lists, sorted, the call ids of Calls that were neither
+	// stored nor erased before: only a tombstone was written for them (an
+	// erasure ahead of the sync, or a mistyped id).
+	Unstored []string
 	// Queued counts the queue rows deleted.
 	Queued int
 	// Numbers counts the phone numbers tombstoned (new or already).
@@ -81,7 +86,8 @@ SELECT u.id, c.model_id, c.started_at, $2
 FROM   unnest($1::text[]) AS u(id)
 LEFT   JOIN calls c ON c.call_id = u.id
 ORDER  BY u.id
-ON CONFLICT (call_id) DO NOTHING`
+ON CONFLICT (call_id) DO NOTHING
+RETURNING call_id, model_id IS NULL AS unstored`
 
 const deleteQueuedSQL = `DELETE FROM sync_queue WHERE call_id = ANY($1::text[])`
 
@@ -90,6 +96,12 @@ const deleteQueuedSQL = `DELETE FROM sync_queue WHERE call_id = ANY($1::text[])`
 const deleteCallsSQL = `DELETE FROM calls WHERE call_id = ANY($1::text[]) RETURNING call_id`
 
 const finishErasureSQL = `UPDATE erasures SET erased = $2 WHERE id = $1`
+
+// tombstone is a row tombstoneSQL wrote.
+type tombstone struct {
+	CallID   string
+	Unstored bool
+}
 
 // Forget erases calls in one transaction: it tombstones the ids (so that
 // no intake path stores or queues them again), deletes the stored calls
@@ -126,9 +138,20 @@ func (db *DB) Forget(ctx context.Context, req Erasure) (Erased, error) {
 		if err := tx.QueryRow(ctx, insertErasureSQL, len(req.CallIDs)+len(req.PhoneNumbers), req.Reason).Scan(&res.ID); err != nil {
 			return fmt.Errorf("record erasure: %w", err)
 		}
-		if _, err := tx.Exec(ctx, tombstoneSQL, list, res.ID); err != nil {
+		rows, err := tx.Query(ctx, tombstoneSQL, list, res.ID)
+		if err != nil {
 			return fmt.Errorf("tombstone calls: %w", err)
 		}
+		tombs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[tombstone])
+		if err != nil {
+			return fmt.Errorf("tombstone calls: %w", err)
+		}
+		for _, tb := range tombs {
+			if tb.Unstored {
+				res.Unstored = append(res.Unstored, tb.CallID)
+			}
+		}
+		slices.Sort(res.Unstored)
 		if len(req.PhoneNumbers) > 0 {
 			if _, err := tx.Exec(ctx, tombstoneNumbersSQL, req.PhoneNumbers, res.ID); err != nil {
 				return fmt.Errorf("tombstone phone numbers: %w", err)
@@ -145,7 +168,7 @@ func (db *DB) Forget(ctx context.Context, req Erasure) (Erased, error) {
 			return fmt.Errorf("delete queue rows: %w", err)
 		}
 		res.Queued = int(tag.RowsAffected())
-		rows, err := tx.Query(ctx, deleteCallsSQL, list)
+		rows, err = tx.Query(ctx, deleteCallsSQL, list)
 		if err != nil {
 			return fmt.Errorf("delete calls: %w", err)
 		}
@@ -164,4 +187,48 @@ func (db *DB) Forget(ctx context.Context, req Erasure) (Erased, error) {
 		return Erased{}, fmt.Errorf("erase calls: %w", err)
 	}
 	return res, nil
+}
+
+// UndoWindow is how long after its erasure a tombstone written for a call
+// that was never stored may be removed with Unforget: long enough to catch
+// a mistyped id, short enough that an erasure made ahead of the sync stays.
+const UndoWindow = 24 * time.Hour
+
+// Only tombstones that never stood for stored data (model_id and
+// started_at are set when the call was stored) and are recent go; the
+// audit row of their request counts them out again.
+const unforgetSQL = `
+WITH gone AS (
+    DELETE FROM erased_calls
+    WHERE  call_id = ANY($1::text[]) AND model_id IS NULL AND started_at IS NULL AND erased_at > now() - make_interval(secs => $2)
+    RETURNING call_id, erasure_id
+), audit AS (
+    UPDATE erasures e SET erased = e.erased - g.n
+    FROM   (SELECT erasure_id, count(*)::integer AS n FROM gone WHERE erasure_id IS NOT NULL GROUP BY erasure_id) g
+    WHERE  e.id = g.erasure_id
+)
+SELECT call_id FROM gone ORDER BY call_id`
+
+// Unforget removes the tombstones of ids that Forget wrote less than
+// UndoWindow ago for calls that were not stored: a mistyped id no longer
+// blocks the call it may name. Tombstones of calls whose data was erased,
+// and older ones, stay. It returns the ids whose tombstone it removed,
+// sorted, or the database's error.
+func (db *DB) Unforget(ctx context.Context, ids []string) ([]string, error) {
+	var removed []string
+	err := db.beginFunc(ctx, func(tx pgx.Tx) error {
+		if err := lockPrivacy(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, unforgetSQL, ids, UndoWindow.Seconds())
+		if err != nil {
+			return err
+		}
+		removed, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove tombstones: %w", err)
+	}
+	return removed, nil
 }

@@ -123,13 +123,14 @@ func TestDB_Prune_StaysPruned(t *testing.T) {
 	}
 	day := 24 * time.Hour
 	for _, step := range []struct {
-		id string
-		r  store.Retention
+		id   string
+		r    store.Retention
+		want store.Pruned // what the call had: the retention of calls removes all of it
 	}{
-		{"t", store.Retention{Transcripts: day}},
-		{"r", store.Retention{Recordings: day}},
-		{"v", store.Retention{Variables: day}},
-		{"c", store.Retention{Calls: day}},
+		{"t", store.Retention{Transcripts: day}, store.Pruned{Transcripts: 1}},
+		{"r", store.Retention{Recordings: day}, store.Pruned{Recordings: 1}},
+		{"v", store.Retention{Variables: day}, store.Pruned{Variables: 1}},
+		{"c", store.Retention{Calls: day}, store.Pruned{Transcripts: 1, Recordings: 1, Variables: 1, Calls: 1}},
 	} {
 		// Only the call of the step is old enough for its class.
 		if _, err := storetest.PoolOf(db).Exec(ctx, `UPDATE calls SET started_at = now() - CASE WHEN call_id = $1 THEN interval '10 days' ELSE interval '1 hour' END`, step.id); err != nil {
@@ -139,8 +140,8 @@ func TestDB_Prune_StaysPruned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Transcripts+p.Recordings+p.Variables+p.Calls != 1 {
-			t.Errorf("prune %s: %+v, want 1 call", step.id, p)
+		if p != step.want {
+			t.Errorf("prune %s: %+v, want %+v", step.id, p, step.want)
 		}
 	}
 	if p, err := db.Prune(ctx, store.Retention{Transcripts: day, Recordings: day, Variables: day, Calls: day}); err != nil || p != (store.Pruned{}) {

@@ -18,15 +18,34 @@ type Retention struct {
 	Calls       time.Duration // all of the above, and numbers, names, raw, judgement feedback
 }
 
-// Pruned counts the calls Prune pruned, per class, and the webhook
-// judgements waiting for calls not stored that it dropped.
+// Pruned counts what Prune removed: per class, the calls that had data of
+// that class (a call past a retention without a recording is marked pruned
+// but counts for no recording), and the webhook judgements waiting for
+// calls not stored that it dropped.
 type Pruned struct {
-	Transcripts, Recordings, Variables, Calls int
-	HookJudgements                            int
+	// Transcripts, Recordings and Variables count the calls whose
+	// transcript text, recording URL, or variable and action values were
+	// removed, by their own retention or by the retention of calls.
+	Transcripts, Recordings, Variables int
+	// Calls counts the calls whose details (numbers, names, raw payload)
+	// were removed by the retention of calls.
+	Calls          int
+	HookJudgements int
 	// Failures counts queue rows whose kept failure (last_error,
 	// last_bad_body) was older than the retention of calls and was cleared.
 	Failures int
 }
+
+// What each call of a prune's chunk had before it, in the subquery due
+// over calls: the prunes count the data they removed, not the calls.
+const (
+	hadTranscriptSQL = `EXISTS (SELECT 1 FROM transcript_lines l WHERE l.call_id = calls.call_id AND l.text <> '') AS had_t`
+	hadRecordingSQL  = `recording_url IS NOT NULL AS had_r`
+	hadVariablesSQL  = `(prompt_variables IS NOT NULL
+                   OR EXISTS (SELECT 1 FROM collected_variables v WHERE v.call_id = calls.call_id AND v.value <> 'null'::jsonb)
+                   OR EXISTS (SELECT 1 FROM call_actions a WHERE a.call_id = calls.call_id
+                              AND (a.parameters_hard_coded IS NOT NULL OR a.parameters_from_llm IS NOT NULL OR a.return_value IS NOT NULL))) AS had_v`
+)
 
 // pruneChunk bounds the calls pruned per transaction: writes of calls wait
 // for each chunk, never for the whole prune.
@@ -34,7 +53,8 @@ const pruneChunk = 1000
 
 // The prune of each class, for the next chunk of calls in call_id order
 // after $1 that are older than $2 milliseconds and not pruned yet. Each
-// returns the last call id of the chunk and how many calls it pruned.
+// returns the last call id of the chunk, how many calls it marked, and how
+// many of them had a transcript, a recording and variables.
 // A pruned call keeps its facts: status, times, durations, agent, and the
 // transcript's lines and the variables' names (their text and values are
 // emptied), so that call_facts' counts stay what they were.
@@ -42,41 +62,41 @@ const pruneChunk = 1000
 const pruneTranscriptsSQL = `
 WITH p AS (
     UPDATE calls c SET transcript_pruned_at = now(), raw = c.raw - 'transcript'
-    FROM  (SELECT call_id FROM calls
+    FROM  (SELECT call_id, ` + hadTranscriptSQL + ` FROM calls
            WHERE  call_id > $1 AND transcript_pruned_at IS NULL
                   AND coalesce(started_at, first_synced_at) < now() - $2 * interval '1 millisecond'
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
-    RETURNING c.call_id),
+    RETURNING c.call_id, due.had_t),
 t AS (UPDATE transcript_lines l SET text = '' FROM p WHERE l.call_id = p.call_id AND l.text <> '')
-SELECT max(call_id), count(*) FROM p`
+SELECT max(call_id), count(*), count(*) FILTER (WHERE had_t), 0, 0 FROM p`
 
 const pruneRecordingsSQL = `
 WITH p AS (
     UPDATE calls c SET recording_pruned_at = now(), recording_url = NULL, raw = c.raw - 'recording_url'
-    FROM  (SELECT call_id FROM calls
+    FROM  (SELECT call_id, ` + hadRecordingSQL + ` FROM calls
            WHERE  call_id > $1 AND recording_pruned_at IS NULL
                   AND coalesce(started_at, first_synced_at) < now() - $2 * interval '1 millisecond'
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
-    RETURNING c.call_id)
-SELECT max(call_id), count(*) FROM p`
+    RETURNING c.call_id, due.had_r)
+SELECT max(call_id), count(*), 0, count(*) FILTER (WHERE had_r), 0 FROM p`
 
 const pruneVariablesSQL = `
 WITH p AS (
     UPDATE calls c SET variables_pruned_at = now(), prompt_variables = NULL,
                        raw = c.raw - 'collected_variables' - 'prompt_variables'
-    FROM  (SELECT call_id FROM calls
+    FROM  (SELECT call_id, ` + hadVariablesSQL + ` FROM calls
            WHERE  call_id > $1 AND variables_pruned_at IS NULL
                   AND coalesce(started_at, first_synced_at) < now() - $2 * interval '1 millisecond'
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
-    RETURNING c.call_id, c.started_at, c.model_id),
+    RETURNING c.call_id, c.started_at, c.model_id, due.had_v),
 v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id),
 a AS (` + pruneActionsSQL + `),
 changed AS (SELECT started_at, model_id FROM p),
 mark AS (` + markChangedSQL + `)
-SELECT max(call_id), count(*) FROM p`
+SELECT max(call_id), count(*), 0, 0, count(*) FILTER (WHERE had_v) FROM p`
 
 // pruneActionsSQL empties what the actions of the pruned calls p passed
 // and returned (extractors return what they collected), keeping what ran.
@@ -99,19 +119,19 @@ WITH p AS (
            phone_number_from = NULL, phone_number_to = NULL, name = NULL, lead_name = NULL, agent_phone_number = NULL,
            phone_number_from_pseudonym = NULL, phone_number_to_pseudonym = NULL,
            recording_url = NULL, executed_actions = NULL, prompt_variables = NULL, raw = '{}'
-    FROM  (SELECT call_id FROM calls
+    FROM  (SELECT call_id, ` + hadTranscriptSQL + `, ` + hadRecordingSQL + `, ` + hadVariablesSQL + ` FROM calls
            WHERE  call_id > $1 AND details_pruned_at IS NULL
                   AND coalesce(started_at, first_synced_at) < now() - $2 * interval '1 millisecond'
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
-    RETURNING c.call_id, c.started_at, c.model_id),
+    RETURNING c.call_id, c.started_at, c.model_id, due.had_t, due.had_r, due.had_v),
 t AS (UPDATE transcript_lines l SET text = '' FROM p WHERE l.call_id = p.call_id AND l.text <> ''),
 v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id),
 a AS (` + pruneActionsSQL + `),
 j AS (UPDATE call_judgements j SET value = NULL, feedback = NULL FROM p WHERE j.call_id = p.call_id),
 changed AS (SELECT started_at, model_id FROM p),
 mark AS (` + markChangedSQL + `)
-SELECT max(call_id), count(*) FROM p`
+SELECT max(call_id), count(*), count(*) FILTER (WHERE had_t), count(*) FILTER (WHERE had_r), count(*) FILTER (WHERE had_v) FROM p`
 
 // pruneHookJudgementsSQL drops the judgements of verified webhooks that
 // have waited on queue rows longer than $1 milliseconds for calls that were
@@ -167,29 +187,33 @@ func (db *DB) Prune(ctx context.Context, r Retention) (Pruned, error) {
 		name string
 		keep time.Duration
 		sql  string
-		n    *int
 	}{
-		{"calls", r.Calls, pruneCallsSQL, &res.Calls},
-		{"transcripts", r.Transcripts, pruneTranscriptsSQL, &res.Transcripts},
-		{"recordings", r.Recordings, pruneRecordingsSQL, &res.Recordings},
-		{"variables", r.Variables, pruneVariablesSQL, &res.Variables},
+		{"calls", r.Calls, pruneCallsSQL},
+		{"transcripts", r.Transcripts, pruneTranscriptsSQL},
+		{"recordings", r.Recordings, pruneRecordingsSQL},
+		{"variables", r.Variables, pruneVariablesSQL},
 	} {
 		if class.keep <= 0 {
 			continue
 		}
 		for after := ""; ; {
 			var last *string
-			var n int
+			var n, transcripts, recordings, variables int
 			err := db.beginFunc(ctx, func(tx pgx.Tx) error {
 				if err := lockPrivacy(ctx, tx); err != nil {
 					return err
 				}
-				return tx.QueryRow(ctx, class.sql, after, class.keep.Milliseconds(), pruneChunk).Scan(&last, &n)
+				return tx.QueryRow(ctx, class.sql, after, class.keep.Milliseconds(), pruneChunk).Scan(&last, &n, &transcripts, &recordings, &variables)
 			})
 			if err != nil {
 				return res, fmt.Errorf("prune %s: %w", class.name, err)
 			}
-			*class.n += n
+			res.Transcripts += transcripts
+			res.Recordings += recordings
+			res.Variables += variables
+			if class.name == "calls" {
+				res.Calls += n
+			}
 			if n < pruneChunk || last == nil {
 				break
 			}

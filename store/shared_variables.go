@@ -24,6 +24,35 @@ WHERE  v.name = ANY($1::text[])
 
 const sharedVariablesSQL = `SELECT name FROM shared_variables ORDER BY name`
 
+// VariableName is a collected variable's name as stored, with whether its
+// values are shared with callsync_reader.
+type VariableName struct {
+	Name   string
+	Shared bool
+	// Calls counts the stored calls that have the variable.
+	Calls int
+}
+
+const variablesSQL = `
+SELECT coalesce(v.name, s.name) AS name, s.name IS NOT NULL AS shared, coalesce(v.calls, 0)::integer AS calls
+FROM  (SELECT name, count(DISTINCT call_id) AS calls FROM collected_variables GROUP BY name) v
+FULL  JOIN shared_variables s ON s.name = v.name
+ORDER BY 1`
+
+// Variables lists the collected variables stored and the shared ones, by
+// name, with whether each is shared. It returns the database's error.
+func (db *DB) Variables(ctx context.Context) ([]VariableName, error) {
+	rows, err := db.pool.Query(ctx, variablesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("list variables: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[VariableName])
+	if err != nil {
+		return nil, fmt.Errorf("list variables: %w", err)
+	}
+	return list, nil
+}
+
 // ShareVariables adds names to the variables whose values callsync_reader
 // sees, and copies their stored values to collected_variables.shared_value,
 // in one transaction. It returns how many stored values it made visible.

@@ -36,7 +36,7 @@ type BackfillOptions struct {
 // Backfiller.Progress after every page.
 type BackfillProgress struct {
 	Windows int // windows in the backfill
-	Done    int // windows finished, skipped ones included
+	Done    int // windows read to the end, skipped ones included (not failed or stopped ones)
 	Skipped int // windows skipped because a checkpoint says they are done
 	// Calls counts the calls listed and stored (listed, in a dry run).
 	Calls    int
@@ -156,12 +156,14 @@ func (b *Backfiller) Run(ctx context.Context, windows []Window, opts BackfillOpt
 func (r *backfillRun) settle(res WindowResult, err error) error {
 	r.mu.Lock()
 	defer func() {
-		r.prog.Done++
 		r.b.progress(r.prog)
 		r.mu.Unlock()
 	}()
 	switch {
 	case err == nil:
+		// Progress counts, as the report does, the windows read to the
+		// end: not those stopped by the context or failed.
+		r.prog.Done++
 		r.failedInARow = 0
 		r.rep.Done++
 		if res.Total >= 0 && res.Total != res.Landed {

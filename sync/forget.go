@@ -71,3 +71,25 @@ func Forget(ctx context.Context, s *store.DB, req ForgetRequest) (store.Erased, 
 	return s.Forget(ctx, store.Erasure{CallIDs: req.CallIDs, PhoneNumbers: numbers, PhoneHashes: hashes,
 		Reason: strings.TrimSpace(req.Reason)})
 }
+
+// Unforget removes the tombstones that Forget wrote for ids that were not
+// stored, less than store.UndoWindow ago: the undo of a mistyped id. The
+// tombstone of a call whose data was erased stays whatever is asked, so
+// that an erasure of data cannot be undone into a sync of it. It returns
+// the ids whose tombstone went, ErrNothingToForget when ids is empty, an
+// error naming a malformed id, or the store's error.
+func Unforget(ctx context.Context, s *store.DB, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, ErrNothingToForget
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := ValidateCallID(id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("no tombstone removed: %w", err)
+	}
+	return s.Unforget(ctx, ids)
+}

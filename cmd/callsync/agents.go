@@ -73,7 +73,7 @@ func deref(p *string) string {
 // tables show ids only, so a failure is logged, not returned.
 func agentNames(ctx context.Context, db *store.DB, logger *slog.Logger) map[string]string {
 	names, err := db.AgentNames(ctx)
-	if err != nil {
+	if err != nil && ctx.Err() == nil { // a stop asked for is no warning: the summary goes without names
 		logger.Warn("agent names unavailable", tint.Err(err))
 	}
 	return names

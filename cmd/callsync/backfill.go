@@ -34,6 +34,15 @@ func runBackfill(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return apiError(s.ac, err)
 	}
+	if s.opts.DryRun {
+		b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: s.cfg}
+		est, err := b.Estimate(ctx, windows, s.opts)
+		if err != nil {
+			return apiError(s.ac, err)
+		}
+		printEstimate(e.stdout, est, modelRequests, s.ac, agentNames(ctx, db, logger))
+		return nil
+	}
 	prog := newProgress("backfill", e.stderr, logger)
 	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: s.cfg, Progress: prog.update}
 	start := time.Now()
@@ -76,7 +85,7 @@ func parseBackfill(args []string, e env) (backfillSettings, error) {
 	rc.register(f, "BACKFILL_WINDOW", "window length: each window is listed and checkpointed on its own")
 	f.BoolVar(&opts.Enrich, "enrich", false, "also queue every call for GET /v2/calls/{id}, for prompt_variables and custom_end_call_reason (one request per call)")
 	f.BoolVar(&opts.Refetch, "refetch", false, "read windows again that a checkpoint says are done")
-	f.BoolVar(&opts.DryRun, "dry-run", false, "list and count without writing anything")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "count the calls with one request per agent and estimate the backfill's requests and time, writing nothing")
 	f.intVar(&rescans, "rescans", "BACKFILL_RESCANS", 2, "times a window is read again while fewer calls landed than the API counts")
 	f.intVar(&opts.Windows, "windows-at-once", "BACKFILL_WINDOWS_AT_ONCE", 4, "windows read at the same time, each with its own pages and checkpoint (1: one after another, in order)")
 	ic.register(f, "")

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,13 +25,13 @@ func TestBackfill_CLI(t *testing.T) {
 	env := intakeEnv(t, srv)
 
 	r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-02", "--to", "2026-06-01", "--dry-run")
-	if r.err != nil || !strings.Contains(r.stdout, "60 of 60 windows read to the end in this run; 400 calls listed (dry run") ||
-		!strings.Contains(r.stdout, "would be queued for a fetch") {
+	if r.err != nil || !strings.Contains(r.stdout, "400 calls in 60 windows of 2 agents") {
 		t.Fatalf("dry run: err %v\n%s%s", r.err, r.stdout, r.stderr)
 	}
 	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != 0 {
 		t.Fatalf("dry run stored %d calls", n)
 	}
+	srv.Counters().Reset()
 
 	m0, m1 := srv.Models()[0], srv.Models()[1]
 	r = runCmd(t, env, "", "backfill", "--model-id", m0+","+m1, "--from", "2026-05-02", "--to", "2026-06-01T00:00:00Z")
@@ -43,6 +47,58 @@ func TestBackfill_CLI(t *testing.T) {
 	r = runCmd(t, env, "", "backfill", "--model-id", m0, "--model-id", m1, "--from", "2026-05-02", "--to", "2026-06-01")
 	if r.err != nil || !strings.Contains(r.stdout, "0 of 60 windows read to the end in this run (60 done before, skipped); 0 calls stored") {
 		t.Fatalf("rerun: err %v\n%s", r.err, r.stdout)
+	}
+}
+
+// TestBackfill_DryRunCountsPerAgent: a dry run costs one list request per
+// agent (limit 1, total_records for the whole range), not the backfill's
+// pages, and estimates the requests and the time of the real run at the
+// configured budget; it skips, as the real run would, the windows done.
+func TestBackfill_DryRunCountsPerAgent(t *testing.T) {
+	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 54, Calls: 900, Models: 3})...)
+	env := intakeEnv(t, srv)
+	env["SYNTHFLOW_RATE_LIMIT"] = "30"
+	rng := []string{"--all-models", "--from", "2026-05-02", "--to", "2026-06-01"}
+	r := runCmd(t, env, "", append([]string{"backfill", "--dry-run", "--enrich"}, rng...)...)
+	if r.err != nil {
+		t.Fatalf("dry run: %v\n%s%s", r.err, r.stdout, r.stderr)
+	}
+	if got, want := srv.Counters().Endpoint(apitest.EndpointListCalls), 3; got != want {
+		t.Errorf("dry run sent %d list requests, want %d (one per agent)", got, want)
+	}
+	if got := srv.Counters().Total(); got != 4 {
+		t.Errorf("dry run sent %d requests, want 4 (3 counts, 1 to list agents)", got)
+	}
+	for _, want := range []string{
+		"900 calls in 90 windows of 3 agents",
+		"counted with 3 list requests + 1 to list agents",
+		"about 90 list requests + 900 get requests (--enrich)",
+		"at 30 requests a minute (SYNTHFLOW_RATE_LIMIT)",
+		"about 34m",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if n := count(t, env["DATABASE_URL"], `SELECT count(*) FROM calls`); n != 0 {
+		t.Fatalf("dry run stored %d calls", n)
+	}
+
+	// After a backfill of one agent's first week, its windows are done: the
+	// estimate leaves them out, and counts the rest of the range.
+	env["SYNTHFLOW_RATE_LIMIT"] = "0"
+	m0 := srv.Models()[0]
+	if r := runCmd(t, env, "", "backfill", "--model-id", m0, "--from", "2026-05-02", "--to", "2026-05-09"); r.err != nil {
+		t.Fatalf("backfill: %v\n%s", r.err, r.stderr)
+	}
+	srv.Counters().Reset()
+	r = runCmd(t, env, "", "backfill", "--dry-run", "--model-id", m0, "--from", "2026-05-02", "--to", "2026-06-01")
+	if r.err != nil || !strings.Contains(r.stdout, "in 23 windows of 1 agents (7 windows done before, skipped)") ||
+		!strings.Contains(r.stdout, "no rate limit") {
+		t.Fatalf("dry run after a partial backfill: %v\n%s", r.err, r.stdout)
+	}
+	if got := srv.Counters().Total(); got != 1 {
+		t.Errorf("dry run sent %d requests, want 1", got)
 	}
 }
 
@@ -125,4 +181,49 @@ func TestBackfill_SharesRateLimiter(t *testing.T) {
 		t.Fatal("the API never throttled: the test proves nothing")
 	}
 	t.Logf("%d requests, %d throttled", srv.Counters().Total(), srv.Counters().Status(429))
+}
+
+// TestBackfill_InterruptedCountsAgree stops a backfill half-way, as Ctrl-C
+// does: the last progress line and the summary count the same windows read
+// to the end, and the stop asked for logs no warning.
+func TestBackfill_InterruptedCountsAgree(t *testing.T) {
+	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 55, Calls: 600, Models: 2})...)
+	env := intakeEnv(t, srv)
+	env["LOG_LEVEL"] = "info"
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var mu sync.Mutex
+	lists := 0
+	srv.OnList(func(apitest.ListRequest) {
+		mu.Lock()
+		defer mu.Unlock()
+		if lists++; lists == 25 { // some windows read, others in flight
+			cancel()
+		}
+	})
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"backfill", "--all-models", "--from", "2026-05-02", "--to", "2026-06-01"},
+		func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "run the same command again to continue") {
+		t.Fatalf("err = %v, want the advice to run it again", err)
+	}
+	summary := regexp.MustCompile(`backfill: (\d+) of 60 windows read to the end`).FindStringSubmatch(stdout.String())
+	var last []string
+	for _, m := range regexp.MustCompile(`backfill progress windows_done=(\d+) windows=60`).FindAllStringSubmatch(stderr.String(), -1) {
+		last = m
+	}
+	if summary == nil || last == nil {
+		t.Fatalf("no summary or no progress line:\n%s%s", stdout.String(), stderr.String())
+	}
+	if last[1] != summary[1] {
+		t.Errorf("last progress line says %s windows done, the summary %s read to the end:\n%s%s", last[1], summary[1], stdout.String(), stderr.String())
+	}
+	if summary[1] == "0" || summary[1] == "60" {
+		t.Errorf("%s windows read before the stop: the test proves nothing", summary[1])
+	}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "WRN") || strings.Contains(l, "ERR") || strings.Contains(l, "context canceled") {
+			t.Errorf("a stop asked for logged: %s", l)
+		}
+	}
 }

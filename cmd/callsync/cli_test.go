@@ -185,6 +185,31 @@ func TestCLI_Help(t *testing.T) {
 	}
 }
 
+// TestCLI_HelpAligned: every summary in the command list starts in the same
+// column, whatever the length of the longest command name.
+func TestCLI_HelpAligned(t *testing.T) {
+	r := runCmd(t, nil, "", "--help")
+	col := -1
+	for _, c := range commands {
+		var line string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, "  "+c.name+" ") {
+				line = l
+			}
+		}
+		at := strings.Index(line, c.summary)
+		if line == "" || at < 0 {
+			t.Fatalf("--help has no line for %s:\n%s", c.name, r.stdout)
+		}
+		if col < 0 {
+			col = at
+		}
+		if at != col {
+			t.Errorf("summary of %s starts at column %d, want %d:\n%s", c.name, at, col, r.stdout)
+		}
+	}
+}
+
 func TestCLI_DatabaseDown(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": "postgres://postgres:pw-secret@127.0.0.1:1/x?connect_timeout=2", "SYNTHFLOW_API_KEY": "k"}
 	r := runCmd(t, env, "", "once")

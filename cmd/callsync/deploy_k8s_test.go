@@ -103,9 +103,14 @@ func k8sManifests(t *testing.T) map[string][]k8sObject {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests in deploy/kubernetes: %v", err)
 	}
+	files = append(files, filepath.Join(deployDir, "kubernetes", "cronjob", "cronjob.yaml")) // the component's
 	byKind := map[string][]k8sObject{}
 	for _, f := range files {
-		for _, o := range yamlDocs[k8sObject](t, filepath.Join("kubernetes", filepath.Base(f))) {
+		rel, err := filepath.Rel(deployDir, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range yamlDocs[k8sObject](t, rel) {
 			byKind[o.Kind] = append(byKind[o.Kind], o)
 		}
 	}

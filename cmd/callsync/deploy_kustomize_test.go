@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -54,22 +55,89 @@ func TestDeploy_Kustomization(t *testing.T) {
 		}
 	}
 
+	// The committed tag is a placeholder: kustomize renders it, the API server
+	// refuses the migration Job named after it, so nothing runs until it is set.
+	tag := k.Images[0].NewTag
+	if tag != kustomizePlaceholderTag {
+		t.Errorf("kustomization.yaml's newTag is %q, want the placeholder %s (never latest: a deployment sets its release tag)", tag, kustomizePlaceholderTag)
+	}
+	if regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`).MatchString("callsync-migrate-" + tag) {
+		t.Errorf("the placeholder tag %q makes a valid Job name: an unset tag would not fail", tag)
+	}
+
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Log("kubectl not on PATH: the kustomization is not rendered here (.ci/run renders it)")
 		return
 	}
-	out, err := exec.Command(kubectl, "kustomize", filepath.Join(deployDir, "kubernetes")).CombinedOutput()
+	image := "image: " + k.Images[0].NewName + ":" + tag
+	// The default renders the Deployment shape only.
+	out := kustomize(t, kubectl, filepath.Join(deployDir, "kubernetes"))
+	kinds := renderedKinds(out)
+	if kinds["Deployment"] != 1 || kinds["Service"] != 1 || kinds["CronJob"] != 0 || kinds["Job"] != 1 {
+		t.Errorf("deploy/kubernetes renders %v, want one Deployment, its Service, the migration Job and no CronJob", kinds)
+	}
+	if n := strings.Count(out, image); n != 3 {
+		t.Errorf("rendered manifests have %q %d times, want 3 (Deployment, its init container, Job)", image, n)
+	}
+	if !strings.Contains(out, "name: callsync-migrate-"+tag+"\n") {
+		t.Errorf("the migration Job is not named after the image tag %s", tag)
+	}
+
+	// The cronjob component swaps the Deployment for the CronJob, with the
+	// image set in the same place.
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(deployDir, "kubernetes"))); err != nil {
+		t.Fatal(err)
+	}
+	kfile := filepath.Join(dir, "kustomization.yaml")
+	b, err := os.ReadFile(kfile)
 	if err != nil {
-		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	want := "image: " + k.Images[0].NewName + ":" + k.Images[0].NewTag
-	if n := strings.Count(string(out), want); n != 4 {
-		t.Errorf("rendered manifests have %q %d times, want 4 (Deployment, its init container, CronJob, Job)", want, n)
+	const off, on = "# components:\n#   - cronjob\n", "components:\n  - cronjob\n"
+	if !strings.Contains(string(b), off) {
+		t.Fatalf("kustomization.yaml lacks the commented %q that switches to the CronJob", off)
 	}
-	if !strings.Contains(string(out), "name: callsync-migrate-"+k.Images[0].NewTag+"\n") {
-		t.Errorf("the migration Job is not named after the image tag %s", k.Images[0].NewTag)
+	if err := os.WriteFile(kfile, []byte(strings.Replace(string(b), off, on, 1)), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	out = kustomize(t, kubectl, dir)
+	kinds = renderedKinds(out)
+	if kinds["CronJob"] != 1 || kinds["Job"] != 1 || kinds["Deployment"] != 0 || kinds["Service"] != 0 || kinds["ServiceMonitor"] != 0 {
+		t.Errorf("with the cronjob component: %v, want the CronJob and the migration Job, no Deployment, Service or ServiceMonitor", kinds)
+	}
+	if n := strings.Count(out, image); n != 2 {
+		t.Errorf("with the cronjob component, %q appears %d times, want 2 (CronJob, Job)", image, n)
+	}
+	if !strings.Contains(out, "name: callsync-migrate-"+tag+"\n") {
+		t.Errorf("with the cronjob component, the migration Job is not named after the image tag %s", tag)
+	}
+}
+
+// kustomizePlaceholderTag is the image tag deploy/kubernetes ships with.
+const kustomizePlaceholderTag = "SET-ME"
+
+// kustomize renders the kustomization in dir.
+func kustomize(t *testing.T, kubectl, dir string) string {
+	t.Helper()
+	out, err := exec.Command(kubectl, "kustomize", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
+	}
+	if strings.Contains(string(out), ":latest") {
+		t.Errorf("kubectl kustomize %s renders an image tagged latest", dir)
+	}
+	return string(out)
+}
+
+// renderedKinds counts the objects of rendered manifests by kind.
+func renderedKinds(out string) map[string]int {
+	kinds := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^kind: (\w+)$`).FindAllStringSubmatch(out, -1) {
+		kinds[m[1]]++
+	}
+	return kinds
 }
 
 // TestDeploy_PrometheusRuleMatchesAlerts checks that the PrometheusRule

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/callsync/callsync/store"
 	callsync "github.com/callsync/callsync/sync"
 )
 
@@ -27,18 +29,23 @@ func runForget(ctx context.Context, args []string, e env) error {
 		"number is tombstoned too, as its keyed pseudonym: no call from or to it is stored later, whichever path\n"+
 		"brings it; failures kept on queue rows that hold it are cleared.\n"+
 		"With -, reads one call id or phone number (+ and digits) per line from standard input. Calls are found by\n"+
-		"the number in clear and, when SYNC_HASH_PHONE_NUMBERS is on, by its hash, as ingest stored them.", e)
+		"the number in clear and, when SYNC_HASH_PHONE_NUMBERS is on, by its hash, as ingest stored them.\n\n"+
+		"A call id that is not stored is tombstoned all the same (an erasure may come before the sync), so a\n"+
+		"mistyped id blocks that id from every future intake. With --undo --call-id ID, removes the tombstones\n"+
+		"of such ids erased less than 24 hours ago; the tombstone of a call whose data was erased stays.", e)
 	var lc logConfig
 	var dc dbConfig
 	var hc hashConfig
 	var ids, phones stringList
 	var reason string
+	var undo bool
 	lc.register(f, "info")
 	dc.register(f)
 	hc.register(f)
 	f.Var(&ids, "call-id", "a call to erase (repeatable)")
 	f.Var(&phones, "phone-number", "erase every call from or to this E.164 number (repeatable)")
 	f.StringVar(&reason, "reason", "", "kept in the erasures audit row, e.g. a ticket number; must not name the person")
+	f.BoolVar(&undo, "undo", false, "remove the tombstones of the --call-id ids that were not stored when erased, less than 24 hours ago (a typo)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -53,6 +60,9 @@ func runForget(ctx context.Context, args []string, e env) error {
 	if len(ids) == 0 && len(phones) == 0 {
 		return usagef("forget: nothing to erase: give --call-id, --phone-number or - (standard input)")
 	}
+	if undo && len(phones) > 0 {
+		return usagef("forget --undo: give call ids only: an erasure by phone number cannot be undone")
+	}
 	hasher, err := hc.hasher()
 	if err != nil {
 		return err
@@ -66,6 +76,9 @@ func runForget(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
+	if undo {
+		return runUnforget(ctx, e, db, ids)
+	}
 	res, err := callsync.Forget(ctx, db, callsync.ForgetRequest{CallIDs: ids, PhoneNumbers: phones, Reason: reason,
 		HashPhones: hasher})
 	if err != nil {
@@ -75,17 +88,65 @@ func runForget(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("forget: %w", err)
 	}
 	foldRollups(ctx, db, withComponent(logger, componentRollups))
-	for _, id := range res.Calls {
-		fmt.Fprintln(e.stdout, "erased", id)
+	printForget(e.stdout, res)
+	return nil
+}
+
+// printForget prints what an erasure did, and says so plainly when ids
+// named nothing stored: their tombstones block them all the same.
+func printForget(w io.Writer, res store.Erased) {
+	unstored := map[string]bool{}
+	for _, id := range res.Unstored {
+		unstored[id] = true
 	}
-	fmt.Fprintf(e.stdout, "erasure %d: %d calls erased (%d were stored, %d queue rows deleted); they will not be synced again\n",
+	for _, id := range res.Calls {
+		if unstored[id] {
+			fmt.Fprintln(w, "tombstoned", id, "(not stored: nothing deleted)")
+		} else {
+			fmt.Fprintln(w, "erased", id)
+		}
+	}
+	fmt.Fprintf(w, "erasure %d: %d calls erased (%d were stored and are deleted, %d queue rows deleted); they will not be synced again\n",
 		res.ID, len(res.Calls), res.Stored, res.Queued)
 	if res.Numbers > 0 {
-		fmt.Fprintf(e.stdout, "%d phone numbers tombstoned (as keyed pseudonyms, no number kept): a call from or to one of them "+
+		fmt.Fprintf(w, "%d phone numbers tombstoned (as keyed pseudonyms, no number kept): a call from or to one of them "+
 			"that is queued, polled, backfilled or fetched later is dropped when it would be stored; %d queue rows had a "+
 			"kept failure holding one of them, now cleared\n", res.Numbers, res.Cleared)
-		fmt.Fprintln(e.stdout, "not reached: logs and backups already written, and numbers in other formats than + and digits "+
+		fmt.Fprintln(w, "not reached: logs and backups already written, and numbers in other formats than + and digits "+
 			"(a national format, a number split by spaces inside a transcript)")
+	}
+	if len(res.Unstored) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "warning: nothing was stored under %d of these call ids: %s\n"+
+		"Their tombstones block them from every future intake (webhook, enqueue, poll, backfill, verify --fix), which is\n"+
+		"what an erasure ahead of the sync needs. If an id is a typo, undo it within 24 hours with:\n"+
+		"  callsync forget --undo --call-id %s\n",
+		len(res.Unstored), strings.Join(res.Unstored, " "), strings.Join(res.Unstored, " --call-id "))
+}
+
+// runUnforget removes the tombstones of ids that were not stored when
+// erased, recently, and says which stay.
+func runUnforget(ctx context.Context, e env, db *store.DB, ids []string) error {
+	removed, err := callsync.Unforget(ctx, db, ids)
+	if err != nil {
+		return fmt.Errorf("forget --undo: %w", err)
+	}
+	gone := map[string]bool{}
+	for _, id := range removed {
+		gone[id] = true
+		fmt.Fprintln(e.stdout, "tombstone removed", id)
+	}
+	var kept []string
+	for _, id := range ids {
+		if !gone[id] {
+			kept = append(kept, id)
+		}
+	}
+	fmt.Fprintf(e.stdout, "forget --undo: %d tombstones removed; intake may store these calls again\n", len(removed))
+	if len(kept) > 0 {
+		return fmt.Errorf("forget --undo: %d ids keep their tombstone (not tombstoned, erased with stored data, or erased "+
+			"more than 24 hours ago): %s", len(kept), strings.Join(kept, " "))
 	}
 	return nil
 }

@@ -195,3 +195,57 @@ func countArg(t *testing.T, pool *pgxpool.Pool, sql string, arg any) int {
 	}
 	return n
 }
+
+// TestForget_UnstoredIDWarnsAndUndoes: an id that names nothing stored is
+// tombstoned, and forget says so and how to undo it; --undo removes that
+// tombstone, never one of a call whose data was erased.
+func TestForget_UnstoredIDWarnsAndUndoes(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 72, Calls: 5, Models: 1})
+	srv := fakeAPI(t, calls...)
+	env := intakeEnv(t, srv)
+	dbURL := env["DATABASE_URL"]
+	if r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-01", "--to", "2026-06-01"); r.err != nil {
+		t.Fatalf("backfill: %v\n%s", r.err, r.stderr)
+	}
+	stored := calls[0].ID()
+
+	r := runCmd(t, env, "", "forget", "--call-id", "nonexistent-zzz", "--call-id", stored)
+	if r.err != nil {
+		t.Fatalf("forget: %v\n%s", r.err, r.stderr)
+	}
+	for _, want := range []string{
+		"tombstoned nonexistent-zzz (not stored: nothing deleted)\n",
+		"erased " + stored + "\n",
+		"2 calls erased (1 were stored and are deleted",
+		"warning: nothing was stored under 1 of these call ids: nonexistent-zzz\n",
+		"block them from every future intake",
+		"callsync forget --undo --call-id nonexistent-zzz\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("forget output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = runCmd(t, env, "", "forget", "--undo", "--call-id", "nonexistent-zzz")
+	if r.err != nil || !strings.Contains(r.stdout, "tombstone removed nonexistent-zzz\n") {
+		t.Fatalf("forget --undo: %v\n%s", r.err, r.stdout)
+	}
+	if n := count(t, dbURL, `SELECT count(*) FROM erased_calls WHERE call_id = 'nonexistent-zzz'`); n != 0 {
+		t.Errorf("the tombstone of the typo stayed")
+	}
+	if n := count(t, dbURL, `SELECT erased FROM erasures`); n != 1 {
+		t.Errorf("the audit row counts %d erased calls after the undo, want 1", n)
+	}
+
+	// The erasure of stored data is not undone.
+	r = runCmd(t, env, "", "forget", "--undo", "--call-id", stored)
+	if r.err == nil || !strings.Contains(r.err.Error(), "1 ids keep their tombstone") {
+		t.Fatalf("forget --undo of an erased call: err %v\n%s", r.err, r.stdout)
+	}
+	if n := count(t, dbURL, `SELECT count(*) FROM erased_calls WHERE call_id = '`+stored+`'`); n != 1 {
+		t.Errorf("the tombstone of an erased call went")
+	}
+	if r := runCmd(t, env, "", "forget", "--undo", "--phone-number", "+14155550100"); exitCode(r.err) != 2 {
+		t.Errorf("forget --undo by phone number: err %v, want a usage error", r.err)
+	}
+}

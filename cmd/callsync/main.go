@@ -142,8 +142,12 @@ func findCommand(name string) (command, bool) {
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "callsync keeps a PostgreSQL warehouse in sync with your Synthflow calls.")
 	fmt.Fprintln(w, "\nUsage: callsync <command> [flags]\n\nCommands:")
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'callsync help <command>' (or 'callsync <command> --help') for a command's flags; a flag's\n"+
 		"environment variable, when it has one, is named in brackets after it. 'callsync --version' prints the version.")

@@ -41,9 +41,7 @@ func runOnce(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer w.db.Close()
-	pr := newPassRunner("once", w.syncer, w.db, w.tel, logger, rc)
-	pr.paused = w.limiter.PausedFor
-	_, err = pr.run(ctx)
+	_, err = newPassRunner("once", w, logger, rc).run(ctx)
 	switch {
 	case err == nil, ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return nil // a signal ended the pass: what was fetched is stored, the rest is queued

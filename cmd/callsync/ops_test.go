@@ -105,7 +105,7 @@ func TestPassRunner_RecordsFailedPassOnceDatabaseIsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.db.Close()
-	p := newPassRunner("run", w.syncer, w.db, w.tel, logger, runsConfig{})
+	p := newPassRunner("run", w, logger, runsConfig{})
 	if err := pg.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -35,8 +36,9 @@ func TestPrune_CLI(t *testing.T) {
 		t.Errorf("prune with a bad retention: %v, want a usage error naming the variable", r.err)
 	}
 	env["SYNC_RETAIN_TRANSCRIPTS"] = "30d" // the generated calls are older
+	withText := count(t, dbURL, `SELECT count(DISTINCT call_id) FROM transcript_lines WHERE text <> ''`)
 	r := runCmd(t, env, "", "prune")
-	if r.err != nil || !strings.Contains(r.stdout, "pruned: 20 transcripts, 0 recordings") {
+	if r.err != nil || !strings.Contains(r.stdout, "pruned: "+strconv.Itoa(withText)+" transcripts, 0 recordings") {
 		t.Fatalf("prune: %v\n%s%s", r.err, r.stdout, r.stderr)
 	}
 	check := func(after string) {
@@ -116,5 +118,34 @@ func TestHashPhoneNumbers_CLI(t *testing.T) {
 	}
 	if n := count(t, dbURL, `SELECT count(*) FROM calls WHERE phone_number_from = '`+hashed+`' OR phone_number_to = '`+hashed+`'`); n != 0 {
 		t.Errorf("%d calls with the number left after forget", n)
+	}
+}
+
+// TestPrune_CountsData: prune counts the transcripts and recordings it
+// removed, not the calls past retention: calls without a recording or a
+// transcript count for none.
+func TestPrune_CountsData(t *testing.T) {
+	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 82, Calls: 30, Models: 1})...)
+	env := intakeEnv(t, srv)
+	dbURL := env["DATABASE_URL"]
+	if r := runCmd(t, env, "", "backfill", "--all-models", "--from", "2026-05-01", "--to", "2026-06-01"); r.err != nil {
+		t.Fatalf("backfill: %v\n%s", r.err, r.stderr)
+	}
+	// No call keeps a recording, and a third lose their transcript text.
+	count(t, dbURL, `WITH u AS (UPDATE calls SET recording_url = NULL RETURNING 1) SELECT count(*) FROM u`)
+	count(t, dbURL, `WITH u AS (UPDATE transcript_lines SET text = '' WHERE call_id IN
+		(SELECT call_id FROM calls ORDER BY call_id LIMIT 10) RETURNING 1) SELECT count(*) FROM u`)
+	transcripts := count(t, dbURL, `SELECT count(DISTINCT call_id) FROM transcript_lines WHERE text <> ''`)
+	if transcripts == 0 || transcripts == 30 {
+		t.Fatalf("%d of 30 calls with transcript text: the test proves nothing", transcripts)
+	}
+	env["SYNC_RETAIN_TRANSCRIPTS"], env["SYNC_RETAIN_RECORDINGS"] = "30d", "30d"
+	r := runCmd(t, env, "", "prune")
+	want := "pruned: " + strconv.Itoa(transcripts) + " transcripts, 0 recordings"
+	if r.err != nil || !strings.Contains(r.stdout, want) {
+		t.Fatalf("prune: %v, want %q in\n%s", r.err, want, r.stdout)
+	}
+	if n := count(t, dbURL, `SELECT count(*) FROM calls WHERE transcript_pruned_at IS NOT NULL AND recording_pruned_at IS NOT NULL`); n != 30 {
+		t.Errorf("%d calls marked pruned, want all 30", n)
 	}
 }

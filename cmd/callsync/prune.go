@@ -52,7 +52,8 @@ func runPrune(ctx context.Context, args []string, e env) error {
 }
 
 func printPruned(w io.Writer, p store.Pruned) {
-	fmt.Fprintf(w, "pruned: %d transcripts, %d recordings, %d variable sets, %d calls, %d webhook judgement sets waiting for their calls, %d kept failures of queue rows\n",
+	fmt.Fprintf(w, "pruned: %d transcripts, %d recordings, %d variable sets (calls that had them), %d calls' details, "+
+		"%d webhook judgement sets waiting for their calls, %d kept failures of queue rows\n",
 		p.Transcripts, p.Recordings, p.Variables, p.Calls, p.HookJudgements, p.Failures)
 }
 

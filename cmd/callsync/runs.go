@@ -58,15 +58,21 @@ type passRunner struct {
 
 	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
 	dropped    int         // passes dropped from unrecorded since the last recorded failure
+	progress   *passProgress
 }
 
-func newPassRunner(command string, s *callsync.Syncer, db *store.DB, tel *telemetry, logger *slog.Logger, rc runsConfig) *passRunner {
+func newPassRunner(command string, w *worker, logger *slog.Logger, rc runsConfig) *passRunner {
 	host, err := os.Hostname()
 	if err != nil {
 		host = "unknown"
 	}
-	return &passRunner{syncer: s, db: db, tel: tel, logger: withComponent(logger, componentPass),
-		rollups: withComponent(logger, componentRollups), command: command, worker: host, retention: rc.retention}
+	p := &passRunner{syncer: w.syncer, db: w.db, tel: w.tel, logger: withComponent(logger, componentPass),
+		rollups: withComponent(logger, componentRollups), command: command, worker: host, retention: rc.retention,
+		progress: w.progress}
+	if w.limiter != nil {
+		p.paused = w.limiter.PausedFor
+	}
+	return p
 }
 
 // run runs one pass, reports it and folds the rollups. It returns what
@@ -85,8 +91,14 @@ func (p *passRunner) runWoken(ctx context.Context) (callsync.Stats, error) {
 
 func (p *passRunner) runPass(ctx context.Context, woken bool) (callsync.Stats, error) {
 	p.tel.startPass()
+	due := 0
+	if h, err := p.db.Health(ctx); err == nil { // if the database fails, the pass says so
+		due = int(h.Due)
+	}
+	p.progress.begin(due)
 	start := time.Now()
 	st, err := p.syncer.RunOnce(ctx)
+	p.progress.end()
 	end := time.Now()
 	var paused time.Duration
 	if p.paused != nil {

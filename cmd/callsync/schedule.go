@@ -42,7 +42,7 @@ type scheduler struct {
 // daily prune. Nothing runs before start.
 func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Logger) (*scheduler, error) {
 	s := &scheduler{
-		passes:    newPassRunner("run", w.syncer, w.db, w.tel, logger, c.runs),
+		passes:    newPassRunner("run", w, logger, c.runs),
 		intake:    &c.intake,
 		api:       &c.api,
 		agents:    &callsync.AgentRefresher{Lister: w.client, Store: w.db, Interval: c.agentsEvery},
@@ -50,7 +50,6 @@ func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Log
 		logger:    withComponent(logger, componentSchedule),
 		agentsLog: withComponent(logger, componentAgents),
 	}
-	s.passes.paused = w.limiter.PausedFor
 	s.passes.next = "the next tick"
 	s.passes.explain = func(err error) []any {
 		if h := s.api.hint(err); h != "" {

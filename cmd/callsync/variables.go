@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/callsync/callsync/store"
 )
 
 func runVariables(ctx context.Context, args []string, e env) error {
 	f := newFlagSet("variables", "variables (list | share NAME ... | unshare NAME ...) [flags]\n\n"+
 		"Keeps the list of collected variables whose values callsync_reader sees (collected_variable_values,\n"+
 		"collected_variables.shared_value). Other variables show only their name and whether they were collected.\n"+
-		"Share only variables that hold no personal data (a plan, a score), never names, emails or birth dates.", e)
+		"Share only variables that hold no personal data (a plan, a score), never names, emails or birth dates.\n"+
+		"list shows every variable stored, marked shared or not, with the number of calls that have it.", e)
 	var lc logConfig
 	var dc dbConfig
 	lc.register(f, "info")
@@ -58,12 +63,35 @@ func runVariables(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(e.stdout, "unshared %d variables: %d stored values hidden from callsync_reader\n", len(names), n)
 		return nil
 	}
-	list, err := db.SharedVariables(ctx)
+	list, err := db.Variables(ctx)
 	if err != nil {
 		return err
 	}
-	for _, n := range list {
-		fmt.Fprintln(e.stdout, n)
-	}
+	printVariables(e.stdout, list)
 	return nil
+}
+
+// printVariables prints the variables, marked shared or not, and how to
+// share one when none is.
+func printVariables(w io.Writer, list []store.VariableName) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "no collected variable is stored yet (and none is shared)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "name\tshared\tcalls")
+	shared := 0
+	for _, v := range list {
+		mark := "no"
+		if v.Shared {
+			mark = "yes"
+			shared++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", v.Name, mark, v.Calls)
+	}
+	tw.Flush()
+	if shared == 0 {
+		fmt.Fprintln(w, "\nno variable is shared: callsync_reader sees every value blank (NULL).")
+	}
+	fmt.Fprintln(w, "Share a variable that holds no personal data with: callsync variables share NAME")
 }

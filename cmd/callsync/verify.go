@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	callsync "github.com/callsync/callsync/sync"
@@ -58,21 +59,69 @@ func runVerify(ctx context.Context, args []string, e env) error {
 	}
 	names := agentNames(ctx, db, logger)
 	printVerify(e.stdout, rep, modelRequests, names)
-	if !fix || len(rep.Diffs) == 0 {
-		if len(rep.Diffs) > 0 {
-			return fmt.Errorf("verify: %d windows differ; run the same command with --fix to backfill them and compare again", len(rep.Diffs))
-		}
-		return nil
+	if !fix || fixable(rep.Diffs) == 0 {
+		return verifyAdvice(e.stdout, rep.Diffs, fix)
 	}
 	b := &callsync.Backfiller{API: client, Store: db, Logger: withComponent(logger, componentBackfill), Config: cfg}
 	after, err := verifyFix(ctx, e.stdout, v, b, rep.Diffs, names)
 	if err != nil {
 		return apiError(ac, err)
 	}
-	if len(after.Diffs) > 0 {
-		return fmt.Errorf("verify: %d windows still differ after --fix", len(after.Diffs))
+	if n := fixable(after.Diffs); n > 0 {
+		return fmt.Errorf("verify: %d windows still miss calls after --fix", n)
 	}
-	return nil
+	return verifyAdvice(e.stdout, after.Diffs, true)
+}
+
+// fixable counts the diffs that --fix can close: windows where the API has
+// calls the warehouse lacks.
+func fixable(diffs []callsync.Count) int {
+	n := 0
+	for _, d := range diffs {
+		if d.Fixable() {
+			n++
+		}
+	}
+	return n
+}
+
+// verifyAdvice returns what to make of diffs, by the sign of each: "-"
+// windows (calls missing from the warehouse) are what --fix backfills; "+"
+// windows (calls the warehouse holds and the API's list does not show)
+// stay as they are; nil when there are none. After --fix (fixed), "+"
+// windows are no failure: --fix did all it can, and a note on w says why
+// they remain.
+func verifyAdvice(w io.Writer, diffs []callsync.Count, fixed bool) error {
+	missing := fixable(diffs)
+	var extra, unknown int
+	for _, d := range diffs {
+		switch {
+		case d.API < 0:
+			unknown++
+		case d.API < d.Warehouse:
+			extra++
+		}
+	}
+	var parts []string
+	if missing > 0 {
+		parts = append(parts, fmt.Sprintf("%d windows miss calls (diff -): run the same command with --fix to backfill them and compare again", missing))
+	}
+	if unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d windows got no count from the API (diff ?): run verify again later", unknown))
+	}
+	if extra > 0 {
+		plus := fmt.Sprintf("%d windows hold calls the API's list does not show (diff +): calls that came by webhook "+
+			"or enqueue only, or were deleted or moved to another agent in Synthflow; the warehouse keeps them and --fix leaves them as they are", extra)
+		if !fixed {
+			parts = append(parts, plus)
+		} else {
+			fmt.Fprintf(w, "note: %s\n", plus)
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("verify: %d windows differ; %s", len(diffs), strings.Join(parts, "; "))
 }
 
 // verifyFix backfills the windows of diffs with b, verifies them again with

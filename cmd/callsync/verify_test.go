@@ -40,6 +40,62 @@ func TestVerify_CLI(t *testing.T) {
 	t.Log("\n" + r.stdout)
 }
 
+// TestVerify_AdviceFollowsTheSign: a window where the warehouse holds a call
+// the API's list does not show (+1: webhook-only, or deleted in Synthflow)
+// is not something --fix changes, so verify does not advise it there; a
+// window missing a call (-1) gets the advice.
+func TestVerify_AdviceFollowsTheSign(t *testing.T) {
+	calls := apitest.Generate(apitest.GenerateOptions{Seed: 63, Calls: 60, Models: 1})
+	srv := fakeAPI(t, calls...)
+	env := intakeEnv(t, srv)
+	rng := []string{"--all-models", "--from", "2026-05-25", "--to", "2026-06-01"}
+	if r := runCmd(t, env, "", append([]string{"backfill"}, rng...)...); r.err != nil {
+		t.Fatalf("backfill: %v\n%s", r.err, r.stderr)
+	}
+	// The same workspace without the last call of the range: the warehouse
+	// now holds one call more than the API lists.
+	var kept []apitest.Call
+	dropped := false
+	for i := len(calls) - 1; i >= 0; i-- {
+		c := calls[i]
+		if !dropped && !c.Start().Before(time.Date(2026, 5, 25, 0, 0, 0, 0, time.UTC)) && c.Start().Before(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) {
+			dropped = true
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if !dropped {
+		t.Fatal("no call in the range: the test proves nothing")
+	}
+	env["SYNTHFLOW_API_URL"] = fakeAPI(t, kept...).URL
+	r := runCmd(t, env, "", append([]string{"verify"}, rng...)...)
+	if r.err == nil || !strings.Contains(r.stdout, "+1") {
+		t.Fatalf("verify: err %v\n%s", r.err, r.stdout)
+	}
+	if strings.Contains(r.err.Error(), "--fix to backfill") {
+		t.Errorf("verify advises --fix for a + window, which --fix leaves alone: %v", r.err)
+	}
+	if !strings.Contains(r.err.Error(), "--fix leaves them") {
+		t.Errorf("verify does not say what a + window means: %v", r.err)
+	}
+	r = runCmd(t, env, "", append([]string{"verify", "--fix"}, rng...)...)
+	if r.err != nil || !strings.Contains(r.stdout, "note: 1 windows hold calls the API's list does not show") ||
+		strings.Contains(r.stdout, "backfill:") {
+		t.Errorf("verify --fix on a + window: nothing to fix, a note and no failure wanted: err %v\n%s", r.err, r.stdout)
+	}
+
+	// One call less in the warehouse: now --fix is the advice.
+	dbURL := env["DATABASE_URL"]
+	if n := count(t, dbURL, `WITH d AS (DELETE FROM calls WHERE call_id IN (SELECT call_id FROM calls
+		WHERE started_at >= '2026-05-25' AND started_at < '2026-06-01' ORDER BY call_id LIMIT 2) RETURNING 1) SELECT count(*) FROM d`); n != 2 {
+		t.Fatalf("deleted %d calls", n)
+	}
+	r = runCmd(t, env, "", append([]string{"verify"}, rng...)...)
+	if r.err == nil || !strings.Contains(r.err.Error(), "--fix to backfill") {
+		t.Fatalf("verify of a - window: err %v\n%s", r.err, r.stdout)
+	}
+}
+
 func TestPoll_CLI(t *testing.T) {
 	now := time.Now().UTC()
 	srv := fakeAPI(t, apitest.Generate(apitest.GenerateOptions{Seed: 62, Calls: 40, Models: 2, From: now.Add(-30 * time.Minute), To: now})...)

@@ -13,8 +13,14 @@ import (
 var webhookReasons = map[string]string{
 	"queued": "202", "replay": "202", "method": "405", "content_type": "415", "too_large": "413",
 	"no_signature": "401", "bad_signature": "401", "bad_payload": "400", "bad_call_id": "422",
-	"busy": "503", "queue_error": "503", "slow_body": "408", "client_busy": "429",
+	"busy": "503", "queue_error": "503", "slow_body": "408", "client_busy": "429", "erased": "200",
 }
+
+// webhookHelp is callsync_webhook_requests_total's help text.
+const webhookHelp = "Webhook requests by HTTP answer (code) and reason: queued, replay (within the cooldown: nothing done), " +
+	"erased (the call was erased by forget: accepted and dropped), " +
+	"or why it was refused (method, content_type, too_large, no_signature, bad_signature, bad_payload, " +
+	"bad_call_id, busy, client_busy, slow_body, queue_error)."
 
 // webhookCounter returns the counter of webhook requests by answer and
 // reason, registered on t's registry; nil when t is nil.
@@ -25,9 +31,7 @@ func (t *telemetry) webhookCounter() *prometheus.CounterVec {
 	t.webhookOnce.Do(func() {
 		t.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callsync_webhook_requests_total",
-			Help: "Webhook requests by HTTP answer (code) and reason: queued, replay (within the cooldown: nothing done), " +
-				"or why it was refused (method, content_type, too_large, no_signature, bad_signature, bad_payload, " +
-				"bad_call_id, busy, client_busy, slow_body, queue_error).",
+			Help: webhookHelp,
 		}, []string{"code", "reason"})
 		t.reg.MustRegister(t.webhooks)
 		for reason, code := range webhookReasons {

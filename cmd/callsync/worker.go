@@ -139,11 +139,12 @@ func openAPI(ctx context.Context, e env, lc *logConfig, dc dbConfig, ac *apiConf
 // worker is what once and run share: the migrated store, the telemetry,
 // the rate-limited client and the Syncer wired to them.
 type worker struct {
-	db      *store.DB
-	tel     *telemetry
-	client  *api.Client
-	limiter *callsync.Limiter
-	syncer  *callsync.Syncer
+	db       *store.DB
+	tel      *telemetry
+	client   *api.Client
+	limiter  *callsync.Limiter
+	syncer   *callsync.Syncer
+	progress *passProgress // reports long passes
 }
 
 // openWorker opens a worker with cfg, its claims sized to the API budget.
@@ -154,17 +155,25 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 		return nil, err
 	}
 	tel := newTelemetry()
-	ac.observe, ac.observeWait = tel.observeAPI, tel.observeWait
+	cfg.RequestsPerSecond = ac.requestsPerSecond()
+	prog := &passProgress{logger: withComponent(logger, componentPass), rps: cfg.RequestsPerSecond, now: time.Now}
+	ac.observe = func(endpoint string, status int, took time.Duration) {
+		tel.observeAPI(endpoint, status, took)
+		prog.request()
+	}
+	ac.observeWait = tel.observeWait
 	client, err := ac.client(db, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	cfg.RequestsPerSecond = ac.requestsPerSecond()
 	cfg.Redact = ac.secrets.redactor()
 	s := &callsync.Syncer{Queue: db, API: client, Logger: withComponent(logger, componentPass), Config: cfg, ObserveWrite: tel.observeWrite,
-		ObserveBatch: tel.observeBatch}
-	return &worker{db: db, tel: tel, client: client, limiter: ac.limiter, syncer: s}, nil
+		ObserveBatch: func(d callsync.Stats) {
+			tel.observeBatch(d)
+			prog.batch(d)
+		}}
+	return &worker{db: db, tel: tel, client: client, limiter: ac.limiter, syncer: s, progress: prog}, nil
 }
 
 // logPass logs a pass summary, or its error. rateWait is the time its

@@ -12,7 +12,9 @@ type Report struct {
 	SQL   string
 }
 
-// Reports are example BI queries over the warehouse tables.
+// Reports are example BI queries over the warehouse tables. "The last N
+// days" is today and the N-1 days before it, as dates: current_date - (N-1)
+// (UTC days in a UTC session, as the daily views count them).
 var Reports = []Report{
 	{
 		Title: "Calls per day and agent: volume, completed share, average duration",
@@ -22,7 +24,7 @@ var Reports = []Report{
        round(avg((status = 'completed')::int) * 100, 1) AS completed_pct,
        round(avg(duration_seconds), 1) AS avg_duration_s
 FROM   calls
-WHERE  started_at >= now() - interval '30 days'
+WHERE  started_at >= current_date - 29
 GROUP  BY 1, 2
 ORDER  BY 1 DESC, 2
 LIMIT  10`,
@@ -43,7 +45,7 @@ LIMIT  8`,
        round(avg(human_utterances), 1) AS avg_human_utterances,
        sum(utterances) AS utterances
 FROM   call_facts
-WHERE  started_date_utc >= current_date - 30
+WHERE  started_at >= current_date - 29
 GROUP  BY 1
 ORDER  BY 2 DESC`,
 	},
@@ -51,7 +53,7 @@ ORDER  BY 2 DESC`,
 		Title: "Transfers that failed in the last 7 days, per agent (daily_action_outcomes)",
 		SQL: `SELECT agent_name, action, status, sum(actions) AS actions, sum(failed) AS failed
 FROM   daily_action_outcomes
-WHERE  day >= current_date - 7 AND action ILIKE '%transfer%'
+WHERE  day >= current_date - 6 AND action ILIKE '%transfer%'
 GROUP  BY 1, 2, 3
 ORDER  BY 1, 2, 3`,
 	},
@@ -61,16 +63,16 @@ ORDER  BY 1, 2, 3`,
        sum(false_count) AS false, sum(partial_count) AS partial,
        round(sum(true_count)::numeric / nullif(sum(true_count + false_count + partial_count), 0), 3) AS pass_rate
 FROM   daily_judgement_results
-WHERE  day >= current_date - 30 AND criterion IN ('goal', 'answered_by_human', 'objections')
+WHERE  day >= current_date - 29 AND criterion IN ('goal', 'answered_by_human', 'objections')
 GROUP  BY 1, 2
 ORDER  BY 1, 2`,
 	},
 	{
-		Title: "Calls in which someone asked to cancel (transcript_search)",
+		Title: "Calls in which the person asked to be called back (transcript_search: their lines, not the agent's)",
 		SQL: `SELECT f.agent_name, s.call_id, s.speaker, left(s.text, 60) AS text
 FROM   transcript_search s
 JOIN   call_facts f USING (call_id)
-WHERE  s.document @@ websearch_to_tsquery('simple', 'cancel')
+WHERE  s.speaker = 'human' AND s.document @@ websearch_to_tsquery('simple', 'call back')
 ORDER  BY f.started_at DESC
 LIMIT  3`,
 	},
@@ -91,7 +93,7 @@ LIMIT  5`,
            coalesce(bool_or(v.variable = 'appointment_date' AND v.collected), false) AS appointment
     FROM   call_facts f
     LEFT   JOIN collected_variable_values v USING (call_id)
-    WHERE  f.started_at >= now() - interval '30 days'
+    WHERE  f.started_at >= current_date - 29
     GROUP  BY f.call_id, f.answered)
 SELECT step, calls, round(100.0 * calls / nullif(first_value(calls) OVER (ORDER BY n), 0), 1) AS pct_of_calls
 FROM  (SELECT 1 AS n, 'called' AS step, count(*) AS calls FROM per_call
