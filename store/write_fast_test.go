@@ -289,7 +289,7 @@ func TestDB_Claim_UsesPartialIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.Pool().Query(ctx, "EXPLAIN "+store.ClaimSQL, 100, int64(60000), int64(1))
+	rows, err := db.Pool().Query(ctx, "EXPLAIN "+store.ClaimSQL, 100, int64(60000), int64(1), store.ListGrace.Milliseconds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,9 @@ type scheduler struct {
 	passID    cron.EntryID
 	gate      passGate // shared by the schedule and the wake-up
 	passes    *passRunner
-	intake    *intakeConfig
+	planner   *callsync.Planner
+	planTel   *planTelemetry
+	planWake  chan struct{} // queued calls: the planner steps at once
 	api       *apiConfig
 	agents    *callsync.AgentRefresher
 	db        *store.DB
@@ -35,12 +37,14 @@ type scheduler struct {
 
 // newScheduler schedules the passes and, when retention is set, the
 // daily prune. Nothing runs before start.
-func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Logger) (*scheduler, error) {
+func newScheduler(ctx context.Context, c *runConfig, w *worker, planner *callsync.Planner, logger *slog.Logger) (*scheduler, error) {
 	s := &scheduler{
 		passes:    newPassRunner("run", w.syncer, w.db, w.tel, logger, c.runs),
-		intake:    &c.intake,
+		planner:   planner,
+		planTel:   w.plan,
+		planWake:  make(chan struct{}, 1),
 		api:       &c.api,
-		agents:    &callsync.AgentRefresher{Lister: w.client, Store: w.db, Interval: c.agentsEvery},
+		agents:    &callsync.AgentRefresher{Lister: countingLister{w.client, w.spend}, Store: w.db, Interval: c.agentsEvery},
 		db:        w.db,
 		logger:    withComponent(logger, componentSchedule),
 		passLog:   withComponent(logger, componentPass),
@@ -69,13 +73,26 @@ func (s *scheduler) start(ctx context.Context) (wait func()) {
 	s.cron.Start()
 	var first sync.WaitGroup                        // cron's Stop waits only for the passes cron started
 	first.Go(s.cron.Entry(s.passID).WrappedJob.Run) // the first pass now, not a schedule period from now
-	first.Go(func() { wakeOnQueued(ctx, s.db, s.logger, &s.gate, func() { _, _ = s.passes.run(ctx) }) })
+	first.Go(func() {
+		wakeOnQueued(ctx, s.db, s.logger, &s.gate, func() { _, _ = s.passes.run(ctx) }, s.wakePlanner)
+	})
+	if s.planner != nil {
+		first.Go(func() { runPlanner(ctx, s.planner, s.db, s.planTel, s.planWake, s.planner.Logger) })
+	}
 	if s.prune != nil {
 		first.Go(s.prune)
 	}
 	return func() {
 		<-s.cron.Stop().Done()
 		first.Wait()
+	}
+}
+
+// wakePlanner has the planner step at once.
+func (s *scheduler) wakePlanner() {
+	select {
+	case s.planWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -86,14 +103,12 @@ func (s *scheduler) tick(ctx context.Context) {
 	}
 }
 
-// pass polls, runs a pass and refreshes the agents. The process stays up
-// whatever the API says: webhooks are still queued, /metrics shows it,
-// and the next tick tries again.
+// pass runs a pass (the calls fetched alone) and refreshes the agents.
+// Polls and list reads run in the planner, beside it: a long pass never
+// holds them back. The process stays up whatever the API says: webhooks
+// are still queued, /metrics shows it, and the next tick tries again.
 func (s *scheduler) pass(ctx context.Context) {
-	err := s.intake.pollOnce(ctx) // new calls first, so this pass fetches the ones not final yet
-	if !errors.Is(err, callsync.ErrUnauthorized) && !errors.Is(err, callsync.ErrAPIUnavailable) {
-		_, err = s.passes.run(ctx)
-	}
+	_, err := s.passes.run(ctx)
 	if err == nil && ctx.Err() == nil {
 		refreshAgents(ctx, s.agents, s.agentsLog) // after the pass: names never hold up calls
 	}

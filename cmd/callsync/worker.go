@@ -145,6 +145,11 @@ type worker struct {
 	tel    *telemetry
 	client *api.Client
 	syncer *callsync.Syncer
+	// spend counts requests by purpose, turns orders them (the planner's
+	// first); plan holds the planner's metrics.
+	spend *callsync.Spend
+	turns *callsync.Turns
+	plan  *planTelemetry
 }
 
 // openWorker opens a worker with cfg, its claims sized to the API budget.
@@ -162,9 +167,12 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 		return nil, err
 	}
 	cfg.RequestsPerSecond = ac.requestsPerSecond()
+	plan := tel.registerPlan()
+	spend := &callsync.Spend{Observe: func(purpose string) { plan.byPurpose.WithLabelValues(purpose).Inc() }}
+	turns := callsync.NewTurns(cfg.RequestsPerSecond)
 	s := &callsync.Syncer{Queue: db, API: client, Logger: withComponent(logger, componentPass), Config: cfg, ObserveWrite: tel.observeWrite,
-		ObserveBatch: tel.observeBatch}
-	return &worker{db: db, tel: tel, client: client, syncer: s}, nil
+		ObserveBatch: tel.observeBatch, Turns: turns, Spend: spend}
+	return &worker{db: db, tel: tel, client: client, syncer: s, spend: spend, turns: turns, plan: plan}, nil
 }
 
 // logPass logs a pass summary, or its error. rateWait is the time its
