@@ -14,8 +14,11 @@ import (
 // methods are safe for concurrent use.
 type Counters struct {
 	mu       sync.Mutex
+	clock    func() time.Time
 	epoch    time.Time // arrival times are kept as monotonic offsets from it
 	arrivals []time.Duration
+	kinds    []Endpoint // the route of each arrival
+	codes    []int16    // the status of each arrival, once answered; -1 before
 	total    int
 	endpoint map[Endpoint]int
 	status   map[int]int
@@ -25,14 +28,19 @@ type Counters struct {
 	steps    int
 }
 
-func newCounters() *Counters {
-	c := &Counters{epoch: time.Now()}
+func newCounters(clock func() time.Time) *Counters {
+	if clock == nil {
+		clock = time.Now
+	}
+	c := &Counters{clock: clock, epoch: clock()}
 	c.resetLocked()
 	return c
 }
 
 func (c *Counters) resetLocked() {
 	c.arrivals = nil
+	c.kinds = nil
+	c.codes = nil
 	c.total = 0
 	c.endpoint = map[Endpoint]int{}
 	c.status = map[int]int{}
@@ -42,25 +50,34 @@ func (c *Counters) resetLocked() {
 	c.steps = 0
 }
 
-// now is the current time on the counters' monotonic clock.
-func (c *Counters) now() time.Duration { return time.Since(c.epoch) }
+// now is the current time on the counters' clock, as an offset from
+// its epoch.
+func (c *Counters) now() time.Duration { return c.clock().Sub(c.epoch) }
 
-// arrive counts a request; the time is taken under the lock so arrivals
-// stay sorted.
-func (c *Counters) arrive(ep Endpoint, callID string) {
+// arrive counts a request and returns its index in the request log, for
+// finish; the time is taken under the lock so arrivals stay sorted.
+func (c *Counters) arrive(ep Endpoint, callID string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.arrivals = append(c.arrivals, time.Since(c.epoch))
+	c.arrivals = append(c.arrivals, c.clock().Sub(c.epoch))
+	c.kinds = append(c.kinds, ep)
+	c.codes = append(c.codes, -1)
 	c.total++
 	c.endpoint[ep]++
 	if ep == EndpointGetCall {
 		c.calls[callID]++
 	}
+	return len(c.arrivals) - 1
 }
 
-func (c *Counters) finish(status int) {
+// finish counts the status of request i (an index from arrive); a Reset
+// since its arrival leaves the log alone.
+func (c *Counters) finish(i, status int) {
 	c.mu.Lock()
 	c.status[status]++
+	if i < len(c.codes) && c.codes[i] == -1 {
+		c.codes[i] = int16(status)
+	}
 	c.mu.Unlock()
 }
 
@@ -199,4 +216,25 @@ func maxInWindow(a []time.Duration, d time.Duration) int {
 		best = max(best, j-i+1)
 	}
 	return best
+}
+
+// Request is one entry of the request log: when a request arrived, the
+// route it asked for and the status it was answered (0: no response, -1:
+// not answered yet).
+type Request struct {
+	At       time.Time
+	Endpoint Endpoint
+	Status   int
+}
+
+// Requests returns the request log since the last Reset, in arrival
+// order.
+func (c *Counters) Requests() []Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Request, len(c.arrivals))
+	for i, d := range c.arrivals {
+		out[i] = Request{At: c.epoch.Add(d), Endpoint: c.kinds[i], Status: int(c.codes[i])}
+	}
+	return out
 }

@@ -22,6 +22,14 @@
 // record every request so tests can prove what a client did: how often each
 // call was fetched and the most requests seen in any window.
 //
+// A live workspace (Options.Live) makes the calls happen over time: they
+// start at a given rate on a number of agents, stay in-progress for a
+// while, end with a final status, and their signed post-call webhooks go
+// out a moment later (some lost, if asked); lists may lag calls' starts.
+// With LiveBudget as the rate limit the server answers a bare 429 beyond N
+// requests of a key in any (workspace) minute. An injected clock
+// (Options.Clock) lets tests drive all of it; a time scale compresses it.
+//
 // A minimal test:
 //
 //	srv, err := apitest.NewServer(apitest.Options{

@@ -20,7 +20,10 @@ const (
 	EndpointGetCall    Endpoint = "GET /v2/calls/{call_id}"
 	EndpointListCalls  Endpoint = "GET /v2/calls"
 	EndpointAssistants Endpoint = "GET /v2/assistants"
-	EndpointOther      Endpoint = "other"
+	// EndpointRecording is GET /v2/calls/{call_id}/recording, counted as a
+	// kind of its own (the server does not serve it: 404).
+	EndpointRecording Endpoint = "GET /v2/calls/{call_id}/recording"
+	EndpointOther     Endpoint = "other"
 )
 
 // Canned bodies, as the real API (FastAPI behind a proxy) sends them.
@@ -40,12 +43,13 @@ type exchange struct {
 	n   uint64
 	ep  Endpoint
 	id  string // call ID of a get-one request
+	i   int    // index in the counters' request log
 	cut int    // FaultTruncated armed: 1 short Content-Length, 2 unfinished chunks
 }
 
 // record counts the response status before it is sent, so a client never
 // sees a response its counters do not include. 0 means no response.
-func (x *exchange) record(status int) { x.s.counters.finish(status) }
+func (x *exchange) record(status int) { x.s.counters.finish(x.i, status) }
 
 // abandon drops a request whose client left or whose server is closing:
 // no response at all, rather than net/http's implicit empty 200.
@@ -84,6 +88,9 @@ func route(r *http.Request) (ep Endpoint, id string, ok bool) {
 		return EndpointListCalls, "", true
 	case strings.HasPrefix(p, "/v2/calls/"):
 		rest := p[len("/v2/calls/"):]
+		if head, ok := strings.CutSuffix(rest, "/recording"); ok && head != "" && !strings.Contains(head, "/") {
+			return EndpointRecording, "", false
+		}
 		if strings.Contains(rest, "/") {
 			return EndpointOther, "", false
 		}
@@ -100,8 +107,7 @@ func route(r *http.Request) (ep Endpoint, id string, ok bool) {
 
 // authorized reports whether r carries "Bearer key" (scheme in any case).
 func authorized(r *http.Request, key string) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) == key
+	return bearer(r) == key
 }
 
 // getCall answers GET /v2/calls/{call_id} from the precomputed body.
@@ -145,7 +151,13 @@ func (s *Server) listCalls(x *exchange) {
 	if hook := s.listHook.Load(); hook != nil {
 		(*hook)(req)
 	}
-	total, calls := s.data.page(req.ModelID, window{from: req.From, to: req.To}, req.Offset, req.Limit)
+	w := window{from: req.From, to: req.To}
+	if s.live != nil {
+		if cut := s.live.listCutoff(s.live.clock()); !cut.IsZero() && (w.to.IsZero() || cut.Before(w.to)) {
+			w.to = cut
+		}
+	}
+	total, calls := s.data.page(req.ModelID, w, req.Offset, req.Limit)
 	size := 128
 	for _, c := range calls {
 		size += len(c) + 1
@@ -173,7 +185,7 @@ func (s *Server) listAssistants(x *exchange) {
 		return
 	}
 	models := s.Assistants()
-	all := s.data.models()
+	all := s.models()
 	start := min(offset, len(models))
 	end := min(start+limit, len(models))
 	b := []byte(`{"status":"ok","response":{"assistants":[`)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,13 @@ type Options struct {
 	Seed uint64
 	// Addr is the address to listen on. Empty means "127.0.0.1:0".
 	Addr string
+	// Clock, when set, is the server's clock: for the counters, the rate
+	// limit and a live workspace, so tests can drive time. Nil means
+	// time.Now.
+	Clock func() time.Time
+	// Live, when set, makes the server a live workspace (see LiveOptions);
+	// it serves Calls too. Its clock starts with Server.Live().Start().
+	Live *LiveOptions
 }
 
 // Server is a running fake Synthflow API. Its methods are safe for
@@ -52,6 +60,7 @@ type Server struct {
 	cfgMu    sync.Mutex // serializes setters (copy-on-write of cfg)
 	listHook atomic.Pointer[func(ListRequest)]
 	deleted  sync.Map // model ID → true: agents deleted with DeleteAssistant
+	live     *Live    // nil unless Options.Live
 
 	done     chan struct{}
 	closeMu  sync.RWMutex
@@ -78,13 +87,23 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apitest: listen on %s: %w", addr, err)
 	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = time.Now
+	}
 	s := &Server{
 		URL:      "http://" + ln.Addr().String() + "/v2",
 		ln:       ln,
 		data:     newDataset(),
-		counters: newCounters(),
+		counters: newCounters(clock),
 		seed:     opts.Seed,
 		done:     make(chan struct{}),
+	}
+	if opts.Live != nil {
+		if s.live, err = newLive(s, *opts.Live, clock); err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
 	}
 	s.cfg.Store(&config{apiKey: opts.APIKey, faults: opts.Faults, rate: opts.RateLimit})
 	s.data.load(opts.Calls)
@@ -135,6 +154,10 @@ func (s *Server) SetRateLimit(rl RateLimit) { s.update(func(c *config) { c.rate 
 
 // SetAPIKey replaces the required API key; "" turns authentication off.
 func (s *Server) SetAPIKey(key string) { s.update(func(c *config) { c.apiKey = key }) }
+
+// Live returns the server's live workspace, or nil when Options.Live was
+// not set.
+func (s *Server) Live() *Live { return s.live }
 
 // Counters returns the server's request counters.
 func (s *Server) Counters() *Counters { return s.counters }
@@ -195,11 +218,27 @@ func (s *Server) Models() []string { return s.data.models() }
 // Assistants returns the model IDs that GET /v2/assistants lists, sorted:
 // those of Models that DeleteAssistant has not deleted.
 func (s *Server) Assistants() []string {
-	ms := s.data.models()
+	ms := s.models()
 	return slices.DeleteFunc(ms, func(m string) bool {
 		_, gone := s.deleted.Load(m)
 		return gone
 	})
+}
+
+// models returns the model IDs that have calls and, in a live
+// workspace, its agents, sorted.
+func (s *Server) models() []string {
+	ms := s.data.models()
+	if s.live == nil {
+		return ms
+	}
+	for i := range s.live.opts.Agents {
+		m := "agent-" + strconv.Itoa(i)
+		if j, found := slices.BinarySearch(ms, m); !found {
+			ms = slices.Insert(ms, j, m)
+		}
+	}
+	return ms
 }
 
 // DeleteAssistant makes GET /v2/assistants stop listing the model, as
@@ -242,7 +281,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg := s.cfg.Load()
 	ep, id, routed := route(r)
 	x := &exchange{s: s, w: w, r: r, n: n, ep: ep, id: id}
-	s.counters.arrive(ep, id)
+	x.i = s.counters.arrive(ep, id)
+	if s.live != nil {
+		s.live.advance()
+	}
 
 	if d := cfg.faults.latency(s.draw(n, saltLatency)); !s.sleep(r.Context(), d) {
 		x.abandon()
@@ -251,15 +293,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case cfg.apiKey != "" && !authorized(r, cfg.apiKey):
 		x.reply(http.StatusUnauthorized, nil, bodyNotAuthenticated)
 		return
+	}
+	// The budget counts every request of a key, whatever its route.
+	if ok, wait := s.limiter.allow(s.counters.now(), cfg.rate, bearer(r)); !ok {
+		x.tooManyRequests(wait, cfg.rate)
+		return
+	}
+	switch {
 	case !routed:
 		x.reply(http.StatusNotFound, nil, bodyRouteNotFound)
 		return
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		x.reply(http.StatusMethodNotAllowed, http.Header{"Allow": {"GET"}}, bodyMethodNotAllowed)
-		return
-	}
-	if ok, wait := s.limiter.allow(s.counters.now(), cfg.rate); !ok {
-		x.tooManyRequests(wait, cfg.rate)
 		return
 	}
 	if step, ok := s.scripts.next(x); ok {
