@@ -48,7 +48,7 @@ type PlannerConfig struct {
 	// Lease is how long rows claimed for a read stay reserved.
 	Lease time.Duration
 	// ExtraEvery spaces the gets for the fields list pages lack, spent only
-	// when no read is due; negative: none.
+	// when no read is due and none was for as long; negative: none.
 	ExtraEvery time.Duration
 }
 
@@ -62,7 +62,7 @@ func DefaultPlannerConfig() PlannerConfig {
 		MaxListAge:   time.Hour,
 		Slack:        5 * time.Second,
 		MaxPages:     5,
-		EagerShare:   0.4,
+		EagerShare:   0.5,
 		Patience:     30 * time.Second,
 		Lease:        2 * time.Minute,
 		ExtraEvery:   15 * time.Second,
@@ -164,7 +164,7 @@ func (p *Planner) Step(ctx context.Context) (PlanStats, time.Duration, error) {
 	now := p.now()
 	model, poll, prio, wait := p.choose(cfg, due, now)
 	if model == "" {
-		if cfg.ExtraEvery > 0 && now.Sub(p.lastExtra) >= cfg.ExtraEvery {
+		if cfg.ExtraEvery > 0 && now.Sub(p.lastExtra) >= cfg.ExtraEvery && now.Sub(p.lastRead) >= cfg.ExtraEvery {
 			p.lastExtra = now
 			st, err := p.extra(ctx, cfg)
 			if err != nil || st.Extra {
@@ -277,4 +277,21 @@ func (p *Planner) now() time.Time {
 		return p.Now()
 	}
 	return time.Now()
+}
+
+// Scaled returns c with every duration divided by s (s > 1), for benches
+// that run a workspace on compressed time; the budget is the caller's.
+func (c PlannerConfig) Scaled(s float64) PlannerConfig {
+	if s <= 1 {
+		return c
+	}
+	c = c.withDefaults()
+	div := func(d *time.Duration) { *d = time.Duration(float64(*d) / s) }
+	for _, d := range []*time.Duration{&c.PollEvery, &c.Lookback, &c.FallbackWait, &c.MaxListAge, &c.Slack, &c.Patience, &c.Lease, &c.Recheck.Base, &c.Recheck.Max} {
+		div(d)
+	}
+	if c.ExtraEvery > 0 {
+		div(&c.ExtraEvery)
+	}
+	return c
 }

@@ -39,6 +39,11 @@ func (t *telemetry) registerPlan() *planTelemetry {
 	return p
 }
 
+// benchTimeScale compresses the planner's durations for benches that run a
+// live workspace faster than real time (with the budget scaled alike); 1,
+// always, in production.
+var benchTimeScale = 1.0
+
 // planErrorPause is how long the planner waits after a failed step: the
 // API refused the key or cannot be reached, or the database failed.
 const planErrorPause = 30 * time.Second

@@ -198,7 +198,7 @@ func (c *intakeConfig) planner(w *worker, logger *slog.Logger, cfg callsync.Inta
 	if pc.ExtraEvery == 0 {
 		pc.ExtraEvery = -1
 	}
-	p := &callsync.Planner{API: w.client, Store: w.db, Logger: withComponent(logger, componentPoll), Config: pc,
+	p := &callsync.Planner{API: w.client, Store: w.db, Logger: withComponent(logger, componentPoll), Config: pc.Scaled(benchTimeScale),
 		Intake: cfg, Models: c.poll.models, Turns: w.turns, Spend: w.spend}
 	p.Logger.Info("planner running", "models_polled", len(c.poll.models), "poll_every", c.pollEvery,
 		"lookback", c.poll.lookback, "extras_every", c.extrasEvery)
