@@ -51,12 +51,24 @@ const planErrorPause = 30 * time.Second
 // extrasEvery spaces the readings of the extras backlog for /metrics.
 const extrasEvery = 10 * time.Second
 
+// Request counts by purpose are kept this long, and pruned this often.
+const (
+	keepRequestCounts  = 7 * 24 * time.Hour
+	pruneRequestCounts = time.Hour
+)
+
 // runPlanner runs the planner's steps until ctx ends: each step when the
 // last one says it is worth it, or at once when the database announces
 // queued calls (wake). Request counts go to the store after each step.
 func runPlanner(ctx context.Context, p *callsync.Planner, db *store.DB, tel *planTelemetry, wake <-chan struct{}, logger *slog.Logger) {
-	var lastExtras time.Time
+	var lastExtras, lastPrune time.Time
 	for ctx.Err() == nil {
+		if time.Since(lastPrune) >= pruneRequestCounts {
+			lastPrune = time.Now()
+			if err := db.PruneRequests(ctx, lastPrune.Add(-keepRequestCounts)); err != nil && ctx.Err() == nil {
+				logger.Warn("old request counts not pruned", tint.Err(err))
+			}
+		}
 		_, wait, err := p.Step(ctx)
 		if err := p.Spend.Flush(context.WithoutCancel(ctx), db); err != nil {
 			logger.Warn("request counts not written; kept for the next step", tint.Err(err))
