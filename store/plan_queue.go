@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -292,18 +293,18 @@ func (db *DB) Extras(ctx context.Context) (int, error) {
 }
 
 const claimPollSQL = `
-INSERT INTO poll_watermarks AS w (model_id, watermark, polled_at) VALUES ($1, $3, now())
-ON CONFLICT (model_id) DO UPDATE SET polled_at = now()
-WHERE  w.polled_at <= now() - $2 * interval '1 millisecond'
+INSERT INTO poll_watermarks AS w (model_id, watermark, polled_at) VALUES ($1, $3, $4)
+ON CONFLICT (model_id) DO UPDATE SET polled_at = $4
+WHERE  w.polled_at <= $4::timestamptz - $2 * interval '1 millisecond'
 RETURNING watermark, (xmax = 0)`
 
-// ClaimPoll takes the next poll of a model, unless one was taken less than
-// every ago (by this process or another): it returns the model's watermark,
-// or start for a model never polled (then first is set), and ok. The
-// poll's end is recorded by AdvanceWatermark.
-func (db *DB) ClaimPoll(ctx context.Context, model string, every time.Duration, start time.Time) (wm time.Time, first, ok bool, err error) {
-	err = db.pool.QueryRow(ctx, claimPollSQL, model, every.Milliseconds(), start).Scan(&wm, &first)
-	if err == pgx.ErrNoRows {
+// ClaimPoll takes the poll of a model at now, unless one was taken less
+// than every before now (by this process or another): it returns the
+// model's watermark, or start for a model never polled (then first is
+// set), and ok. The poll's end is recorded by AdvanceWatermark.
+func (db *DB) ClaimPoll(ctx context.Context, model string, now time.Time, every time.Duration, start time.Time) (wm time.Time, first, ok bool, err error) {
+	err = db.pool.QueryRow(ctx, claimPollSQL, model, every.Milliseconds(), start, now).Scan(&wm, &first)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, false, false, nil
 	}
 	if err != nil {

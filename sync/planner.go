@@ -186,6 +186,14 @@ func (p *Planner) Step(ctx context.Context) (PlanStats, time.Duration, error) {
 	if poll {
 		p.lastPoll[model] = now
 	}
+	if !slices.ContainsFunc(due, func(d store.ModelDue) bool { return d.ModelID == model }) {
+		// A poll on the clock alone: one replica polls an agent per
+		// PollEvery, whichever gets there first.
+		_, _, ok, err := p.Store.ClaimPoll(ctx, model, now, cfg.PollEvery*9/10, now.Add(-cfg.Lookback))
+		if err != nil || !ok {
+			return PlanStats{}, 0, err
+		}
+	}
 	st, err := p.read(ctx, cfg, model, poll, prio)
 	st.Model, st.Poll = model, poll
 	if st.Requests > 0 {
