@@ -6,7 +6,7 @@ import (
 )
 
 // The full-text index of transcript lines. It is optional because every
-// transcript line written updates it: see the README for its cost.
+// transcript line written updates it: see deploy/docs/bi.md for its cost.
 const (
 	createSearchIndexSQL = `CREATE INDEX CONCURRENTLY IF NOT EXISTS transcript_lines_search_idx
     ON transcript_lines USING gin (to_tsvector('simple', text))`

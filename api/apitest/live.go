@@ -123,8 +123,10 @@ type LiveCall struct {
 	// sent.
 	Webhook     time.Time
 	WebhookLost bool
-	// WebhookStatus is the receiver's answer once the webhook was sent: an
-	// HTTP status, or -1 when the request failed; 0 before.
+	// WebhookSent is when the webhook was sent (zero before), and
+	// WebhookStatus the receiver's answer: an HTTP status, or -1 when the
+	// request failed; 0 before.
+	WebhookSent   time.Time
 	WebhookStatus int
 }
 

@@ -309,7 +309,7 @@ func TestLive_Webhooks(t *testing.T) {
 	defer recv.mu.Unlock()
 	for _, h := range recv.got {
 		c, ok := byID[h.callID]
-		if !ok || c.WebhookLost || c.WebhookStatus != http.StatusOK {
+		if !ok || c.WebhookLost || c.WebhookStatus != http.StatusOK || c.WebhookSent.IsZero() {
 			t.Fatalf("webhook for %q: call known %v, lost %v, status %d", h.callID, ok, c.WebhookLost, c.WebhookStatus)
 		}
 		if h.modelID != c.ModelID {

@@ -3,6 +3,7 @@ package apitest
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -10,39 +11,57 @@ import (
 // stuck receiver from holding up the webhooks after it.
 var webhookClient = &http.Client{Timeout: 10 * time.Second}
 
+// webhooksInFlight bounds the webhooks posted at once: Synthflow sends
+// each call's webhook on its own, so a slow answer to one must not hold up
+// the next, but a burst must not open connections without bound.
+const webhooksInFlight = 16
+
 // DeliverWebhooks sends the webhooks due by the clock that have not been
-// sent, in order, skipping the lost ones, and returns how many it sent.
-// Start calls it on time unless LiveOptions.ManualWebhooks is set; tests
-// on an injected clock call it themselves.
+// sent, skipping the lost ones, each in its own request (at most 16 at
+// once), and returns how many it sent once every answer is in. Start
+// calls it on time unless LiveOptions.ManualWebhooks is set; tests on an
+// injected clock call it themselves.
 func (l *Live) DeliverWebhooks(ctx context.Context) int {
 	now := l.advance()
 	if l.opts.WebhookURL == "" {
 		return 0
 	}
-	sent := 0
-	for {
-		l.mu.Lock()
-		if !l.started || l.nextHook >= len(l.byEnd) || l.epoch.Add(l.calls[l.byEnd[l.nextHook]].hook).After(now) {
-			l.mu.Unlock()
-			return sent
+	var due []int
+	l.mu.Lock()
+	for l.started && l.nextHook < len(l.byEnd) && !l.epoch.Add(l.calls[l.byEnd[l.nextHook]].hook).After(now) {
+		if i := l.byEnd[l.nextHook]; !l.calls[i].WebhookLost {
+			due = append(due, i)
 		}
-		i := l.byEnd[l.nextHook]
 		l.nextHook++
-		c := l.calls[i]
-		l.mu.Unlock()
-		if c.WebhookLost {
-			continue
-		}
-		call := c.finalCall(l.epoch)
-		status, err := PostWebhook(ctx, webhookClient, l.opts.WebhookURL, l.opts.WebhookSecret, c.ID, call.Webhook(WebhookOptions{}))
-		if err != nil {
-			status = -1
-		}
-		l.mu.Lock()
-		l.calls[i].WebhookStatus = status
-		l.mu.Unlock()
-		sent++
 	}
+	l.mu.Unlock()
+	slots := make(chan struct{}, webhooksInFlight)
+	var wg sync.WaitGroup
+	for _, i := range due {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			l.post(ctx, i)
+		})
+	}
+	wg.Wait()
+	return len(due)
+}
+
+// post sends the webhook of call i and notes the answer.
+func (l *Live) post(ctx context.Context, i int) {
+	l.mu.Lock()
+	c := l.calls[i]
+	l.mu.Unlock()
+	call := c.finalCall(l.epoch)
+	sent := l.clock()
+	status, err := PostWebhook(ctx, webhookClient, l.opts.WebhookURL, l.opts.WebhookSecret, c.ID, call.Webhook(WebhookOptions{}))
+	if err != nil {
+		status = -1
+	}
+	l.mu.Lock()
+	l.calls[i].WebhookStatus, l.calls[i].WebhookSent = status, sent
+	l.mu.Unlock()
 }
 
 // nextWebhook returns when the next webhook is due, and false when none

@@ -216,7 +216,8 @@ func (s *Server) CallIDs() []string {
 func (s *Server) Models() []string { return s.data.models() }
 
 // Assistants returns the model IDs that GET /v2/assistants lists, sorted:
-// those of Models that DeleteAssistant has not deleted.
+// those of Models, and a live workspace's agents, that DeleteAssistant has
+// not deleted.
 func (s *Server) Assistants() []string {
 	ms := s.models()
 	return slices.DeleteFunc(ms, func(m string) bool {
@@ -282,12 +283,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep, id, routed := route(r)
 	x := &exchange{s: s, w: w, r: r, n: n, ep: ep, id: id}
 	x.i = s.counters.arrive(ep, id)
-	if s.live != nil {
-		s.live.advance()
-	}
 
 	if d := cfg.faults.latency(s.draw(n, saltLatency)); !s.sleep(r.Context(), d) {
 		x.abandon()
+	}
+	if s.live != nil {
+		s.live.advance() // the calls as they are when the answer is made
 	}
 	switch {
 	case cfg.apiKey != "" && !authorized(r, cfg.apiKey):

@@ -42,6 +42,9 @@ type benchConfig struct {
 const benchRateLimit = 1_000_000
 
 func runBench(ctx context.Context, args []string, e env) error {
+	if live, rest := liveArg(args); live {
+		return runBenchLive(ctx, rest, e)
+	}
 	f := newFlagSet("bench", "bench [flags]\n\nMeasures the whole sync path: generates calls in a fake API on loopback, drains them into a fresh\ndatabase with real worker processes ('callsync once'), then syncs them again unchanged, with the\nrate limiter on (as in production) and without it; runs the naive path (one transaction per call,\nstatement by statement) on a sample for comparison; with --backfill, also stores the calls from list\npages ('callsync backfill') and runs that again. Each run uses a fresh database; the summary gives\nmedians. Uses a throwaway PostgreSQL, or fresh databases created (and dropped) on DATABASE_URL's server.", e)
 	var lc logConfig
 	var dc dbConfig

@@ -45,13 +45,18 @@ func newFlagSet(name, synopsis string, e env) *flagSet {
 // badFlagRE finds the flag a parse error is about.
 var badFlagRE = regexp.MustCompile(`^invalid value "(.*)" for flag -(\S+):`)
 
+func isDuration(v any) bool {
+	_, ok := v.(time.Duration)
+	return ok
+}
+
 // flagError rewrites a parse error of the flag package into one line that
 // names the flag and says what it wants, with where to find the rest.
 func (f *flagSet) flagError(err error) error {
 	msg := err.Error()
 	if m := badFlagRE.FindStringSubmatch(msg); m != nil {
 		if fl := f.Lookup(m[2]); fl != nil {
-			if _, ok := fl.Value.(flag.Getter).Get().(time.Duration); ok {
+			if g, ok := fl.Value.(flag.Getter); ok && isDuration(g.Get()) { // a Value of our own may not be a Getter
 				return usagef("%s: --%s %q: want a duration such as 90s, 30m or 24h (no days: 7 days is 168h)", f.Name(), m[2], m[1])
 			}
 		}

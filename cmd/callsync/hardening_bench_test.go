@@ -21,8 +21,8 @@ import (
 	"github.com/callsync/callsync/store/storetest"
 )
 
-// The benchmarks of this file are the load tests behind the README's
-// failure table. They run the real binary, built without the race
+// The benchmarks of this file are the load tests behind the figures in
+// deploy/docs/performance.md. They run the real binary, built without the race
 // detector so that its memory is what a deployment sees, on loopback only,
 // bounded in requests and time:
 //

@@ -71,7 +71,7 @@ func psqlScript(t *testing.T, dbURL, script string, vars ...string) (string, err
 	return string(out), err
 }
 
-// testRoles builds what the README describes on a fresh database hardened
+// testRoles builds what deploy/docs/security.md describes on a fresh database hardened
 // so that PUBLIC has no rights: the tables belong to an owner role without
 // CREATEROLE; an administrator (the superuser here) runs roles-admin.sql,
 // then the owner runs roles.sql. Each script runs twice: the second run
@@ -111,7 +111,7 @@ func testRoles(t *testing.T) roleSet {
 		`CREATE ROLE ` + rs.owner + ` NOLOGIN`,
 		`REVOKE ALL ON DATABASE ` + db + ` FROM PUBLIC`,
 		`REVOKE ALL ON SCHEMA public FROM PUBLIC`,
-		// The owner as the README's section on the worker creates it.
+		// The owner as deploy/docs/security.md creates it.
 		`GRANT CONNECT, TEMPORARY ON DATABASE ` + db + ` TO ` + rs.owner,
 		`GRANT USAGE, CREATE ON SCHEMA public TO ` + rs.owner,
 		`DO $$ DECLARE r record; BEGIN

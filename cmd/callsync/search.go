@@ -7,7 +7,7 @@ import (
 )
 
 func runSearchIndex(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("search-index", "search-index [flags] on|off|status\n\nCreates (on) or drops (off) the full-text index of transcript lines that makes the transcript_search view fast.\nIt is built without blocking the workers. Every transcript line written then updates it: see the README for the cost.", e)
+	f := newFlagSet("search-index", "search-index [flags] on|off|status\n\nCreates (on) or drops (off) the full-text index of transcript lines that makes the transcript_search view fast.\nIt is built without blocking the workers. Every transcript line written then updates it: see deploy/docs/bi.md for the cost.", e)
 	verb, db, err := openVerb(ctx, f, args, e, "on", "off", "status")
 	if err != nil {
 		return err

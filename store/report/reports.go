@@ -1,12 +1,12 @@
 // Package report reads the warehouse for people: the example BI queries
-// that the demo prints and the README shows, a read-only query runner that
+// that the demo prints and deploy/docs/bi.md shows, a read-only query runner that
 // renders any result as text, and row counts of the warehouse tables. The
 // demo and the benchmarks use it; sync passes never do. It holds SQL, so it
 // lives in the store tree; it reaches the database through store.DB.Pool.
 package report
 
 // Report is a named query for people to read: the demo prints them and the
-// README shows them as examples for dashboards.
+// documentation (deploy/docs/bi.md) shows them as examples for dashboards.
 type Report struct {
 	Title string
 	SQL   string

@@ -41,3 +41,40 @@ func LimiterWrites(ctx context.Context, db *store.DB) (int64, error) {
 	}
 	return n, nil
 }
+
+const callStatusesSQL = `SELECT call_id, COALESCE(status, '') FROM calls WHERE call_id = ANY($1)`
+
+// CallStatuses returns the stored status of each of these calls that the
+// warehouse holds ("" when it has none), for a bench that watches calls
+// land. It returns the database's error.
+func CallStatuses(ctx context.Context, db *store.DB, ids []string) (map[string]string, error) {
+	rows, err := db.Pool().Query(ctx, callStatusesSQL, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read call statuses: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]string, len(ids))
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return nil, fmt.Errorf("read call statuses: %w", err)
+		}
+		out[id] = status
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read call statuses: %w", err)
+	}
+	return out, nil
+}
+
+const queueDepthSQL = `SELECT count(*) FROM sync_queue WHERE state IN ('pending', 'running')`
+
+// QueueDepth returns how many queue rows wait for a fetch or are being
+// fetched. It returns the database's error.
+func QueueDepth(ctx context.Context, db *store.DB) (int, error) {
+	var n int
+	if err := db.Pool().QueryRow(ctx, queueDepthSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read queue depth: %w", err)
+	}
+	return n, nil
+}

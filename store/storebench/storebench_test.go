@@ -59,3 +59,28 @@ func TestLimiterWrites(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestCallStatusesAndQueueDepth(t *testing.T) {
+	db := store.New(storetest.Pool(t))
+	ctx := t.Context()
+	if err := storebench.EmptyWarehouse(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	completed := "completed"
+	if _, err := db.SaveCalls(ctx, []store.Call{{ID: "s1", Status: &completed, Raw: []byte(`{}`)}, {ID: "s2", Raw: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := storebench.CallStatuses(ctx, db, []string{"s1", "s2", "s3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["s1"] != "completed" || got["s2"] != "" {
+		t.Fatalf("CallStatuses = %v, want s1 completed and s2 without a status", got)
+	}
+	if _, err := db.Enqueue(ctx, []string{"q1", "q2"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := storebench.QueueDepth(ctx, db); err != nil || n != 2 {
+		t.Fatalf("QueueDepth = %d, %v; want 2", n, err)
+	}
+}
