@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -24,19 +25,22 @@ type freshScenario struct {
 }
 
 var freshScenarios = map[string]freshScenario{
-	"20":     {phases: []apitest.LivePhase{{PerMinute: 20, Duration: 2 * time.Minute}}, webhooks: true},
-	"60":     {phases: []apitest.LivePhase{{PerMinute: 60, Duration: 4 * time.Minute}}, webhooks: true},
-	"300":    {phases: []apitest.LivePhase{{PerMinute: 300, Duration: 5 * time.Minute}}, webhooks: true},
-	"poll60": {phases: []apitest.LivePhase{{PerMinute: 60, Duration: 4 * time.Minute}}},
-	"lag":    {phases: []apitest.LivePhase{{PerMinute: 60, Duration: 4 * time.Minute}}, webhooks: true, loss: 0.1, listLag: time.Minute},
+	"20":      {phases: []apitest.LivePhase{{PerMinute: 20, Duration: 2 * time.Minute}}, webhooks: true},
+	"60":      {phases: []apitest.LivePhase{{PerMinute: 60, Duration: 4 * time.Minute}}, webhooks: true},
+	"300":     {phases: []apitest.LivePhase{{PerMinute: 300, Duration: 5 * time.Minute}}, webhooks: true},
+	"poll20":  {phases: []apitest.LivePhase{{PerMinute: 20, Duration: 2 * time.Minute}}},
+	"poll60":  {phases: []apitest.LivePhase{{PerMinute: 60, Duration: 4 * time.Minute}}},
+	"poll300": {phases: []apitest.LivePhase{{PerMinute: 300, Duration: 5 * time.Minute}}},
+	"lag":     {phases: []apitest.LivePhase{{PerMinute: 60, Duration: 4 * time.Minute}}, webhooks: true, loss: 0.1, listLag: time.Minute},
 }
 
 // TestRun_Freshness runs `callsync run` with default settings (the
 // planner's durations compressed with the workspace's time) against a live
 // workspace of 5 agents at 30 requests a minute, and reports the lag from
 // each call's end to its final row. A measurement, not a check: it runs
-// only with CALLSYNC_FRESHNESS set to a scenario (20, 60, 300, poll60,
-// lag); CALLSYNC_FRESHNESS_SCALE compresses time (default 4).
+// only with CALLSYNC_FRESHNESS set to a scenario (20, 60, 300, poll20,
+// poll60, poll300, lag); CALLSYNC_FRESHNESS_SCALE compresses time (default 4), and
+// CALLSYNC_FRESHNESS_REPLICAS runs that many processes on one database.
 func TestRun_Freshness(t *testing.T) {
 	name := os.Getenv("CALLSYNC_FRESHNESS")
 	if name == "" {
@@ -77,6 +81,15 @@ func TestRun_Freshness(t *testing.T) {
 		"SYNTHFLOW_WEBHOOK_SECRET": hookSecret, "SYNC_POLL_MODELS": models,
 		"SYNC_SCHEDULE": "@every " + scaled(time.Minute), "SYNTHFLOW_WEBHOOK_COOLDOWN": scaled(10 * time.Minute)}
 	startRun(t, env)
+	if v := os.Getenv("CALLSYNC_FRESHNESS_REPLICAS"); v != "" {
+		// More replicas on the same database and key; webhooks go to the first.
+		n, _ := strconv.Atoi(v)
+		for range n - 1 {
+			other := maps.Clone(env)
+			other["HTTP_ADDR"] = freeAddr(t)
+			startRun(t, other)
+		}
+	}
 	srv.Live().Start()
 
 	pool, err := pgxpool.New(t.Context(), dbURL)
