@@ -15,7 +15,8 @@ import (
 // DefaultPlannerConfig.
 type PlannerConfig struct {
 	// PollEvery is how often each polled agent is read at the least, for
-	// calls no webhook announced.
+	// calls no webhook announced; an agent whose polls find nothing is
+	// polled less often, down to a quarter of that.
 	PollEvery time.Duration
 	// Lookback is how far before the newest call seen a poll starts: calls
 	// show up in lists a while after they start, and calls in progress are
@@ -23,6 +24,11 @@ type PlannerConfig struct {
 	Lookback time.Duration
 	// Recheck spaces list reads of a call seen with a status not final.
 	Recheck Backoff
+	// Webhooks says webhooks announce calls that end: a call seen in
+	// progress is read again only after WebhookRecheck (its webhook, or a
+	// poll, usually settles it first).
+	Webhooks       bool
+	WebhookRecheck time.Duration
 	// FallbackWait is how long a row the list did not show waits before it
 	// is fetched alone: lists can lag a call's start.
 	FallbackWait time.Duration
@@ -55,17 +61,18 @@ type PlannerConfig struct {
 // DefaultPlannerConfig returns the defaults.
 func DefaultPlannerConfig() PlannerConfig {
 	return PlannerConfig{
-		PollEvery:    30 * time.Second,
-		Lookback:     3 * time.Minute,
-		Recheck:      Backoff{Base: 20 * time.Second, Max: 10 * time.Minute},
-		FallbackWait: 15 * time.Second,
-		MaxListAge:   time.Hour,
-		Slack:        5 * time.Second,
-		MaxPages:     5,
-		EagerShare:   0.5,
-		Patience:     30 * time.Second,
-		Lease:        2 * time.Minute,
-		ExtraEvery:   15 * time.Second,
+		PollEvery:      30 * time.Second,
+		Lookback:       3 * time.Minute,
+		Recheck:        Backoff{Base: 20 * time.Second, Max: 10 * time.Minute},
+		WebhookRecheck: 2 * time.Minute,
+		FallbackWait:   15 * time.Second,
+		MaxListAge:     time.Hour,
+		Slack:          5 * time.Second,
+		MaxPages:       5,
+		EagerShare:     0.5,
+		Patience:       30 * time.Second,
+		Lease:          2 * time.Minute,
+		ExtraEvery:     15 * time.Second,
 	}
 }
 
@@ -83,6 +90,11 @@ func (c PlannerConfig) withDefaults() PlannerConfig {
 	set(&c.Slack, d.Slack)
 	set(&c.Patience, d.Patience)
 	set(&c.Lease, d.Lease)
+	set(&c.WebhookRecheck, d.WebhookRecheck)
+	if c.Webhooks {
+		c.Recheck.Base = max(c.Recheck.Base, c.WebhookRecheck)
+		c.Recheck.Max = max(c.Recheck.Max, c.Recheck.Base)
+	}
 	if c.ExtraEvery == 0 {
 		c.ExtraEvery = d.ExtraEvery
 	}
@@ -129,6 +141,7 @@ type Planner struct {
 
 	lastRead  time.Time            // start of the last read, any agent
 	lastPoll  map[string]time.Time // per polled agent, the last read that polled it
+	pollGap   map[string]time.Duration
 	lastExtra time.Time
 }
 
@@ -155,7 +168,7 @@ type PlanStats struct {
 func (p *Planner) Step(ctx context.Context) (PlanStats, time.Duration, error) {
 	cfg := p.Config.withDefaults()
 	if p.lastPoll == nil {
-		p.lastPoll = map[string]time.Time{}
+		p.lastPoll, p.pollGap = map[string]time.Time{}, map[string]time.Duration{}
 	}
 	due, next, err := p.Store.ListDue(ctx, cfg.MaxListAge)
 	if err != nil {
@@ -196,6 +209,15 @@ func (p *Planner) Step(ctx context.Context) (PlanStats, time.Duration, error) {
 	}
 	st, err := p.read(ctx, cfg, model, poll, prio)
 	st.Model, st.Poll = model, poll
+	if poll {
+		// An agent whose polls find nothing is polled less often, down to
+		// one poll every four periods; one that has calls, every period.
+		gap := cfg.PollEvery
+		if err == nil && st.Queued == 0 && st.Settled == 0 && st.Served == 0 {
+			gap = min(2*max(p.pollGap[model], cfg.PollEvery), 4*cfg.PollEvery)
+		}
+		p.pollGap[model] = gap
+	}
 	if st.Requests > 0 {
 		p.lastRead = now
 	}
@@ -242,7 +264,8 @@ func (p *Planner) choose(cfg PlannerConfig, due []store.ModelDue, now time.Time)
 	for _, m := range p.Models {
 		polled[m] = true
 	}
-	pollDue := func(m string) bool { return polled[m] && now.Sub(p.lastPoll[m]) >= cfg.PollEvery }
+	every := func(m string) time.Duration { return max(p.pollGap[m], cfg.PollEvery) }
+	pollDue := func(m string) bool { return polled[m] && now.Sub(p.lastPoll[m]) >= every(m) }
 	for _, d := range due {
 		c := cand{model: d.ModelID, class: 2, oldest: d.Oldest, poll: polled[d.ModelID]}
 		if d.New > 0 {
@@ -258,7 +281,7 @@ func (p *Planner) choose(cfg PlannerConfig, due []store.ModelDue, now time.Time)
 	for _, m := range p.Models {
 		if !pollDue(m) || slices.ContainsFunc(cands, func(c cand) bool { return c.model == m }) {
 			if polled[m] {
-				wait = min(wait, max(cfg.PollEvery-now.Sub(p.lastPoll[m]), 0))
+				wait = min(wait, max(every(m)-now.Sub(p.lastPoll[m]), 0))
 			}
 			continue
 		}
@@ -295,7 +318,8 @@ func (c PlannerConfig) Scaled(s float64) PlannerConfig {
 	}
 	c = c.withDefaults()
 	div := func(d *time.Duration) { *d = time.Duration(float64(*d) / s) }
-	for _, d := range []*time.Duration{&c.PollEvery, &c.Lookback, &c.FallbackWait, &c.MaxListAge, &c.Slack, &c.Patience, &c.Lease, &c.Recheck.Base, &c.Recheck.Max} {
+	for _, d := range []*time.Duration{&c.PollEvery, &c.Lookback, &c.FallbackWait, &c.MaxListAge, &c.Slack, &c.Patience, &c.Lease,
+		&c.Recheck.Base, &c.Recheck.Max, &c.WebhookRecheck} {
 		div(d)
 	}
 	if c.ExtraEvery > 0 {

@@ -194,7 +194,7 @@ func (c *intakeConfig) validate(httpAddr string) error {
 func (c *intakeConfig) planner(w *worker, logger *slog.Logger, cfg callsync.IntakeConfig) *callsync.Planner {
 	pc := callsync.DefaultPlannerConfig()
 	pc.PollEvery, pc.Lookback, pc.RequestsPerSecond = c.pollEvery, c.poll.lookback, w.syncer.Config.RequestsPerSecond
-	pc.ExtraEvery = c.extrasEvery
+	pc.ExtraEvery, pc.Webhooks = c.extrasEvery, c.serve
 	if pc.ExtraEvery == 0 {
 		pc.ExtraEvery = -1
 	}
