@@ -12,7 +12,9 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // SignatureHeader is the header of a post-call webhook that carries its
@@ -127,6 +129,12 @@ type Webhook struct {
 	CallID string
 	// Status is call.status (or the top-level status); nil when absent.
 	Status *string
+	// ModelID is call.model_id (or a top-level model_id); empty when absent.
+	// Only the call id is signed: it is a hint.
+	ModelID string
+	// StartTime is call.start_time (ISO 8601, or epoch milliseconds as a
+	// string); nil when absent or not a time. A hint, like ModelID.
+	StartTime *time.Time
 	// Analysis is the analysis object (the call-quality judgements) as
 	// sent: at the top level, or under call when the top level has none or
 	// a null one (where Synthflow puts it is not documented). Nil when not
@@ -177,9 +185,15 @@ func ReadWebhook(r io.Reader) (*Webhook, error) {
 		}
 		return nil, fmt.Errorf("%w: body is not a JSON object: %v", ErrWebhookPayload, err)
 	}
-	w := &Webhook{CallID: inner.callID, Status: inner.status}
+	w := &Webhook{CallID: inner.callID, Status: inner.status, ModelID: inner.modelID, StartTime: inner.start}
 	if w.CallID == "" {
 		w.CallID = outer.callID
+	}
+	if w.ModelID == "" {
+		w.ModelID = outer.modelID
+	}
+	if w.StartTime == nil {
+		w.StartTime = outer.start
 	}
 	if w.Status == nil {
 		w.Status = outer.status
@@ -201,6 +215,8 @@ const maxHookString = 1024
 // hookFields are the fields ReadWebhook keeps of one object.
 type hookFields struct {
 	callID   string
+	modelID  string
+	start    *time.Time
 	status   *string
 	analysis json.RawMessage
 	dropped  string
@@ -225,17 +241,37 @@ func (f *hookFields) read(s *hookScanner, key string) error {
 		}
 		return nil
 	}
-	if key != "call_id" && key != "status" {
+	if key != "call_id" && key != "status" && key != "model_id" && key != "start_time" {
 		return s.skip()
 	}
 	v, ok, err := s.maybeString()
 	if err != nil || !ok {
 		return err
 	}
-	if key == "call_id" {
+	switch key {
+	case "call_id":
 		f.callID = v
-	} else {
+	case "model_id":
+		f.modelID = v
+	case "start_time":
+		f.start = hookTime(v)
+	default:
 		f.status = &v
+	}
+	return nil
+}
+
+// hookTime reads a webhook's start_time: ISO 8601 (the documented form),
+// or epoch milliseconds as the API sends them; nil when it is neither.
+func hookTime(v string) *time.Time {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		t = t.UTC()
+		return &t
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+		t := time.UnixMilli(ms).UTC()
+		return &t
 	}
 	return nil
 }

@@ -35,6 +35,12 @@ type Outcome struct {
 	Error string
 	// BadBody is kept in last_bad_body (at most 64 KiB of it); nil clears it.
 	BadBody []byte
+	// FetchBy, when set ("get" or "list"), is how the row is served next;
+	// empty keeps it.
+	FetchBy string
+	// Extra marks a done row whose call a get would complete (it was
+	// stored from a list page); unset clears the mark.
+	Extra bool
 }
 
 // CompleteResult says what Complete did besides settling rows.
@@ -82,15 +88,18 @@ WITH held AS (
     ORDER  BY call_id
     FOR    UPDATE)
 UPDATE sync_queue q
-SET    (state, attempts, polls, next_attempt_at, last_error, last_bad_body) = (
+SET    (state, attempts, polls, next_attempt_at, last_error, last_bad_body, fetch_by, extra) = (
            SELECT CASE WHEN q.requeue THEN 'pending' ELSE o.state END,
                   q.attempts + o.attempt::int,
                   q.polls + o.poll::int,
                   CASE WHEN q.requeue THEN now() ELSE now() + o.delay_ms * interval '1 millisecond' END,
                   NULLIF(o.error, ''),
-                  decode(o.bad_body, 'base64')
+                  decode(o.bad_body, 'base64'),
+                  coalesce(NULLIF(o.fetch_by, ''), q.fetch_by),
+                  coalesce(o.extra, false) AND NOT q.requeue
            FROM   jsonb_to_record($3::jsonb -> q.call_id)
-                  AS o(state text, delay_ms bigint, attempt boolean, poll boolean, error text, bad_body text)),
+                  AS o(state text, delay_ms bigint, attempt boolean, poll boolean, error text, bad_body text,
+                       fetch_by text, extra boolean)),
        locked_until = NULL,
        lease_token  = NULL,
        requeue      = false,
@@ -207,6 +216,8 @@ type settleRow struct {
 	Poll    bool   `json:"poll"`
 	Error   string `json:"error"`
 	BadBody []byte `json:"bad_body"` // base64 in JSON
+	FetchBy string `json:"fetch_by,omitempty"`
+	Extra   bool   `json:"extra,omitempty"`
 }
 
 // settle applies outcomes to the rows still held under token and returns
@@ -221,6 +232,7 @@ func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (ma
 			// JSON carries valid UTF-8 only, and text cannot hold NUL.
 			Error:   strings.ToValidUTF8(strings.ReplaceAll(o.Error, "\x00", ""), "\uFFFD"),
 			BadBody: badBody(o.BadBody), // nil stays nil: null
+			FetchBy: o.FetchBy, Extra: o.Extra,
 		}
 	}
 	byIDJSON, err := json.Marshal(byID)

@@ -21,6 +21,10 @@ type Claimed struct {
 	// Stored is what the warehouse held of the call when it was claimed;
 	// nil when the call is not stored.
 	Stored *Stored
+	// ModelID and StartedAt are the row's hints (see Hint), set by
+	// ClaimListed only.
+	ModelID   string
+	StartedAt time.Time
 }
 
 // Stored is what a claim reads of a call already in the warehouse.
@@ -157,6 +161,7 @@ WITH suspect AS (
      other AS (
        SELECT call_id FROM sync_queue
        WHERE  state = 'pending' AND next_attempt_at <= now() AND NOT suspect
+         AND  (fetch_by = 'get' OR next_attempt_at <= now() - $4 * interval '1 millisecond')
          AND  NOT EXISTS (SELECT FROM suspect)
        ORDER  BY next_attempt_at
        LIMIT  $1
@@ -186,7 +191,8 @@ SELECT set_config('enable_indexscan', 'on', true), set_config('enable_bitmapscan
 
 // Claim takes up to limit due pending rows, oldest due first, and holds them
 // as running for the lease duration, with what the warehouse holds of
-// their calls. A due suspect row (see RescueExpired) is claimed alone,
+// their calls. Rows a list read should serve (fetch_by list) are left to
+// the planner for ListGrace after they became due. A due suspect row (see RescueExpired) is claimed alone,
 // before any other. Rows locked by another worker are skipped, so concurrent
 // workers never claim the same row. An empty lease means nothing is due.
 func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease, error) {
@@ -196,7 +202,7 @@ func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease,
 		if _, err := tx.Exec(ctx, claimPlanSQL); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, claimSQL, limit, lease.Milliseconds(), token)
+		rows, err := tx.Query(ctx, claimSQL, limit, lease.Milliseconds(), token, ListGrace.Milliseconds())
 		if err != nil {
 			return err
 		}

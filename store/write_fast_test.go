@@ -290,7 +290,7 @@ func TestDB_Claim_UsesPartialIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := storetest.PoolOf(db).Query(ctx, "EXPLAIN "+store.ClaimSQL, 100, int64(60000), int64(1))
+	rows, err := storetest.PoolOf(db).Query(ctx, "EXPLAIN "+store.ClaimSQL, 100, int64(60000), int64(1), store.ListGrace.Milliseconds())
 	if err != nil {
 		t.Fatal(err)
 	}

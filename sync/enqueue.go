@@ -61,18 +61,35 @@ func Enqueue(ctx context.Context, q *store.DB, ids []string) (EnqueueReport, err
 
 // HookQueue queues calls announced by webhooks. *store.DB implements it.
 type HookQueue interface {
-	EnqueueHook(ctx context.Context, id string, cooldown time.Duration) (string, error)
+	EnqueueHookHint(ctx context.Context, id string, h store.Hint, list bool, cooldown time.Duration) (string, error)
 }
 
+// hookClockSkew is how far in the future a webhook's start time may be
+// and still be believed.
+const hookClockSkew = time.Minute
+
 // EnqueueHook validates a call id from a webhook and queues it under the
-// replay cooldown (see store.DB.EnqueueHook): it returns store.HookAdded,
-// HookQueued or HookIgnored, an error wrapping ErrBadCallID for a malformed
-// id, or the queue's error.
-func EnqueueHook(ctx context.Context, q HookQueue, id string, cooldown time.Duration) (string, error) {
+// replay cooldown (see store.DB.EnqueueHookHint), with what the webhook
+// said of the call's agent and start as a hint: a call whose hint is
+// usable (an agent id, a start less than maxListAge ago) is served by a
+// list read of that agent, else by a get. The body is not signed, so a
+// wrong hint costs at most a fallback request, never a wrong row: a list
+// read settles a row only by its own call id. It returns store.HookAdded,
+// HookQueued, HookIgnored or HookErased, an error wrapping ErrBadCallID
+// for a malformed id, or the queue's error.
+func EnqueueHook(ctx context.Context, q HookQueue, id string, hint store.Hint, maxListAge time.Duration, cooldown time.Duration) (string, error) {
 	if err := ValidateCallID(id); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadCallID, err)
 	}
-	return q.EnqueueHook(ctx, id, cooldown)
+	if hint.ModelID != "" && ValidateCallID(hint.ModelID) != nil {
+		hint.ModelID = "" // ids of agents look like ids of calls
+	}
+	now := time.Now()
+	if hint.StartedAt.After(now.Add(hookClockSkew)) || !hint.StartedAt.After(now.Add(-maxListAge)) {
+		hint.StartedAt = time.Time{}
+	}
+	list := hint.ModelID != "" && !hint.StartedAt.IsZero()
+	return q.EnqueueHookHint(ctx, id, hint, list, cooldown)
 }
 
 // ErrBadCallID is matched by EnqueueHook's error for a malformed call id.

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,7 +101,7 @@ func (p *pass) syncOne(row claimedRow) result {
 // outlast the batch.
 func (p *pass) get(row claimedRow) (pl *api.Payload, paused *result, err error) {
 	for try := 0; ; try++ {
-		pl, err = p.s.API.GetPayload(p.fetchCtx, row.CallID)
+		pl, err = p.s.getPayload(p.fetchCtx, row.CallID)
 		if err == nil || !errors.Is(err, api.ErrRateLimited) || p.fetchCtx.Err() != nil {
 			return pl, nil, err
 		}
@@ -168,4 +169,16 @@ func (p *pass) failure(row claimedRow, err error) result {
 	row.log.Warn("call sync failed; will retry", attemptAttr(attempt), "retry_in", delay.Round(time.Second), errAttr(err))
 	return result{retrying, store.Outcome{CallID: row.CallID, State: store.StatePending, Delay: delay, Attempt: true,
 		Error: msg, BadBody: body}}
+}
+
+// getPayload fetches a call alone, in a turn after the list reads (see
+// Turns), counted as a get.
+func (s *Syncer) getPayload(ctx context.Context, id string) (*api.Payload, error) {
+	release, err := s.Turns.Take(ctx, PriorityRefetch)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	s.Spend.Add(PurposeGet)
+	return s.API.GetPayload(ctx, id)
 }

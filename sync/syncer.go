@@ -58,6 +58,10 @@ type Syncer struct {
 	// so that metrics move while a long pass runs. It must be safe for
 	// concurrent use.
 	ObserveBatch func(Stats)
+	// Turns orders this Syncer's requests after a Planner's; nil: no order.
+	Turns *Turns
+	// Spend counts its requests; nil: not counted.
+	Spend *Spend
 
 	pauseMu    sync.Mutex
 	pauseUntil time.Time

@@ -64,7 +64,7 @@ func TestRun_LogsCarryComponent(t *testing.T) {
 
 	want := map[string]string{ // a message each component logs → the component
 		"callsync running": componentRun, "serving http": componentHTTP, "webhook endpoint ready": componentWebhook,
-		"webhook: call queued": componentWebhook, "polling before every pass": componentPoll, "poll done": componentPoll,
+		"webhook: call queued": componentWebhook, "planner running": componentPoll, "list read": componentPoll,
 		"sync pass done": componentPass, "agents refreshed": componentAgents, "retention applied": componentRetention,
 		"calls queued; starting a pass": componentSchedule, "callsync stopped": componentRun,
 	}

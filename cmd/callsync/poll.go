@@ -25,9 +25,14 @@ type pollConfig struct {
 }
 
 func (c *pollConfig) register(f *flagSet, name string) {
+	c.registerWith(f, name, callsync.DefaultPollLookback)
+}
+
+// registerWith registers the flags with lookback as --poll-lookback's default.
+func (c *pollConfig) registerWith(f *flagSet, name string, lookback time.Duration) {
 	c.envModels, _ = f.env("SYNC_POLL_MODELS")
 	f.Var(&c.models, name, "agents (model_id) whose calls to poll, comma-separated or repeated [SYNC_POLL_MODELS]")
-	f.durationVar(&c.lookback, "poll-lookback", "SYNC_POLL_LOOKBACK", callsync.DefaultPollLookback,
+	f.durationVar(&c.lookback, "poll-lookback", "SYNC_POLL_LOOKBACK", lookback,
 		"each poll lists calls started since the newest stored one minus this")
 }
 
@@ -155,15 +160,21 @@ func printPoll(w io.Writer, st callsync.PollStats, models int) {
 // intakeConfig holds run's intake besides the queue: polling before each
 // pass, and the webhook endpoint on --http-addr.
 type intakeConfig struct {
-	poll    pollConfig
-	webhook webhookConfig
-	poller  *callsync.Poller
-	serve   bool // the webhook endpoint is mounted
+	poll        pollConfig
+	webhook     webhookConfig
+	pollEvery   time.Duration
+	extrasEvery time.Duration
+	serve       bool // the webhook endpoint is mounted
 }
 
 func (c *intakeConfig) register(f *flagSet) {
-	c.poll.register(f, "poll-models")
+	d := callsync.DefaultPlannerConfig()
+	c.poll.registerWith(f, "poll-models", d.Lookback)
 	c.webhook.register(f)
+	f.durationVar(&c.pollEvery, "poll-every", "SYNC_POLL_EVERY", d.PollEvery,
+		"each polled agent is listed at least this often (more often while its calls are due)")
+	f.durationVar(&c.extrasEvery, "extras-every", "SYNC_EXTRAS_EVERY", d.ExtraEvery,
+		"from the budget left over, fetch one call stored from a list page alone this often, for the fields list pages lack (0: never)")
 }
 
 // validate checks the settings; the webhook's only when run serves HTTP on
@@ -172,6 +183,12 @@ func (c *intakeConfig) validate(httpAddr string) error {
 	if err := c.poll.validate(); err != nil {
 		return err
 	}
+	if c.pollEvery < time.Second {
+		return usagef("--poll-every (SYNC_POLL_EVERY) %v: want at least 1s", c.pollEvery)
+	}
+	if c.extrasEvery < 0 {
+		return usagef("--extras-every (SYNC_EXTRAS_EVERY) %v: want 0 (never) or more", c.extrasEvery)
+	}
 	if httpAddr == "" || c.webhook.path == "" {
 		return nil
 	}
@@ -179,21 +196,20 @@ func (c *intakeConfig) validate(httpAddr string) error {
 	return c.webhook.load()
 }
 
-// start builds the poller, if models are to be polled.
-func (c *intakeConfig) start(client *api.Client, db *store.DB, logger *slog.Logger, cfg callsync.IntakeConfig) {
-	c.poller = c.poll.poller(client, db, logger, cfg)
-	if c.poller != nil {
-		c.poller.Logger.Info("polling before every pass", "models", len(c.poll.models), "lookback", c.poll.lookback)
+// planner builds run's planner: list reads for due rows and polls of the
+// models, sharing w's turns and request counts.
+func (c *intakeConfig) planner(w *worker, logger *slog.Logger, cfg callsync.IntakeConfig) *callsync.Planner {
+	pc := callsync.DefaultPlannerConfig()
+	pc.PollEvery, pc.Lookback, pc.RequestsPerSecond = c.pollEvery, c.poll.lookback, w.syncer.Config.RequestsPerSecond
+	pc.ExtraEvery, pc.Webhooks = c.extrasEvery, c.serve
+	if pc.ExtraEvery == 0 {
+		pc.ExtraEvery = -1
 	}
-}
-
-// pollOnce polls, when polling is on, and returns its error.
-func (c *intakeConfig) pollOnce(ctx context.Context) error {
-	if c.poller == nil {
-		return nil
-	}
-	_, err := c.poll.pollOnce(ctx, c.poller)
-	return err
+	p := &callsync.Planner{API: w.client, Store: w.db, Logger: withComponent(logger, componentPoll), Config: pc.Scaled(benchTimeScale),
+		Intake: cfg, Models: c.poll.models, Turns: w.turns, Spend: w.spend}
+	p.Logger.Info("planner running", "models_polled", len(c.poll.models), "poll_every", c.pollEvery,
+		"lookback", c.poll.lookback, "extras_every", c.extrasEvery)
+	return p
 }
 
 // mount serves the webhook on mux, when it is on.

@@ -26,8 +26,8 @@ func runRun(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer w.db.Close()
-	c.intake.start(w.client, w.db, logger, callsync.IntakeConfig{MaxPollAge: c.worker.MaxPollAge, HashPhones: c.worker.HashPhones})
-	s, err := newScheduler(ctx, &c, w, logger)
+	planner := c.intake.planner(w, logger, callsync.IntakeConfig{MaxPollAge: c.worker.MaxPollAge, HashPhones: c.worker.HashPhones})
+	s, err := newScheduler(ctx, &c, w, planner, logger)
 	if err != nil {
 		return err
 	}

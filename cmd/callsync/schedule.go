@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -29,7 +28,9 @@ type scheduler struct {
 	// second or two, each spending requests.
 	held      atomic.Bool
 	passes    *passRunner
-	intake    *intakeConfig
+	planner   *callsync.Planner
+	planTel   *planTelemetry
+	planWake  chan struct{} // queued calls: the planner steps at once
 	api       *apiConfig
 	agents    *callsync.AgentRefresher
 	db        *store.DB
@@ -40,12 +41,14 @@ type scheduler struct {
 
 // newScheduler schedules the passes and, when retention is set, the
 // daily prune. Nothing runs before start.
-func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Logger) (*scheduler, error) {
+func newScheduler(ctx context.Context, c *runConfig, w *worker, planner *callsync.Planner, logger *slog.Logger) (*scheduler, error) {
 	s := &scheduler{
 		passes:    newPassRunner("run", w, logger, c.runs),
-		intake:    &c.intake,
+		planner:   planner,
+		planTel:   w.plan,
+		planWake:  make(chan struct{}, 1),
 		api:       &c.api,
-		agents:    &callsync.AgentRefresher{Lister: w.client, Store: w.db, Interval: c.agentsEvery},
+		agents:    &callsync.AgentRefresher{Lister: countingLister{w.client, w.spend}, Store: w.db, Interval: c.agentsEvery},
 		db:        w.db,
 		logger:    withComponent(logger, componentSchedule),
 		agentsLog: withComponent(logger, componentAgents),
@@ -54,12 +57,6 @@ func newScheduler(ctx context.Context, c *runConfig, w *worker, logger *slog.Log
 	s.passes.explain = func(err error) []any {
 		if h := s.api.hint(err); h != "" {
 			return []any{"hint", h}
-		}
-		return nil
-	}
-	c.intake.poll.explain = func(err error) []any {
-		if h := s.api.hint(err); h != "" {
-			return []any{"next", "no sync pass before the next tick", "hint", h}
 		}
 		return nil
 	}
@@ -86,13 +83,28 @@ func (s *scheduler) start(ctx context.Context) (wait func()) {
 	s.cron.Start()
 	var first sync.WaitGroup                        // cron's Stop waits only for the passes cron started
 	first.Go(s.cron.Entry(s.passID).WrappedJob.Run) // the first pass now, not a schedule period from now
-	first.Go(func() { wakeOnQueued(ctx, s.db, s.logger, &s.gate, func() { s.wokenPass(ctx) }) })
+	first.Go(func() {
+		wakeOnQueued(ctx, s.db, s.logger, &s.gate, func() { s.wokenPass(ctx) }, s.wakePlanner)
+	})
+	if s.planner != nil {
+		first.Go(func() {
+			runPlanner(ctx, s.planner, s.db, s.planTel, s.planWake, s.planner.Logger, s.passes.tel.observeFailure)
+		})
+	}
 	if s.prune != nil {
 		first.Go(s.prune)
 	}
 	return func() {
 		<-s.cron.Stop().Done()
 		first.Wait()
+	}
+}
+
+// wakePlanner has the planner step at once.
+func (s *scheduler) wakePlanner() {
+	select {
+	case s.planWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -115,21 +127,18 @@ func (s *scheduler) wokenPass(ctx context.Context) {
 	s.settle(ctx, err)
 }
 
-// pass polls, runs a pass and refreshes the agents. The process stays up
-// whatever the API says: webhooks are still queued, /metrics shows it,
-// and the next tick tries again. Each failure is logged once, where it
-// happened: by the poll or by the pass.
+// pass runs a pass (the calls fetched alone) and refreshes the agents.
+// Polls and list reads run in the planner, beside it: a long pass never
+// holds them back. The process stays up whatever the API says: webhooks
+// are still queued, /metrics shows it, and the next tick tries again.
+// Each failure is logged once, where it happened: by the planner or by
+// the pass.
 func (s *scheduler) pass(ctx context.Context) {
 	if s.held.Load() { // run again for a wake-up that came while a pass failed
 		s.logger.Debug("calls queued; no pass before the next tick: the last one failed")
 		return
 	}
-	err := s.intake.pollOnce(ctx) // new calls first, so this pass fetches the ones not final yet
-	if !errors.Is(err, callsync.ErrUnauthorized) && !errors.Is(err, callsync.ErrAPIUnavailable) {
-		_, err = s.passes.run(ctx)
-	} else {
-		s.passes.tel.observeFailure(passCause(err)) // no pass for the same reason: alerts see it
-	}
+	_, err := s.passes.run(ctx)
 	if err == nil && ctx.Err() == nil {
 		refreshAgents(ctx, s.agents, s.agentsLog) // after the pass: names never hold up calls
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/callsync/callsync/store"
+	callsync "github.com/callsync/callsync/sync"
 )
 
 func runStatus(ctx context.Context, args []string, e env) error {
@@ -67,11 +69,38 @@ func runStatus(ctx context.Context, args []string, e env) error {
 				p.LastErrorAt.UTC().Format(time.DateTime), p.LastError)
 		}
 	}
+	if err := printSpend(ctx, w, db); err != nil {
+		return err
+	}
 	if len(st.Failures) > 0 {
 		fmt.Fprintln(w, "failures by error:")
 		for _, g := range st.Failures {
 			fmt.Fprintf(w, "  %6d  latest %s  e.g. %s\n          %s\n", g.Count, g.Latest.UTC().Format(time.DateTime), g.Example, g.Error)
 		}
 	}
+	return nil
+}
+
+// printSpend prints the extras backlog and the API requests of the last
+// hour by purpose.
+func printSpend(ctx context.Context, w io.Writer, db *store.DB) error {
+	extras, err := db.Extras(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "extras: %d calls stored from list pages wait for a get from the budget left over\n", extras)
+	by, err := db.RequestsSince(ctx, time.Now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, n := range by {
+		total += n
+	}
+	fmt.Fprintf(w, "API requests in the last hour: %d", total)
+	for _, p := range []string{callsync.PurposeList, callsync.PurposeGet, callsync.PurposeExtra, callsync.PurposeAgents} {
+		fmt.Fprintf(w, ", %s %d", p, by[p])
+	}
+	fmt.Fprintln(w)
 	return nil
 }

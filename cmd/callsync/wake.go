@@ -63,9 +63,12 @@ func (g *passGate) run(pass func(), queue bool) bool {
 // other, until ctx ends. A failed listening connection is logged and
 // opened again, and a pass runs then for the calls queued while it was
 // down.
-func wakeOnQueued(ctx context.Context, db *store.DB, logger *slog.Logger, gate *passGate, pass func()) {
+func wakeOnQueued(ctx context.Context, db *store.DB, logger *slog.Logger, gate *passGate, pass func(), notify func()) {
 	wake := make(chan struct{}, 1)
 	signal := func() {
+		if notify != nil {
+			notify()
+		}
 		select {
 		case wake <- struct{}{}:
 		default: // a wake-up is already pending

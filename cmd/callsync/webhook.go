@@ -269,7 +269,11 @@ func (h *webhookHandler) readBody(w http.ResponseWriter, r *http.Request) (*api.
 func (h *webhookHandler) enqueue(w http.ResponseWriter, r *http.Request, hook *api.Webhook, verified bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
 	defer cancel()
-	what, err := callsync.EnqueueHook(ctx, h.queue, hook.CallID, h.cooldown)
+	hint := store.Hint{ModelID: hook.ModelID}
+	if hook.StartTime != nil {
+		hint.StartedAt = *hook.StartTime
+	}
+	what, err := callsync.EnqueueHook(ctx, h.queue, hook.CallID, hint, callsync.DefaultPlannerConfig().MaxListAge, h.cooldown)
 	switch {
 	case errors.Is(err, callsync.ErrBadCallID):
 		// The sender's id is not repeated: the log line carries the

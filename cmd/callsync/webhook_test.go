@@ -244,6 +244,7 @@ func TestRun_WebhookAndPolling(t *testing.T) {
 	env := intakeEnv(t, srv)
 	env["HTTP_ADDR"], env["SYNC_SCHEDULE"], env["LOG_LEVEL"], env["LOG_FORMAT"] = "127.0.0.1:0", "@every 1s", "info", "json"
 	env["SYNTHFLOW_WEBHOOK_SECRET"], env["SYNC_POLL_MODELS"] = hookSecret, srv.Models()[0]
+	env["SYNC_POLL_LOOKBACK"] = "1h" // the first poll reads the last hour
 	addr := startRun(t, env)
 	if got := post(t, "http://"+addr+"/webhooks/synthflow", "application/json", payload(old[0]), signed(old[0])); got != http.StatusAccepted {
 		t.Fatalf("webhook: status %d", got)

@@ -145,6 +145,11 @@ type worker struct {
 	limiter  *callsync.Limiter
 	syncer   *callsync.Syncer
 	progress *passProgress // reports long passes
+	// spend counts requests by purpose, turns orders them (the planner's
+	// first); plan holds the planner's metrics.
+	spend *callsync.Spend
+	turns *callsync.Turns
+	plan  *planTelemetry
 }
 
 // openWorker opens a worker with cfg, its claims sized to the API budget.
@@ -168,12 +173,16 @@ func openWorker(ctx context.Context, logger *slog.Logger, dc dbConfig, ac *apiCo
 		return nil, err
 	}
 	cfg.Redact = ac.secrets.redactor()
+	plan := tel.registerPlan()
+	spend := &callsync.Spend{Observe: func(purpose string) { plan.byPurpose.WithLabelValues(purpose).Inc() }}
+	turns := callsync.NewTurns(cfg.RequestsPerSecond)
 	s := &callsync.Syncer{Queue: db, API: client, Logger: withComponent(logger, componentPass), Config: cfg, ObserveWrite: tel.observeWrite,
 		ObserveBatch: func(d callsync.Stats) {
 			tel.observeBatch(d)
 			prog.batch(d)
-		}}
-	return &worker{db: db, tel: tel, client: client, limiter: ac.limiter, syncer: s, progress: prog}, nil
+		}, Turns: turns, Spend: spend}
+	return &worker{db: db, tel: tel, client: client, limiter: ac.limiter, syncer: s, progress: prog,
+		spend: spend, turns: turns, plan: plan}, nil
 }
 
 // logPass logs a pass summary, or its error. rateWait is the time its
