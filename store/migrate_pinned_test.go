@@ -33,6 +33,7 @@ var releasedMigrations = map[string]string{
 	"00016_child_rows_kept_by_the_store.sql":     "4979e1f019473b106138b8f85a9de327332c5e74b6a3713931117de19d2ffc06",
 	"00018_erased_numbers_and_wide_counts.sql":   "23780d4e71191062f1b2f639a4ac57e5d8c0dffc0fc730477d91d856810469ac",
 	"00019_reapply_edited_migrations.sql":        "bee9ff8620ddf7377e44eacc302c938929fd20155fc71c707a85c068a8ead317",
+	"00020_intake_planner.sql":                   "818d4e8004457bfd1b28b85c8b03aa6170035167bfe53123f1ccb3a562715525",
 }
 
 // TestMigrations_ReleasedFilesNeverChange fails when a pinned migration

@@ -97,6 +97,14 @@ CREATE TABLE public.api_limits (
     granted boolean DEFAULT false NOT NULL
 );
 
+-- TABLE api_requests
+
+CREATE TABLE public.api_requests (
+    minute timestamp with time zone NOT NULL,
+    purpose text NOT NULL,
+    requests bigint NOT NULL
+);
+
 -- TABLE backfill_checkpoints
 
 CREATE TABLE public.backfill_checkpoints (
@@ -846,6 +854,12 @@ CREATE TABLE public.sync_queue (
     suspect boolean DEFAULT false NOT NULL,
     webhook_judgements jsonb,
     webhook_judged_at timestamp with time zone,
+    model_id text,
+    started_at timestamp with time zone,
+    fetch_by text DEFAULT 'get'::text NOT NULL,
+    hook_polls integer DEFAULT '-1'::integer NOT NULL,
+    extra boolean DEFAULT false NOT NULL,
+    CONSTRAINT sync_queue_fetch_by_check CHECK ((fetch_by = ANY (ARRAY['get'::text, 'list'::text]))),
     CONSTRAINT sync_queue_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'running'::text, 'done'::text, 'failed'::text])))
 );
 
@@ -941,6 +955,11 @@ ALTER TABLE ONLY public.agents
 
 ALTER TABLE ONLY public.api_limits
     ADD CONSTRAINT api_limits_pkey PRIMARY KEY (key);
+
+-- CONSTRAINT api_requests api_requests_pkey
+
+ALTER TABLE ONLY public.api_requests
+    ADD CONSTRAINT api_requests_pkey PRIMARY KEY (minute, purpose);
 
 -- CONSTRAINT backfill_checkpoints backfill_checkpoints_pkey
 
@@ -1078,9 +1097,17 @@ CREATE INDEX erased_calls_model_started_idx ON public.erased_calls USING btree (
 
 CREATE INDEX sync_queue_due_idx ON public.sync_queue USING btree (next_attempt_at) WHERE (state = 'pending'::text);
 
+-- INDEX sync_queue_extra_idx
+
+CREATE INDEX sync_queue_extra_idx ON public.sync_queue USING btree (updated_at) WHERE ((state = 'done'::text) AND extra);
+
 -- INDEX sync_queue_failed_idx
 
 CREATE INDEX sync_queue_failed_idx ON public.sync_queue USING btree (updated_at) WHERE (state = 'failed'::text);
+
+-- INDEX sync_queue_list_due_idx
+
+CREATE INDEX sync_queue_list_due_idx ON public.sync_queue USING btree (model_id, next_attempt_at) WHERE ((state = 'pending'::text) AND (fetch_by = 'list'::text));
 
 -- INDEX sync_queue_running_idx
 
