@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,7 @@ type Server struct {
 	cfgMu    sync.Mutex // serializes setters (copy-on-write of cfg)
 	listHook atomic.Pointer[func(ListRequest)]
 	deleted  sync.Map // model ID → true: agents deleted with DeleteAssistant
+	rec      recordings
 
 	done     chan struct{}
 	closeMu  sync.RWMutex
@@ -237,6 +239,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inflight.Add(1)
 	s.closeMu.RUnlock()
 	defer s.inflight.Done()
+	if strings.HasPrefix(r.URL.Path, recordingFilesPath) {
+		s.recordingFile(w, r) // the signed link's host: no API key, no faults
+		return
+	}
 
 	n := s.seq.Add(1)
 	cfg := s.cfg.Load()
@@ -282,6 +288,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.listCalls(x)
 	case EndpointAssistants:
 		s.listAssistants(x)
+	case EndpointRecording:
+		s.recordingLink(x)
 	}
 }
 
