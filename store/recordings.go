@@ -113,9 +113,9 @@ func (db *DB) ClaimRecordings(ctx context.Context, limit int, hold time.Duration
 // delete rows without an object, and an object uploaded meanwhile must go.
 const settleRecordingSQL = `
 UPDATE recordings SET
-    state = $2, object_key = NULLIF($3, ''), content_type = NULLIF($4, ''), size_bytes = $5, sha256 = $6,
+    state = $2::text, object_key = NULLIF($3, ''), content_type = NULLIF($4, ''), size_bytes = $5, sha256 = $6,
     duration_seconds = $7, archived_at = CASE WHEN $2 = 'archived' THEN now() END,
-    next_try_at = coalesce($8, 'infinity'), attempts = attempts + $9::int, last_error = NULLIF($10, ''),
+    next_try_at = coalesce($8::timestamptz, 'infinity'), attempts = attempts + $9::int, last_error = NULLIF($10, ''),
     updated_at = now()
 WHERE  call_id = $1 AND state IN ('pending', 'processing', 'none', 'error', 'archived')
 RETURNING call_id`
