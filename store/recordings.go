@@ -223,18 +223,35 @@ func (db *DB) RecordingStatus(ctx context.Context) (RecordingStatus, error) {
 	}); err != nil {
 		return st, fmt.Errorf("count recordings: %w", err)
 	}
-	var oldest *time.Time
-	var last *string
-	if err := db.pool.QueryRow(ctx, recordingBacklogSQL).Scan(&st.Backlog, &oldest, &last); err != nil {
-		return st, fmt.Errorf("recordings backlog: %w", err)
-	}
-	if oldest != nil {
-		st.OldestBacklog = *oldest
-	}
-	if last != nil {
-		st.LastError = *last
+	var err2 error
+	st.Backlog, st.OldestBacklog, st.LastError, err2 = db.recordingBacklog(ctx)
+	if err2 != nil {
+		return st, err2
 	}
 	return st, nil
+}
+
+// RecordingBacklog returns how many recordings are still to archive
+// (pending, processing, errors tried again) and the start of the oldest
+// call among them (zero when none is).
+func (db *DB) RecordingBacklog(ctx context.Context) (int, time.Time, error) {
+	n, oldest, _, err := db.recordingBacklog(ctx)
+	return n, oldest, err
+}
+
+func (db *DB) recordingBacklog(ctx context.Context) (n int, oldest time.Time, lastErr string, err error) {
+	var o *time.Time
+	var last *string
+	if err := db.pool.QueryRow(ctx, recordingBacklogSQL).Scan(&n, &o, &last); err != nil {
+		return 0, time.Time{}, "", fmt.Errorf("recordings backlog: %w", err)
+	}
+	if o != nil {
+		oldest = *o
+	}
+	if last != nil {
+		lastErr = *last
+	}
+	return n, oldest, lastErr, nil
 }
 
 const releaseRecordingsSQL = `UPDATE recordings SET next_try_at = now() WHERE call_id = ANY($1::text[]) AND next_try_at > now()`

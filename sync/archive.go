@@ -106,6 +106,14 @@ type Archiver struct {
 	// StorageUp, when set, is told after each use of the storage whether it
 	// worked. For metrics.
 	StorageUp func(up bool)
+	// Window is how long a run may wait for the budget to give tokens once
+	// it gave none; zero: a run takes only the tokens at hand. The waiting
+	// holds no token: intake takes what it needs meanwhile.
+	Window time.Duration
+	// Yield, when set, is asked between recordings and while waiting for
+	// tokens: true ends the run, leaving the rest for later (intake wants
+	// the worker).
+	Yield func() bool
 
 	mu         sync.Mutex
 	pauseUntil time.Time
@@ -150,13 +158,14 @@ func (a *Archiver) RunOnce(ctx context.Context) (ArchiveStats, error) {
 		return st, err
 	}
 	cfg := a.Config.withDefaults()
+	deadline := a.now().Add(a.Window)
 	for {
 		tasks, err := a.Queue.ClaimRecordings(ctx, claimChunk, claimHold)
 		if err != nil || len(tasks) == 0 {
 			return st, err
 		}
 		for i, t := range tasks {
-			stop, err := a.archive(ctx, cfg, t, &st)
+			stop, err := a.archive(ctx, cfg, t, deadline, &st)
 			if stop || err != nil {
 				rest := make([]string, 0, len(tasks)-i)
 				for _, r := range tasks[i:] {
@@ -177,7 +186,10 @@ func (a *Archiver) RunOnce(ctx context.Context) (ArchiveStats, error) {
 // archive works on one task. stop says the run ends before it (no budget
 // left, rate limited): the task goes back. An error also ends the run, the
 // task going back.
-func (a *Archiver) archive(ctx context.Context, cfg ArchiveConfig, t store.RecordingTask, st *ArchiveStats) (stop bool, err error) {
+func (a *Archiver) archive(ctx context.Context, cfg ArchiveConfig, t store.RecordingTask, deadline time.Time, st *ArchiveStats) (stop bool, err error) {
+	if a.Yield != nil && a.Yield() {
+		return true, nil
+	}
 	out := store.RecordingOutcome{CallID: t.CallID}
 	switch {
 	case t.Status != "" && notConnected[t.Status]:
@@ -191,7 +203,10 @@ func (a *Archiver) archive(ctx context.Context, cfg ArchiveConfig, t store.Recor
 	}
 	var dl *api.Download
 	for refreshed := false; ; refreshed = true {
-		if !a.Budget.TryTake(ctx) {
+		if !a.take(ctx, deadline) {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
 			if refreshed { // the link expired and no token is left to ask again
 				out.State, out.Error, out.NextTry = store.RecordingError, "the link expired; no budget left to ask again", a.now().Add(time.Minute)
 				st.Failed++
@@ -244,6 +259,26 @@ func (a *Archiver) archive(ctx context.Context, cfg ArchiveConfig, t store.Recor
 	st.Bytes += v.n
 	a.Logger.Debug("recording archived", callIDAttr(t.CallID), "bytes", v.n)
 	return false, a.settle(ctx, out, key)
+}
+
+// tokenPace is how often a run that waits for the budget asks it again.
+const tokenPace = time.Second
+
+// take takes a token of the budget, waiting for one until deadline while
+// Yield does not end the run. It reports whether it took one.
+func (a *Archiver) take(ctx context.Context, deadline time.Time) bool {
+	for {
+		if a.Budget.TryTake(ctx) {
+			return true
+		}
+		if !a.now().Add(tokenPace).Before(deadline) || (a.Yield != nil && a.Yield()) {
+			return false
+		}
+		// Pacing, not synchronisation: the budget refills with time.
+		if sleep(ctx, tokenPace) != nil {
+			return false
+		}
+	}
 }
 
 // linkFailed records what the API said instead of a link.

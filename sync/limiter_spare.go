@@ -12,6 +12,9 @@ import (
 // could have had. It reports whether it took one. When the database cannot
 // be reached it takes none.
 func (l *Limiter) TryTake(ctx context.Context) bool {
+	if len(l.turn) > 0 {
+		return false // a request of this process waits for the shared bucket: it goes first
+	}
 	if ok, refill := l.takeLeased(time.Now()); ok {
 		if refill {
 			l.refill(ctx)

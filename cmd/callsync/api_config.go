@@ -27,6 +27,9 @@ type apiConfig struct {
 	// rate limiter (api.Options.ObserveWait).
 	observeWait func(waited time.Duration)
 	secrets     *secretSet
+	// limiter is the one client built, for work that takes only the
+	// budget left over (recordings).
+	limiter *callsync.Limiter
 }
 
 func (c *apiConfig) register(f *flagSet) {
@@ -85,6 +88,18 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 	limiter := callsync.NewLimiter(db, callsync.LimiterKey(c.url, c.key), float64(c.rateLimit), c.rateBurst, withComponent(logger, componentLimiter))
 	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
 		Observe: c.observe, ObserveWait: c.observeWait, Secrets: c.secrets.list()})
+	if err != nil {
+		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
+	}
+	c.limiter = limiter
+	return cl, nil
+}
+
+// unpacedClient builds a client that does not wait for the limiter: for
+// callers that take their tokens themselves (callsync.Limiter.TryTake).
+func (c *apiConfig) unpacedClient() (*api.Client, error) {
+	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout,
+		Observe: c.observe, Secrets: c.secrets.list()})
 	if err != nil {
 		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
 	}

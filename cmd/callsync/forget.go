@@ -24,16 +24,19 @@ func runForget(ctx context.Context, args []string, e env) error {
 	f := newFlagSet("forget", "forget (--call-id ID ... | --phone-number E164 ... | -) [--reason TEXT] [flags]\n\n"+
 		"Erases calls for good (GDPR art. 17, CCPA): deletes them with all their rows and their queue rows in one\n"+
 		"transaction, and leaves a tombstone (the call id only) so that no intake path stores them again.\n"+
+		"Their archived recordings are deleted from the recordings storage (SYNC_RECORDINGS_URL), or by the worker.\n"+
 		"With -, reads one call id or phone number (+ and digits) per line from standard input. Phone numbers are\n"+
 		"hashed first when SYNC_HASH_PHONE_NUMBERS is on, as ingest stored them.", e)
 	var lc logConfig
 	var dc dbConfig
 	var hc hashConfig
+	var recs recordingsConfig
 	var ids, phones stringList
 	var reason string
 	lc.register(f, "info")
 	dc.register(f)
 	hc.register(f)
+	recs.register(f)
 	f.Var(&ids, "call-id", "a call to erase (repeatable)")
 	f.Var(&phones, "phone-number", "erase every call from or to this E.164 number (repeatable)")
 	f.StringVar(&reason, "reason", "", "kept in the erasures audit row, e.g. a ticket number; must not name the person")
@@ -53,6 +56,9 @@ func runForget(ctx context.Context, args []string, e env) error {
 	}
 	hasher, err := hc.hasher()
 	if err != nil {
+		return err
+	}
+	if err := recs.validate(); err != nil {
 		return err
 	}
 	logger, err := lc.logger(e.stderr)
@@ -78,7 +84,7 @@ func runForget(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintf(e.stdout, "erasure %d: %d calls erased (%d were stored, %d queue rows deleted); they will not be synced again\n",
 		res.ID, len(res.Calls), res.Stored, res.Queued)
-	return nil
+	return deleteMarkedRecordings(ctx, &recs, db, func(format string, a ...any) { fmt.Fprintf(e.stdout, format, a...) })
 }
 
 // readForget reads call ids and phone numbers, one per line, from standard

@@ -47,6 +47,9 @@ type passRunner struct {
 	command   string       // once or run
 	worker    string       // host name
 	retention time.Duration
+	// archive, when set, archives recordings after each pass with the
+	// budget the pass left.
+	archive *archiveStep
 
 	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
 	dropped    int         // passes dropped from unrecorded since the last recorded failure
@@ -89,6 +92,9 @@ func (p *passRunner) run(ctx context.Context) (callsync.Stats, error) {
 	p.tel.observePass(end.Sub(start), result, end)
 	// Off the pass: what the pass wrote is in the daily views already.
 	foldRollups(ctx, p.db, p.rollups)
+	if ctx.Err() == nil && !errors.Is(err, callsync.ErrUnauthorized) {
+		p.archive.run(ctx)
+	}
 	return st, err
 }
 
