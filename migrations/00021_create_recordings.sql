@@ -82,6 +82,11 @@ END
 $$;
 -- +goose StatementEnd
 
+-- Trigger functions run as triggers only: nobody calls them.
+REVOKE ALL ON FUNCTION recordings_on_calls_insert() FROM PUBLIC;
+REVOKE ALL ON FUNCTION recordings_on_calls_delete() FROM PUBLIC;
+REVOKE ALL ON FUNCTION recordings_on_calls_truncate() FROM PUBLIC;
+
 CREATE TRIGGER recordings_on_calls_insert AFTER INSERT ON calls
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION recordings_on_calls_insert();
 CREATE TRIGGER recordings_on_calls_delete AFTER DELETE ON calls
