@@ -32,7 +32,7 @@ func demoRecordings(ctx context.Context, out io.Writer, db *store.DB, fake *apit
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory: nothing to do if it stays
 	st, err := objects.OpenDir(dir)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -113,9 +112,4 @@ func (c *recordingsConfig) open(ctx context.Context) (objects.Store, error) {
 		return nil, usagef("SYNC_RECORDINGS_URL: %v", err)
 	}
 	return st, nil
-}
-
-// describe names the setting for messages.
-func (c *recordingsConfig) describe() string {
-	return fmt.Sprintf("--recordings-url (SYNC_RECORDINGS_URL) %s", c.url)
 }

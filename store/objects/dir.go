@@ -66,9 +66,9 @@ func (d *Dir) Put(ctx context.Context, key string, body io.Reader, _ string) (er
 		return fmt.Errorf("objects: put %s: %w", key, err)
 	}
 	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+		if err != nil { // the failure is err: the temporary file only has to go
+			_ = f.Close()
+			_ = os.Remove(f.Name())
 		}
 	}()
 	if _, err := io.Copy(f, ctxReader{ctx, body}); err != nil {
@@ -95,11 +95,11 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("objects: sync %s: %w", dir, err)
 	}
-	defer f.Close()
 	if err := f.Sync(); err != nil {
+		_ = f.Close()
 		return fmt.Errorf("objects: sync %s: %w", dir, err)
 	}
-	return nil
+	return f.Close()
 }
 
 // Delete removes the file of key, and the date directories it leaves empty.

@@ -91,7 +91,9 @@ func Start(t testing.TB) *S3 {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cancel()
-		<-exited
+		if err := <-exited; err != nil {
+			t.Logf("weed server stopped: %v", err) // interrupted on purpose
+		}
 	})
 	endpoint := "http://127.0.0.1:" + p[6]
 	s := &S3{Endpoint: endpoint, Creds: objects.Credentials{AccessKeyID: AccessKey, SecretAccessKey: SecretKey}}
