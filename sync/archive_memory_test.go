@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -144,4 +146,76 @@ func mustCall(t *testing.T, id string) apitest.Call {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestArchiver_ProcessKilledMidUpload kills (SIGKILL) a process while a
+// recording streams into the store: no object is left under the key, and
+// a later archive of the same recording stores it whole.
+func TestArchiver_ProcessKilledMidUpload(t *testing.T) {
+	if os.Getenv(envMemChild) != "" {
+		return // the child runs TestArchiver_MemoryBounded's body
+	}
+	srv, err := apitest.NewServer(apitest.Options{Calls: []apitest.Call{mustCall(t, memCallID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	const size = 3 * objects.PartSize
+	stores := map[string]func(t *testing.T) (string, objects.Credentials){
+		"Dir": func(t *testing.T) (string, objects.Credentials) {
+			return "file://" + t.TempDir(), objects.Credentials{}
+		},
+		"S3": func(t *testing.T) (string, objects.Credentials) {
+			s := objectstest.Start(t)
+			s.Open(t, "killed", "")
+			return s.URL("killed", ""), s.Creds
+		},
+	}
+	for _, name := range []string{"Dir", "S3"} {
+		t.Run(name, func(t *testing.T) {
+			storeURL, creds := stores[name](t)
+			srv.SetRecording(memCallID, apitest.Recording{Kind: apitest.RecordingStall, Size: size})
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestArchiver_MemoryBounded$")
+			cmd.Env = append(os.Environ(), envMemChild+"=1", envMemAPI+"="+srv.URL, envMemStore+"="+storeURL)
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-srv.RecordingStalls(): // half the bytes sent: the upload is under way
+			case err := <-exited:
+				t.Fatalf("the child ended before the stall: %v\n%s", err, out.String())
+			}
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-exited; err == nil {
+				t.Fatal("the killed child exited cleanly")
+			}
+			st, err := objects.Open(t.Context(), storeURL, creds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := callsync.ObjectKey(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), memCallID, "audio/wav")
+			if _, err := st.Stat(t.Context(), key); !errors.Is(err, objects.ErrNotExist) {
+				t.Fatalf("after the kill, the key holds an object (%v)", err)
+			}
+			srv.SetRecording(memCallID, apitest.Recording{Kind: apitest.RecordingAudio, Size: size})
+			client, err := api.NewClient(api.Options{BaseURL: srv.URL, APIKey: "k"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := &callsync.Archiver{Queue: &oneTask{}, Deletions: noDeletions{}, API: client, Objects: st, Budget: &tokens{n: 10},
+				Download: api.NewDownloader(api.DownloadOptions{AllowPrivate: true}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			if s, err := a.RunOnce(t.Context()); err != nil || s.Archived != 1 {
+				t.Fatalf("archive after the kill: %+v, %v", s, err)
+			}
+			if n, err := st.Stat(t.Context(), key); err != nil || n != size {
+				t.Fatalf("after the retry: %d bytes, %v", n, err)
+			}
+		})
+	}
 }

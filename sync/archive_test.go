@@ -289,8 +289,8 @@ func readObject(t *testing.T, st objects.Store, key string) []byte {
 // run archives it.
 func TestArchiver_KilledMidUpload(t *testing.T) {
 	storeBackends(t, func(t *testing.T, st objects.Store) {
-		// Larger than one part, so that S3 has parts uploaded when it stops.
-		h, id := newArchiveHarness(t, st, 1, map[int]apitest.Recording{0: {Kind: apitest.RecordingStall, Size: objects.PartSize + 3<<20}})
+		// Three parts: S3 has one uploaded when it stops half-way.
+		h, id := newArchiveHarness(t, st, 1, map[int]apitest.Recording{0: {Kind: apitest.RecordingStall, Size: 3 * objects.PartSize}})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() {
@@ -318,11 +318,11 @@ func TestArchiver_KilledMidUpload(t *testing.T) {
 		if _, err := st.Stat(t.Context(), key); !errors.Is(err, objects.ErrNotExist) {
 			t.Fatalf("object after the kill: %v, want none", err)
 		}
-		h.api.SetRecording(id[0], apitest.Recording{Kind: apitest.RecordingAudio, Size: objects.PartSize + 3<<20})
+		h.api.SetRecording(id[0], apitest.Recording{Kind: apitest.RecordingAudio, Size: 3 * objects.PartSize})
 		if s := h.run(); s.Archived != 1 {
 			t.Fatalf("retry: %+v", s)
 		}
-		if n, err := st.Stat(t.Context(), key); err != nil || n != objects.PartSize+3<<20 {
+		if n, err := st.Stat(t.Context(), key); err != nil || n != 3*objects.PartSize {
 			t.Fatalf("object after the retry: %d, %v", n, err)
 		}
 	})
