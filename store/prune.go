@@ -79,7 +79,8 @@ WITH p AS (
                   AND coalesce(started_at, first_synced_at) < now() - $2 * interval '1 millisecond'
            ORDER  BY call_id LIMIT $3) due
     WHERE  c.call_id = due.call_id
-    RETURNING c.call_id, due.had_r)
+    RETURNING c.call_id, due.had_r),
+` + pruneArchivedRecordingsSQL + `
 SELECT max(call_id), count(*), 0, count(*) FILTER (WHERE had_r), 0 FROM p`
 
 const pruneVariablesSQL = `
@@ -129,9 +130,20 @@ t AS (UPDATE transcript_lines l SET text = '' FROM p WHERE l.call_id = p.call_id
 v AS (UPDATE collected_variables v SET value = 'null', shared_value = NULL FROM p WHERE v.call_id = p.call_id),
 a AS (` + pruneActionsSQL + `),
 j AS (UPDATE call_judgements j SET value = NULL, feedback = NULL FROM p WHERE j.call_id = p.call_id),
+` + pruneArchivedRecordingsSQL + `,
 changed AS (SELECT started_at, model_id FROM p),
 mark AS (` + markChangedSQL + `)
 SELECT max(call_id), count(*), count(*) FILTER (WHERE had_t), count(*) FILTER (WHERE had_r), count(*) FILTER (WHERE had_v) FROM p`
+
+// pruneArchivedRecordingsSQL marks the archived recordings of the pruned
+// calls p for deletion (the worker deletes the objects) and drops the
+// recordings rows without an object, so that nothing archives them later.
+// The two touch disjoint rows: data-modifying CTEs all see the table as it
+// was.
+const pruneArchivedRecordingsSQL = `
+r AS (UPDATE recordings r SET state = 'delete', updated_at = now() FROM p
+      WHERE  r.call_id = p.call_id AND r.object_key IS NOT NULL AND r.state <> 'deleted'),
+rd AS (DELETE FROM recordings d USING p WHERE d.call_id = p.call_id AND d.object_key IS NULL AND d.state <> 'deleted')`
 
 // pruneHookJudgementsSQL drops the judgements of verified webhooks that
 // have waited on queue rows longer than $1 milliseconds for calls that were

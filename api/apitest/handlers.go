@@ -20,8 +20,7 @@ const (
 	EndpointGetCall    Endpoint = "GET /v2/calls/{call_id}"
 	EndpointListCalls  Endpoint = "GET /v2/calls"
 	EndpointAssistants Endpoint = "GET /v2/assistants"
-	// EndpointRecording is GET /v2/calls/{call_id}/recording, counted as a
-	// kind of its own (the server does not serve it: 404).
+	// EndpointRecording answers a 302 to a signed link (see recording.go).
 	EndpointRecording Endpoint = "GET /v2/calls/{call_id}/recording"
 	EndpointOther     Endpoint = "other"
 )
@@ -88,17 +87,18 @@ func route(r *http.Request) (ep Endpoint, id string, ok bool) {
 		return EndpointListCalls, "", true
 	case strings.HasPrefix(p, "/v2/calls/"):
 		rest := p[len("/v2/calls/"):]
-		if head, ok := strings.CutSuffix(rest, "/recording"); ok && head != "" && !strings.Contains(head, "/") {
-			return EndpointRecording, "", false
+		ep := EndpointGetCall
+		if r, ok := strings.CutSuffix(rest, "/recording"); ok {
+			rest, ep = r, EndpointRecording
 		}
-		if strings.Contains(rest, "/") {
+		if strings.Contains(rest, "/") || rest == "" {
 			return EndpointOther, "", false
 		}
 		id, err := url.PathUnescape(rest)
 		if err != nil {
 			return EndpointOther, "", false
 		}
-		return EndpointGetCall, id, true
+		return ep, id, true
 	case p == "/v2/assistants" || p == "/v2/assistants/":
 		return EndpointAssistants, "", true
 	}

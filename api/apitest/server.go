@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,7 @@ type Server struct {
 	listHook atomic.Pointer[func(ListRequest)]
 	deleted  sync.Map // model ID → true: agents deleted with DeleteAssistant
 	live     *Live    // nil unless Options.Live
+	rec      recordings
 
 	done     chan struct{}
 	closeMu  sync.RWMutex
@@ -277,6 +279,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inflight.Add(1)
 	s.closeMu.RUnlock()
 	defer s.inflight.Done()
+	if strings.HasPrefix(r.URL.Path, recordingFilesPath) {
+		s.recordingFile(w, r) // the signed link's host: no API key, no faults
+		return
+	}
 
 	n := s.seq.Add(1)
 	cfg := s.cfg.Load()
@@ -328,6 +334,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.listCalls(x)
 	case EndpointAssistants:
 		s.listAssistants(x)
+	case EndpointRecording:
+		s.recordingLink(x)
 	}
 }
 

@@ -27,7 +27,8 @@ type apiConfig struct {
 	// rate limiter (api.Options.ObserveWait).
 	observeWait func(waited time.Duration)
 	secrets     *secretSet
-	// limiter is the rate limiter of the last client built.
+	// limiter is the rate limiter of the last client built, also for work
+	// that takes only the budget left over (recordings).
 	limiter *callsync.Limiter
 }
 
@@ -88,6 +89,18 @@ func (c *apiConfig) client(db *store.DB, logger *slog.Logger) (*api.Client, erro
 	c.limiter = limiter
 	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout, Limiter: limiter,
 		Observe: c.observe, ObserveWait: c.observeWait, Secrets: c.secrets.list()})
+	if err != nil {
+		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
+	}
+	c.limiter = limiter
+	return cl, nil
+}
+
+// unpacedClient builds a client that does not wait for the limiter: for
+// callers that take their tokens themselves (callsync.Limiter.TryTake).
+func (c *apiConfig) unpacedClient() (*api.Client, error) {
+	cl, err := api.NewClient(api.Options{BaseURL: c.url, APIKey: c.key, Timeout: c.timeout,
+		Observe: c.observe, Secrets: c.secrets.list()})
 	if err != nil {
 		return nil, usagef("SYNTHFLOW_API_URL: %v", err)
 	}

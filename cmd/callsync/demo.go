@@ -66,6 +66,9 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err := demoListPages(ctx, out, db, client, logger, now); err != nil {
 		return err
 	}
+	if err := demoRecordings(ctx, out, db, fake, logger); err != nil {
+		return err
+	}
 	if err := demoCounts(ctx, out, db); err != nil {
 		return err
 	}

@@ -155,6 +155,7 @@ func TestDeploy_PrometheusAlerts(t *testing.T) {
 	tel.observeBatch(callsync.Stats{Done: 1})
 	tel.observePass(time.Second, "ok", time.Now())
 	tel.watchQueue(testSnapshot(t, store.New(storetest.Pool(t)), io.Discard))
+	tel.watchRecordings(30 * 24 * time.Hour)
 	families, err := tel.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,8 @@ func runForget(ctx context.Context, args []string, e env) error {
 		"Erases calls for good (GDPR art. 17, CCPA): deletes them with all their rows and their queue rows in one\n"+
 		"transaction, and leaves a tombstone (the call id only) so that no intake path stores them again. A phone\n"+
 		"number is tombstoned too, as its keyed pseudonym: no call from or to it is stored later, whichever path\n"+
-		"brings it; failures kept on queue rows that hold it are cleared.\n"+
+		"brings it; failures kept on queue rows that hold it are cleared. Their archived recordings are deleted from\n"+
+		"the recordings storage (SYNC_RECORDINGS_URL), or by the worker.\n"+
 		"With -, reads one call id or phone number (+ and digits) per line from standard input. Calls are found by\n"+
 		"the number in clear and, when SYNC_HASH_PHONE_NUMBERS is on, by its hash, as ingest stored them.\n\n"+
 		"A call id that is not stored is tombstoned all the same (an erasure may come before the sync), so a\n"+
@@ -36,12 +37,14 @@ func runForget(ctx context.Context, args []string, e env) error {
 	var lc logConfig
 	var dc dbConfig
 	var hc hashConfig
+	var recs recordingsConfig
 	var ids, phones stringList
 	var reason string
 	var undo bool
 	lc.register(f, "info")
 	dc.register(f)
 	hc.register(f)
+	recs.register(f)
 	f.Var(&ids, "call-id", "a call to erase (repeatable)")
 	f.Var(&phones, "phone-number", "erase every call from or to this E.164 number (repeatable)")
 	f.StringVar(&reason, "reason", "", "kept in the erasures audit row, e.g. a ticket number; must not name the person")
@@ -67,6 +70,9 @@ func runForget(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	if err := recs.validate(); err != nil {
+		return err
+	}
 	logger, err := lc.logger(e.stderr)
 	if err != nil {
 		return err
@@ -89,7 +95,7 @@ func runForget(ctx context.Context, args []string, e env) error {
 	}
 	foldRollups(ctx, db, withComponent(logger, componentRollups))
 	printForget(e.stdout, res)
-	return nil
+	return deleteMarkedRecordings(ctx, &recs, db, func(format string, a ...any) { fmt.Fprintf(e.stdout, format, a...) })
 }
 
 // printForget prints what an erasure did, and says so plainly when ids

@@ -94,6 +94,7 @@ var commands = []command{
 	{"rollups", "fold or rebuild the daily rollups behind the daily views, or show their state", runRollups},
 	{"forget", "erase calls for good, by id or phone number, so that no sync brings them back", runForget},
 	{"prune", "apply retention: remove transcripts, recordings, variables or details of old calls", runPrune},
+	{"recording-link", "print a short-lived link to the archived recording of one call", runRecordingLink},
 	{"variables", "list, share or unshare the collected variables whose values BI readers see", runVariables},
 	{"demo", "run the whole job against a throwaway database and a fake API", runDemo},
 	{"version", "print callsync's version", runVersion},

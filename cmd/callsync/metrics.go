@@ -56,6 +56,8 @@ type telemetry struct {
 	webhooks     *prometheus.CounterVec // see webhookCounter
 	analysisOnce sync.Once
 	analyses     *prometheus.CounterVec // see webhookAnalysisCounter
+
+	rec *recordingMetrics // nil while archiving is off
 }
 
 func newTelemetry() *telemetry {

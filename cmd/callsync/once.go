@@ -8,7 +8,7 @@ import (
 )
 
 func runOnce(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("once", "once [flags]\n\nRuns one sync pass: applies pending migrations, fetches every call that is due and stores it,\nrecords the pass in sync_runs, then exits (0: the pass drained the queue). For a Kubernetes\nCronJob or a crontab; 'callsync run' does the same on a schedule.", e)
+	f := newFlagSet("once", "once [flags]\n\nRuns one sync pass: applies pending migrations, fetches every call that is due and stores it,\nrecords the pass in sync_runs, archives recordings with the budget left (SYNC_RECORDINGS_URL), then exits (0: the pass drained the queue). For a Kubernetes\nCronJob or a crontab; 'callsync run' does the same on a schedule.", e)
 	var lc logConfig
 	var dc dbConfig
 	var ac apiConfig
@@ -19,6 +19,8 @@ func runOnce(ctx context.Context, args []string, e env) error {
 	wc.register(f)
 	var rc runsConfig
 	rc.register(f)
+	var recs recordingsConfig
+	recs.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -36,12 +38,19 @@ func runOnce(ctx context.Context, args []string, e env) error {
 	if err := rc.validate(); err != nil {
 		return err
 	}
+	if err := recs.validate(); err != nil {
+		return err
+	}
 	w, err := openWorker(ctx, logger, dc, &ac, cfg)
 	if err != nil {
 		return err
 	}
 	defer w.db.Close()
-	_, err = newPassRunner("once", w, logger, rc).run(ctx)
+	pr := newPassRunner("once", w, logger, rc)
+	if pr.archive, err = openArchiveStep(ctx, &recs, &ac, w, logger); err != nil {
+		return err
+	}
+	_, err = pr.run(ctx)
 	switch {
 	case err == nil, ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return nil // a signal ended the pass: what was fetched is stored, the rest is queued

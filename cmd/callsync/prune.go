@@ -16,13 +16,16 @@ func runPrune(ctx context.Context, args []string, e env) error {
 	f := newFlagSet("prune", "prune [flags]\n\n"+
 		"Applies retention: removes from calls older than each SYNC_RETAIN_* setting that class of personal data,\n"+
 		"and marks them pruned so that no later sync brings it back. Calls keep their facts (status, times,\n"+
-		"durations, agent, counts). 'callsync run' does this once a day.", e)
+		"durations, agent, counts). Archived recordings of pruned calls (SYNC_RETAIN_RECORDINGS, SYNC_RETAIN_CALLS)\n"+
+		"are deleted from the recordings storage (SYNC_RECORDINGS_URL). 'callsync run' does this once a day.", e)
 	var lc logConfig
 	var dc dbConfig
 	var rc retentionConfig
+	var recs recordingsConfig
 	lc.register(f, "info")
 	dc.register(f)
 	rc.register(f)
+	recs.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -31,6 +34,9 @@ func runPrune(ctx context.Context, args []string, e env) error {
 	}
 	r, err := rc.retention()
 	if err != nil {
+		return err
+	}
+	if err := recs.validate(); err != nil {
 		return err
 	}
 	if r == (store.Retention{}) {
@@ -48,7 +54,10 @@ func runPrune(ctx context.Context, args []string, e env) error {
 	p, err := db.Prune(ctx, r)
 	printPruned(e.stdout, p)
 	foldRollups(ctx, db, withComponent(logger, componentRollups))
-	return err
+	if err != nil {
+		return err
+	}
+	return deleteMarkedRecordings(ctx, &recs, db, func(format string, a ...any) { fmt.Fprintf(e.stdout, format, a...) })
 }
 
 func printPruned(w io.Writer, p store.Pruned) {

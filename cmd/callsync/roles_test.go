@@ -204,6 +204,8 @@ var readerColumns = map[string][]string{
 		"with_error_message"},
 	"daily_judgement_results_rollup": {"day", "model_id", "criterion", "calls", "true_count", "false_count",
 		"partial_count", "not_applicable_count", "other_count", "pass_rate"},
+	// Whether a call's recording is archived, and its length: not where.
+	"recordings":                   {"call_id", "archived", "duration_seconds"},
 	"call_facts":                   {"*"},
 	"daily_call_stats":             {"*"},
 	"collected_variable_values":    {"*"},
@@ -224,6 +226,7 @@ var readerForbidden = []string{
 	"sync_queue.webhook_judgements", "agents.phone_number", "agents.raw", "call_actions.raw",
 	"call_actions.return_value", "call_actions.parameters_from_llm", "call_judgements.feedback",
 	"call_judgements.value", "pseudonym_key.inner_pad", "erased_calls.call_id", "erasures.reason",
+	"recordings.object_key", "recordings.sha256", "recordings.last_error",
 	"call_actions.error_message", "transcript_search.text", "transcript_search.document",
 }
 
@@ -233,6 +236,7 @@ const (
 	secretName       = "Alice Secretname"
 	secretTranscript = "my card number is 4242"
 	secretRecording  = "https://recordings.example/secret.mp3"
+	secretObjectKey  = "2026/03/01/pii1-object-key.wav"
 	secretValue      = "alice@example.com"
 	secretBadBody    = "BADBODY-SECRET"
 	secretRaw        = "RAW-ONLY-SECRET"
@@ -261,6 +265,11 @@ func seedPersonalData(t *testing.T, dbURL string) {
 		Variables: []store.Variable{{Name: "email", Value: []byte(`"` + secretValue + `"`), Collected: new(true)},
 			{Name: "plan", Value: []byte(`"gold"`), Collected: new(true)}}}
 	if _, err := db.SaveCalls(ctx, []store.Call{c}); err != nil {
+		t.Fatal(err)
+	}
+	secs := 42.5
+	if err := db.SettleRecording(ctx, store.RecordingOutcome{CallID: "pii1", State: store.RecordingArchived,
+		ObjectKey: secretObjectKey, ContentType: "audio/wav", Size: 1000, SHA256: make([]byte, 32), Duration: &secs}); err != nil {
 		t.Fatal(err)
 	}
 	// Judgement feedback, stored and waiting for a call not stored yet.
@@ -389,7 +398,7 @@ func TestRolesScript_ReaderReachesOnlyTheAllowList(t *testing.T) {
 		}
 		all.WriteString(text)
 	}
-	for _, secret := range []string{secretPhone, secretName, secretTranscript, secretRecording, secretValue,
+	for _, secret := range []string{secretPhone, secretName, secretTranscript, secretRecording, secretValue, secretObjectKey,
 		secretBadBody, secretRaw, secretFeedback, strings.TrimPrefix(secretPhone, "+")} {
 		if strings.Contains(all.String(), secret) {
 			t.Errorf("reader can read %q", secret)
@@ -401,6 +410,11 @@ func TestRolesScript_ReaderReachesOnlyTheAllowList(t *testing.T) {
 			t.Errorf("reader cannot read %s", want)
 		}
 	}
+	var archived bool
+	var dur float64
+	if err := conn.QueryRow(ctx, `SELECT archived, duration_seconds FROM recordings WHERE call_id = 'pii1'`).Scan(&archived, &dur); err != nil || !archived || dur != 42.5 {
+		t.Errorf("reader: recordings of pii1 = %v, %v (%v); want archived, 42.5 s", archived, dur, err)
+	}
 	var facts int
 	var pseudo *string
 	if err := conn.QueryRow(ctx, `SELECT count(*), min(caller_pseudonym) FROM call_facts WHERE call_id = 'pii1' AND answered`).
@@ -410,7 +424,7 @@ func TestRolesScript_ReaderReachesOnlyTheAllowList(t *testing.T) {
 	for _, sql := range []string{
 		`SELECT phone_number_from FROM calls`, `SELECT recording_url FROM calls`, `SELECT raw FROM calls`,
 		`SELECT name FROM calls`, `SELECT lead_name FROM calls`, `SELECT text FROM transcript_lines`,
-		`SELECT value FROM collected_variables`, `SELECT last_bad_body FROM sync_queue`,
+		`SELECT value FROM collected_variables`, `SELECT last_bad_body FROM sync_queue`, `SELECT object_key FROM recordings`,
 		`SELECT last_error FROM sync_queue`, `SELECT * FROM pseudonym_key`, `SELECT * FROM erased_calls`,
 		`SELECT callsync_pseudonym('` + secretPhone + `')`,
 		`INSERT INTO sync_queue (call_id) VALUES ('x')`, `DELETE FROM calls`, `CREATE TABLE mine (x int)`,
@@ -496,6 +510,10 @@ func TestRolesScript_PIIReader(t *testing.T) {
 		if _, err := conn.Exec(ctx, `SELECT * FROM `+rel); err != nil {
 			t.Errorf("pii reader: %s: %v", rel, err)
 		}
+	}
+	var key string
+	if err := conn.QueryRow(ctx, `SELECT object_key FROM recordings WHERE call_id = 'pii1'`).Scan(&key); err != nil || key != secretObjectKey {
+		t.Errorf("pii reader: object key %q (%v), want %q", key, err, secretObjectKey)
 	}
 	for _, sql := range []string{`SELECT * FROM pseudonym_key`, `DELETE FROM calls`, `SELECT callsync_pseudonym('x')`} {
 		if _, err := conn.Exec(ctx, sql); sqlState(err) != insufficientPrivilege {

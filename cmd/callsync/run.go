@@ -31,6 +31,12 @@ func runRun(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	if s.passes.archive, err = openArchiveStep(ctx, &c.recordings, &c.api, w, logger); err != nil {
+		return err
+	}
+	if s.passes.archive != nil {
+		s.passes.archive.archiver.Yield = s.gate.wanted
+	}
 	httpLog := withComponent(logger, componentHTTP)
 	snap, closeSnap, err := openQueueSnapshot(ctx, c.db, httpLog)
 	if err != nil {

@@ -20,6 +20,7 @@ type runConfig struct {
 	runs        runsConfig
 	intake      intakeConfig
 	retain      retentionConfig
+	recordings  recordingsConfig
 	schedule    string
 	httpAddr    string
 	agentsEvery time.Duration
@@ -36,6 +37,7 @@ func (c *runConfig) register(f *flagSet) {
 	c.runs.register(f)
 	c.intake.register(f)
 	c.retain.register(f)
+	c.recordings.register(f)
 	f.stringVar(&c.schedule, "schedule", "SYNC_SCHEDULE", "@every 1m", "when to run passes: cron syntax (*/5 * * * *) or @every DURATION")
 	f.stringVar(&c.httpAddr, "http-addr", "HTTP_ADDR", "", "serve HTTP endpoints on this address, e.g. :8080 (empty: no HTTP)")
 	f.durationVar(&c.agentsEvery, "agents-refresh", "AGENTS_REFRESH", time.Hour,
@@ -68,6 +70,9 @@ func (c *runConfig) validate(stderr io.Writer) (*slog.Logger, error) {
 		return nil, err
 	}
 	if c.retention, err = c.retain.retention(); err != nil {
+		return nil, err
+	}
+	if err := c.recordings.validate(); err != nil {
 		return nil, err
 	}
 	return logger, nil

@@ -55,6 +55,9 @@ type passRunner struct {
 	// next says when the next pass comes, for a failed pass's log line
 	// ("" when none will: once).
 	next string
+	// archive, when set, archives recordings after each pass with the
+	// budget the pass left.
+	archive *archiveStep
 
 	unrecorded []store.Run // passes sync_runs could not take yet, oldest first
 	dropped    int         // passes dropped from unrecorded since the last recorded failure
@@ -151,6 +154,9 @@ func (p *passRunner) runPass(ctx context.Context, woken bool) (callsync.Stats, e
 	}
 	// Off the pass: what the pass wrote is in the daily views already.
 	foldRollups(ctx, p.db, p.rollups)
+	if ctx.Err() == nil && !errors.Is(err, callsync.ErrUnauthorized) {
+		p.archive.run(ctx)
+	}
 	return st, err
 }
 

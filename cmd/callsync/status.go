@@ -11,7 +11,7 @@ import (
 )
 
 func runStatus(ctx context.Context, args []string, e env) error {
-	f := newFlagSet("status", "status [flags]\n\nPrints queue counts by state, the oldest due call and failures grouped by error.", e)
+	f := newFlagSet("status", "status [flags]\n\nPrints queue counts by state, the oldest due call, failures grouped by error, and the recordings archive.", e)
 	var lc logConfig
 	var dc dbConfig
 	var groups int
@@ -78,6 +78,11 @@ func runStatus(ctx context.Context, args []string, e env) error {
 			fmt.Fprintf(w, "  %6d  latest %s  e.g. %s\n          %s\n", g.Count, g.Latest.UTC().Format(time.DateTime), g.Example, g.Error)
 		}
 	}
+	rs, err := db.RecordingStatus(ctx)
+	if err != nil {
+		return err
+	}
+	printRecordingStatus(w, rs)
 	return nil
 }
 

@@ -58,6 +58,14 @@ func (g *passGate) run(pass func(), queue bool) bool {
 	}
 }
 
+// wanted reports whether a wake-up waits for the running pass: work that
+// only uses what intake leaves (archiving) gives way.
+func (g *passGate) wanted() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.again
+}
+
 // wakeOnQueued starts a pass, through gate, when the database announces
 // queued calls that are due (store.ListenQueued), from this process or any
 // other, until ctx ends. A failed listening connection is logged and

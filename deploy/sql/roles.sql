@@ -15,8 +15,8 @@
 --   * Neither reader may write any row of any table or view, whatever PUBLIC was granted.
 --   * callsync_reader gets SELECT on the views and on the columns listed in section 1 only:
 --     no phone number (pseudonyms instead), name, transcript text, recording URL, raw payload,
---     variable value that is not shared, action parameter or result, judgement feedback, or
---     queue internals. A column a later migration adds stays hidden until it is listed here.
+--     variable value that is not shared, action parameter or result, judgement feedback,
+--     recording object key, or queue internals. A column a later migration adds stays hidden until it is listed here.
 --   * A grant it made once is recorded in role_grants and never made again: a grant revoked
 --     by hand (REVOKE SELECT ON call_facts FROM callsync_reader) stays revoked when it runs
 --     again. The first run takes back every earlier grant to the reader (older versions of
@@ -104,6 +104,8 @@ BEGIN
                                        'total_records', 'landed', 'scans', 'done', 'updated_at']),
         ('poll_watermarks', ARRAY['model_id', 'watermark', 'polled_at', 'updated_at']),
         ('shared_variables', ARRAY['name', 'added_at']),
+        -- Whether a call's recording is archived and its length; never where (object_key).
+        ('recordings', ARRAY['call_id', 'archived', 'duration_seconds']),
         -- The daily rollups the daily views read (counts per day and agent).
         ('rollup_dirty', ARRAY['day', 'model_id']),
         ('daily_call_stats_rollup', ARRAY['day', 'model_id', 'calls', 'answered', 'completed', 'failed',
