@@ -34,6 +34,7 @@ var releasedMigrations = map[string]string{
 	"00018_erased_numbers_and_wide_counts.sql":   "23780d4e71191062f1b2f639a4ac57e5d8c0dffc0fc730477d91d856810469ac",
 	"00019_reapply_edited_migrations.sql":        "bee9ff8620ddf7377e44eacc302c938929fd20155fc71c707a85c068a8ead317",
 	"00020_intake_planner.sql":                   "818d4e8004457bfd1b28b85c8b03aa6170035167bfe53123f1ccb3a562715525",
+	"00021_create_recordings.sql":                "1fd9af9c1d96be059906d68dcca7a5225b2b94f81d91c9c50d8555ab5ba161b1",
 }
 
 // TestMigrations_ReleasedFilesNeverChange fails when a pinned migration

@@ -53,6 +53,44 @@ SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(value, 'UTF
 FROM   pseudonym_key k
 $$;
 
+-- FUNCTION recordings_on_calls_delete()
+
+CREATE FUNCTION public.recordings_on_calls_delete() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE recordings SET state = 'delete', updated_at = now()
+    WHERE  call_id IN (SELECT call_id FROM gone) AND object_key IS NOT NULL AND state <> 'deleted';
+    DELETE FROM recordings WHERE call_id IN (SELECT call_id FROM gone) AND object_key IS NULL AND state <> 'deleted';
+    RETURN NULL;
+END
+$$;
+
+-- FUNCTION recordings_on_calls_insert()
+
+CREATE FUNCTION public.recordings_on_calls_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO recordings (call_id, call_started_at)
+    SELECT call_id, coalesce(started_at, first_synced_at) FROM added WHERE recording_pruned_at IS NULL
+    ON CONFLICT (call_id) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+-- FUNCTION recordings_on_calls_truncate()
+
+CREATE FUNCTION public.recordings_on_calls_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE recordings SET state = 'delete', updated_at = now() WHERE object_key IS NOT NULL AND state <> 'deleted';
+    DELETE FROM recordings WHERE object_key IS NULL AND state <> 'deleted';
+    RETURN NULL;
+END
+$$;
+
 -- FUNCTION sync_queue_notify_due()
 
 CREATE FUNCTION public.sync_queue_notify_due() RETURNS trigger
@@ -819,6 +857,26 @@ CREATE TABLE public.pseudonym_key (
     CONSTRAINT pseudonym_key_outer_pad_check CHECK ((length(outer_pad) = 64))
 );
 
+-- TABLE recordings
+
+CREATE TABLE public.recordings (
+    call_id text NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    call_started_at timestamp with time zone NOT NULL,
+    object_key text,
+    size_bytes bigint,
+    content_type text,
+    sha256 bytea,
+    duration_seconds double precision,
+    archived_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_try_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_error text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    archived boolean GENERATED ALWAYS AS ((state = 'archived'::text)) STORED,
+    CONSTRAINT recordings_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'archived'::text, 'none'::text, 'processing'::text, 'gone'::text, 'error'::text, 'delete'::text, 'deleted'::text])))
+);
+
 -- TABLE role_grants
 
 CREATE TABLE public.role_grants (
@@ -1016,6 +1074,11 @@ ALTER TABLE ONLY public.poll_watermarks
 ALTER TABLE ONLY public.pseudonym_key
     ADD CONSTRAINT pseudonym_key_pkey PRIMARY KEY (id);
 
+-- CONSTRAINT recordings recordings_pkey
+
+ALTER TABLE ONLY public.recordings
+    ADD CONSTRAINT recordings_pkey PRIMARY KEY (call_id);
+
 -- CONSTRAINT role_grants role_grants_pkey
 
 ALTER TABLE ONLY public.role_grants
@@ -1093,6 +1156,14 @@ CREATE INDEX daily_judgement_results_rollup_key_idx ON public.daily_judgement_re
 
 CREATE INDEX erased_calls_model_started_idx ON public.erased_calls USING btree (model_id, started_at);
 
+-- INDEX recordings_delete_idx
+
+CREATE INDEX recordings_delete_idx ON public.recordings USING btree (call_id) WHERE (state = 'delete'::text);
+
+-- INDEX recordings_due_idx
+
+CREATE INDEX recordings_due_idx ON public.recordings USING btree (call_started_at) WHERE ((state = ANY (ARRAY['pending'::text, 'processing'::text, 'none'::text, 'error'::text])) AND (next_try_at < 'infinity'::timestamp with time zone));
+
 -- INDEX sync_queue_due_idx
 
 CREATE INDEX sync_queue_due_idx ON public.sync_queue USING btree (next_attempt_at) WHERE (state = 'pending'::text);
@@ -1136,6 +1207,18 @@ CREATE TRIGGER calls_delete_children AFTER DELETE ON public.calls REFERENCING OL
 -- TRIGGER calls calls_truncate_children
 
 CREATE TRIGGER calls_truncate_children AFTER TRUNCATE ON public.calls FOR EACH STATEMENT EXECUTE FUNCTION public.calls_truncate_children();
+
+-- TRIGGER calls recordings_on_calls_delete
+
+CREATE TRIGGER recordings_on_calls_delete AFTER DELETE ON public.calls REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION public.recordings_on_calls_delete();
+
+-- TRIGGER calls recordings_on_calls_insert
+
+CREATE TRIGGER recordings_on_calls_insert AFTER INSERT ON public.calls REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION public.recordings_on_calls_insert();
+
+-- TRIGGER calls recordings_on_calls_truncate
+
+CREATE TRIGGER recordings_on_calls_truncate AFTER TRUNCATE ON public.calls FOR EACH STATEMENT EXECUTE FUNCTION public.recordings_on_calls_truncate();
 
 -- TRIGGER sync_queue sync_queue_notify_due_insert
 

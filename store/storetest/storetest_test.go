@@ -267,7 +267,7 @@ func TestDataTables_CoverSchema(t *testing.T) {
 	t.Parallel()
 	pool := storetest.Pool(t)
 	rows, err := pool.Query(t.Context(), `SELECT tablename FROM pg_tables WHERE schemaname = 'public'
-		AND tablename NOT IN ('sync_queue', 'goose_db_version', 'backfill_checkpoints', 'poll_watermarks', 'sync_runs', 'api_limits', 'api_requests', 'agents')
+		AND tablename NOT IN ('sync_queue', 'goose_db_version', 'backfill_checkpoints', 'poll_watermarks', 'sync_runs', 'api_limits', 'api_requests', 'agents', 'recordings')
 		-- Privacy bookkeeping, not synced data.
 		AND tablename NOT IN ('erased_calls', 'erased_numbers', 'erasures', 'pseudonym_key', 'role_grants', 'shared_variables')
 		-- Derived from the tables above: the daily rollups and their dirty keys.
