@@ -35,6 +35,7 @@ var releasedMigrations = map[string]string{
 	"00019_reapply_edited_migrations.sql":        "bee9ff8620ddf7377e44eacc302c938929fd20155fc71c707a85c068a8ead317",
 	"00020_intake_planner.sql":                   "818d4e8004457bfd1b28b85c8b03aa6170035167bfe53123f1ccb3a562715525",
 	"00021_create_recordings.sql":                "1fd9af9c1d96be059906d68dcca7a5225b2b94f81d91c9c50d8555ab5ba161b1",
+	"00022_call_facts_archived_recordings.sql":   "ae56b3ba37751faab3bbaedee3567f1f83c89ac9dce8d2c90ba240c65bd9f27d",
 }
 
 // TestMigrations_ReleasedFilesNeverChange fails when a pinned migration

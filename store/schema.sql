@@ -239,6 +239,26 @@ CREATE TABLE public.calls (
 )
 WITH (fillfactor='85');
 
+-- TABLE recordings
+
+CREATE TABLE public.recordings (
+    call_id text NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    call_started_at timestamp with time zone NOT NULL,
+    object_key text,
+    size_bytes bigint,
+    content_type text,
+    sha256 bytea,
+    duration_seconds double precision,
+    archived_at timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_try_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_error text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    archived boolean GENERATED ALWAYS AS ((state = 'archived'::text)) STORED,
+    CONSTRAINT recordings_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'archived'::text, 'none'::text, 'processing'::text, 'gone'::text, 'error'::text, 'delete'::text, 'deleted'::text])))
+);
+
 -- VIEW call_facts
 
 CREATE VIEW public.call_facts WITH (security_invoker='true') AS
@@ -272,7 +292,9 @@ CREATE VIEW public.call_facts WITH (security_invoker='true') AS
     ((COALESCE(c.utterances, 0) - COALESCE(c.agent_utterances, 0)) - COALESCE(c.human_utterances, 0)) AS other_utterances,
     COALESCE(c.variables, 0) AS variables,
     COALESCE(c.variables_collected, 0) AS variables_collected,
-    c.has_recording,
+    (c.has_recording OR (EXISTS ( SELECT 1
+           FROM public.recordings r
+          WHERE ((r.call_id = c.call_id) AND r.archived)))) AS has_recording,
     a.name AS agent_name,
     ((c.status = ANY (ARRAY['hangup_on_voicemail'::text, 'left_voicemail'::text])) OR (COALESCE(c.end_call_reason, ''::text) = ANY (ARRAY['voicemail'::text, 'voicemail_cut_off'::text, 'voicemail_message_left'::text]))) AS voicemail,
     NULLIF(c.answered_by_human, ''::text) AS answered_by_human,
@@ -855,26 +877,6 @@ CREATE TABLE public.pseudonym_key (
     CONSTRAINT pseudonym_key_id_check CHECK (id),
     CONSTRAINT pseudonym_key_inner_pad_check CHECK ((length(inner_pad) = 64)),
     CONSTRAINT pseudonym_key_outer_pad_check CHECK ((length(outer_pad) = 64))
-);
-
--- TABLE recordings
-
-CREATE TABLE public.recordings (
-    call_id text NOT NULL,
-    state text DEFAULT 'pending'::text NOT NULL,
-    call_started_at timestamp with time zone NOT NULL,
-    object_key text,
-    size_bytes bigint,
-    content_type text,
-    sha256 bytea,
-    duration_seconds double precision,
-    archived_at timestamp with time zone,
-    attempts integer DEFAULT 0 NOT NULL,
-    next_try_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_error text,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    archived boolean GENERATED ALWAYS AS ((state = 'archived'::text)) STORED,
-    CONSTRAINT recordings_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'archived'::text, 'none'::text, 'processing'::text, 'gone'::text, 'error'::text, 'delete'::text, 'deleted'::text])))
 );
 
 -- TABLE role_grants
