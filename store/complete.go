@@ -74,8 +74,8 @@ type CompleteResult struct {
 // would be planned from the statistics of sync_queue, taken by autovacuum
 // minutes ago while a pass moves thousands of rows a second from pending
 // to running to done; planned from those, it compared every running row
-// with every outcome, a nested loop over the batch that cost 150 µs of
-// server time a row. It is run unprepared (settle), so that the = ANY is
+// with every outcome, a nested loop over the batch whose cost a row grows
+// with the batch's size. It is run unprepared (settle), so that the = ANY is
 // a hash lookup whatever the batch size.
 //
 // The rows are locked first in call_id order (held), as Enqueue and
