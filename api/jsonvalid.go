@@ -9,11 +9,11 @@ const maxNesting = 10000
 // validJSON reports whether b is one JSON value with only white space
 // around it, by the rules of encoding/json.Valid: strings may hold invalid
 // UTF-8, and arrays and objects nest at most maxNesting deep
-// (FuzzValidJSON holds it to encoding/json). It is a plain recursive scan,
-// about four times faster than encoding/json's state machine, which
-// calls a function per byte: every response body is validated before
-// anything is read from it, and on a re-sync of unchanged calls that was
-// most of the decoding's time.
+// (FuzzValidJSON holds it to encoding/json). It is a plain recursive scan
+// rather than encoding/json's state machine, which calls a function per
+// byte: every response body is validated before anything is read from it,
+// and when the calls are unchanged, validating is most of what decoding
+// costs.
 func validJSON(b []byte) bool {
 	end, ok := validValue(b, skipSpace(b, 0), 0)
 	return ok && skipSpace(b, end) == len(b)

@@ -16,12 +16,12 @@ type Outcome struct {
 	CallID string
 	// Call is written when non-nil.
 	Call *Call
-	// Unchanged, when set instead of Call, is the hash of the payload just
+	// UnchangedHash, when set instead of Call, is the hash of the payload just
 	// fetched, the one the stored call had when it was claimed: only the
 	// call's synced_at is touched. If the stored call has changed since, or
 	// is gone, the row goes back to pending, due now, without counting an
 	// attempt or a poll, so that the call is fetched and written in full.
-	Unchanged []byte
+	UnchangedHash []byte
 	// State is the row's new state: StateDone, StatePending or StateFailed
 	// (see State for the transitions).
 	State State
@@ -50,7 +50,7 @@ type CompleteResult struct {
 	// Unchanged counts calls whose payload was the same as the stored one:
 	// only their synced_at was touched.
 	Unchanged int
-	// Stale lists calls of outcomes with Unchanged whose stored call had
+	// Stale lists calls of outcomes with UnchangedHash whose stored call had
 	// changed (or was gone): their rows went back to pending, due now.
 	Stale []string
 	// Rejected maps each call that the database refused to store (a value
@@ -74,8 +74,8 @@ type CompleteResult struct {
 // would be planned from the statistics of sync_queue, taken by autovacuum
 // minutes ago while a pass moves thousands of rows a second from pending
 // to running to done; planned from those, it compared every running row
-// with every outcome, a nested loop over the batch that cost 150 µs of
-// server time a row. It is run unprepared (settle), so that the = ANY is
+// with every outcome, a nested loop over the batch whose cost a row grows
+// with the batch's size. It is run unprepared (settle), so that the = ANY is
 // a hash lookup whatever the batch size.
 //
 // The rows are locked first in call_id order (held), as Enqueue and
@@ -256,7 +256,7 @@ func settle(ctx context.Context, tx pgx.Tx, token int64, outcomes []Outcome) (ma
 }
 
 // sortOutcomes sorts outcomes by what their write does: the calls to
-// write and the unchanged payloads to touch (Outcome.Unchanged), of the
+// write and the unchanged payloads to touch (Outcome.UnchangedHash), of the
 // rows still held, and the ids of the rows no longer held.
 func sortOutcomes(outcomes []Outcome, held map[string]bool) (calls []*Call, known []Outcome, lost []string) {
 	calls = make([]*Call, 0, len(outcomes))
@@ -266,7 +266,7 @@ func sortOutcomes(outcomes []Outcome, held map[string]bool) (calls []*Call, know
 			lost = append(lost, o.CallID)
 		case o.Call != nil:
 			calls = append(calls, o.Call)
-		case o.Unchanged != nil:
+		case o.UnchangedHash != nil:
 			known = append(known, o)
 		}
 	}

@@ -272,7 +272,7 @@ func drain(t *testing.T, db *store.DB, batch int, hash map[string][]byte, log *p
 			o := store.Outcome{CallID: r.CallID, State: store.StateDone}
 			switch {
 			case hash[r.CallID] != nil:
-				o.Unchanged = hash[r.CallID]
+				o.UnchangedHash = hash[r.CallID]
 			case i%7 == 0:
 				o.State, o.Attempt, o.Delay = store.StatePending, true, time.Duration(i+1)*time.Hour
 				o.Error, o.BadBody = "attempt 1: boom "+r.CallID, []byte("<html>"+r.CallID)

@@ -378,3 +378,62 @@ func TestDB_Complete_EachRowItsOwnOutcome(t *testing.T) {
 		t.Fatalf("settled rows (-want +got):\n%s", diff)
 	}
 }
+
+// TestDB_RescueCountsLostAttempt: a call whose worker dies with it counts
+// an attempt each time, ends failed at the maximum, and the rows claimed
+// with it are claimed alone afterwards, each settling on its own.
+func TestDB_RescueCountsLostAttempt(t *testing.T) {
+	db := testDB(t)
+	ctx := t.Context()
+	if _, err := db.Enqueue(ctx, []string{"poison", "ok1", "ok2"}); err != nil {
+		t.Fatal(err)
+	}
+	const max = 3
+	for try := 1; try <= max; try++ {
+		lease := claimAll(t, db)
+		if try == 1 && len(lease.Rows) != 3 {
+			t.Fatalf("first claim took %v, want all three", ids(lease))
+		}
+		if try > 1 && (len(lease.Rows) != 1 || lease.Rows[0].CallID != "poison" || !lease.Rows[0].Suspect) {
+			t.Fatalf("claim %d took %+v, want the suspect poison alone", try, lease.Rows)
+		}
+		expire(t, db) // the worker died holding the lease
+		if n, err := db.RescueExpired(ctx, max); err != nil || n != len(lease.Rows) {
+			t.Fatalf("RescueExpired = %d, %v; want %d", n, err, len(lease.Rows))
+		}
+		if try == 1 {
+			// The innocent rows are suspects too, each claimed alone; they settle.
+			for range 2 {
+				l := claimAll(t, db)
+				if len(l.Rows) != 1 || l.Rows[0].CallID == "poison" && len(l.Rows) > 1 {
+					t.Fatalf("suspect claim took %v, want one row", ids(l))
+				}
+				if l.Rows[0].CallID == "poison" { // put it back for the loop, as if not yet fetched
+					if err := db.Release(ctx, l.Token, ids(l)); err != nil {
+						t.Fatal(err)
+					}
+					l = claimAll(t, db)
+				}
+				if _, err := db.Complete(ctx, l.Token, []store.Outcome{{CallID: l.Rows[0].CallID, State: store.StateDone}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	got := readRow(t, db, "poison")
+	if got.State != store.StateFailed || got.Attempts != max || got.Error == nil {
+		t.Fatalf("poison row = %+v, want failed after %d attempts with a reason", got, max)
+	}
+	for _, id := range []string{"ok1", "ok2"} {
+		if got := readRow(t, db, id); got.State != store.StateDone || got.Attempts != 1 {
+			t.Fatalf("%s = %+v, want done with the one lost attempt", id, got)
+		}
+	}
+	var suspect bool
+	if err := storetest.PoolOf(db).QueryRow(ctx, `SELECT suspect FROM sync_queue WHERE call_id = 'ok1'`).Scan(&suspect); err != nil {
+		t.Fatal(err)
+	}
+	if suspect {
+		t.Fatal("a settled row is still suspect")
+	}
+}

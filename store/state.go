@@ -27,7 +27,7 @@ package store
 //	                                               and polls still count
 //	running  failed   Complete                     the outcome says failed: attempts used up, or
 //	                                               the database refused the call (sync's choice)
-//	running  pending  Complete (unchanged, stale)  an Outcome.Unchanged whose stored call changed
+//	running  pending  Complete (unchanged, stale)  an Outcome.UnchangedHash whose stored call changed
 //	                                               or is gone since the claim: settled, then put
 //	                                               back pending, due now, its poll taken back
 //	running  running  Complete (rejected)          the database refused the call's values: row

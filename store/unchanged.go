@@ -17,7 +17,7 @@ func touchUnchanged(ctx context.Context, tx pgx.Tx, outcomes []Outcome) (touched
 	}
 	ids, hashes := make([]string, len(outcomes)), make([][]byte, len(outcomes))
 	for i, o := range outcomes {
-		ids[i], hashes[i] = o.CallID, o.Unchanged
+		ids[i], hashes[i] = o.CallID, o.UnchangedHash
 	}
 	rows, err := tx.Query(ctx, touchUnchangedSQL, ids, hashes)
 	if err != nil {

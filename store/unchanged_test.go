@@ -51,7 +51,7 @@ func TestDB_Complete_UnchangedTouchesOnlySyncedAt(t *testing.T) {
 	mustEnqueue(t, db, "a")
 	l := claimAll(t, db)
 	res, err := db.Complete(ctx, l.Token, []store.Outcome{
-		{CallID: "a", Unchanged: []byte("h1"), State: store.StateDone},
+		{CallID: "a", UnchangedHash: []byte("h1"), State: store.StateDone},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,9 +85,9 @@ func TestDB_Complete_UnchangedButStoredCallChanged(t *testing.T) {
 	}
 	was := touchedAt(t, db, "changed")
 	res, err := db.Complete(ctx, l.Token, []store.Outcome{
-		{CallID: "changed", Unchanged: []byte("h1"), State: store.StatePending, Delay: time.Hour, Poll: true},
-		{CallID: "deleted", Unchanged: []byte("h1"), State: store.StateDone},
-		{CallID: "same", Unchanged: []byte("h1"), State: store.StateDone},
+		{CallID: "changed", UnchangedHash: []byte("h1"), State: store.StatePending, Delay: time.Hour, Poll: true},
+		{CallID: "deleted", UnchangedHash: []byte("h1"), State: store.StateDone},
+		{CallID: "same", UnchangedHash: []byte("h1"), State: store.StateDone},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +126,8 @@ func TestDB_Complete_UnchangedWithRejectedCall(t *testing.T) {
 	bad := fullCall("bad")
 	bad.Raw = []byte(`{"n": 1e999999}`) // jsonb refuses a number this large
 	res, err := db.Complete(ctx, l.Token, []store.Outcome{
-		{CallID: "same", Unchanged: []byte("h1"), State: store.StateDone},
-		{CallID: "changed", Unchanged: []byte("h1"), State: store.StateDone},
+		{CallID: "same", UnchangedHash: []byte("h1"), State: store.StateDone},
+		{CallID: "changed", UnchangedHash: []byte("h1"), State: store.StateDone},
 		{CallID: "bad", Call: &bad, State: store.StateDone},
 	})
 	if err != nil {

@@ -251,7 +251,7 @@ func completedUnchanged(size int) writer {
 					}
 					outcomes := make([]store.Outcome, len(l.Rows))
 					for i, r := range l.Rows {
-						outcomes[i] = store.Outcome{CallID: r.CallID, Unchanged: hash[r.CallID], State: store.StateDone}
+						outcomes[i] = store.Outcome{CallID: r.CallID, UnchangedHash: hash[r.CallID], State: store.StateDone}
 					}
 					res, err := db.Complete(b.Context(), l.Token, outcomes)
 					if err != nil {

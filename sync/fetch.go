@@ -71,7 +71,7 @@ func (p *pass) syncOne(row claimedRow) result {
 	if known := row.Stored; known != nil && known.PayloadHash != nil {
 		if hash := PayloadHash(pl.JSON); bytes.Equal(hash, known.PayloadHash) {
 			row.log.Debug("call unchanged")
-			o := store.Outcome{CallID: row.CallID, Unchanged: hash}
+			o := store.Outcome{CallID: row.CallID, UnchangedHash: hash}
 			return p.decide(row, o, known.Status, known.StartedAt)
 		}
 	}
@@ -119,7 +119,7 @@ func (p *pass) get(row claimedRow) (pl *api.Payload, paused *result, err error) 
 }
 
 // decide settles a call that was fetched and stored (o has its Call or
-// Unchanged set) by its status and start time: done when the status is
+// UnchangedHash set) by its status and start time: done when the status is
 // final, or when it has stayed otherwise for the maximum poll age; pending,
 // to be fetched again later, when not.
 func (p *pass) decide(row claimedRow, o store.Outcome, statusPtr *string, startedAt *time.Time) result {

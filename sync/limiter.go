@@ -50,11 +50,10 @@ const leaseSpan = 50 * time.Millisecond
 // cover (200 ms): a lease taken when half of the last one is used lasts
 // about 100 ms, so a process busy on the API goes to the bucket about ten
 // times a second. Holding more never breaks the limit: what one ask takes
-// is bounded by the bucket's size (leaseSpan). Covering two spans sent
-// each process to the bucket twice as often, and its requests waited for
-// it twice as long in all (1.0-1.2 % of the fetch workers' time in a bench
-// re-sync with one process, 3.0-3.5 % with two; 0.7-0.9 % and 1.3-2.3 %
-// with four).
+// is bounded by the bucket's size (leaseSpan). Covering fewer spans sends
+// each process to the bucket more often, and its requests wait on those
+// round trips longer in all, the more so the more processes share the
+// bucket.
 const leaseDemand = 4
 
 // leaseHold is how long leased tokens stay usable: what a process holds

@@ -110,3 +110,23 @@ func TestNormalize_DurationOutOfRange(t *testing.T) {
 		t.Errorf("DurationSeconds = %v, notes %q; want nil and a note", row.DurationSeconds, notes)
 	}
 }
+
+// TestNormalize_ImpossibleTimings: negative or week-long durations are
+// stored as NULL with a note.
+func TestNormalize_ImpossibleTimings(t *testing.T) {
+	row, notes, err := callsync.Normalize(mustDecode(t, `{"call_id":"a","duration":700000,
+		"telephony_duration":-5,"telephony_ringing_duration":-3600000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.DurationSeconds != nil || row.Telephony != nil && (row.Telephony.DurationMS != nil || row.Telephony.RingingDurationMS != nil) {
+		t.Fatalf("stored duration %v, telephony %+v; want none", row.DurationSeconds, row.Telephony)
+	}
+	if len(notes) != 3 {
+		t.Fatalf("notes = %q, want one per field", notes)
+	}
+	row, notes, _ = callsync.Normalize(mustDecode(t, `{"call_id":"a","duration":60,"telephony_duration":60000,"telephony_ringing_duration":0}`))
+	if *row.DurationSeconds != 60 || *row.Telephony.DurationMS != 60000 || *row.Telephony.RingingDurationMS != 0 || len(notes) != 0 {
+		t.Fatalf("plausible timings changed: %+v %+v %q", row.DurationSeconds, row.Telephony, notes)
+	}
+}

@@ -137,8 +137,9 @@ func (p *pass) stopping() bool { return p.ctx.Err() != nil || p.fetchCtx.Err() !
 //
 // The next batch is claimed while the current one is still being handed
 // out, once its rows left would take the workers about as long to fetch as
-// a claim takes: without that, the workers stood idle through every
-// claim, a third of an unchanged re-sync's time in a bench. At a rate
+// a claim takes: without that, the workers stand idle through every
+// claim, and when the calls are unchanged, so that little is written,
+// the claims are a large part of the pass. At a rate
 // limit the rows left always take longer, so the next claim starts when
 // the last row is handed out, and no lease runs while its batch waits.
 func (p *pass) claimAll() error {

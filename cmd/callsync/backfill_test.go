@@ -11,6 +11,7 @@ import (
 
 	"github.com/callsync/callsync/api/apitest"
 	"github.com/callsync/callsync/store/storetest"
+	callsync "github.com/callsync/callsync/sync"
 )
 
 // intakeEnv is the environment of a command against srv and a new database.
@@ -225,5 +226,21 @@ func TestBackfill_InterruptedCountsAgree(t *testing.T) {
 		if strings.Contains(l, "WRN") || strings.Contains(l, "ERR") || strings.Contains(l, "context canceled") {
 			t.Errorf("a stop asked for logged: %s", l)
 		}
+	}
+}
+
+// TestPrintBackfill_Stopped checks a stopped backfill's summary: what this
+// run finished, what was done before and what is left, and the dry run's
+// wording.
+func TestPrintBackfill_Stopped(t *testing.T) {
+	var buf bytes.Buffer
+	printBackfill(&buf, callsync.BackfillReport{Windows: 60, Skipped: 5, Done: 10, Calls: 70, Enqueued: 3}, 0, 0, false, nil)
+	if want := "backfill: 10 of 60 windows read to the end in this run (5 done before, skipped), 45 left; 70 calls stored"; !strings.HasPrefix(buf.String(), want) {
+		t.Errorf("summary %q, want it to start %q", buf.String(), want)
+	}
+	buf.Reset()
+	printBackfill(&buf, callsync.BackfillReport{Windows: 2, Done: 2, Calls: 7, Enqueued: 3}, 0, 0, true, nil)
+	if !strings.Contains(buf.String(), "7 calls listed (dry run: nothing written)") || !strings.Contains(buf.String(), "3 would be queued for a fetch") {
+		t.Errorf("dry run summary %q", buf.String())
 	}
 }

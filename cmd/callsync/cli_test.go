@@ -298,3 +298,63 @@ func TestHelp_HidesSecretsFromTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_SmallLeaks: a secret pasted into a *_FILE
+// variable is not printed; validation errors name the flag and the
+// variable.
+func TestCLI_SmallLeaks(t *testing.T) {
+	const pasted = "whsec-pasted-instead-of-a-path"
+	env := map[string]string{"DATABASE_URL": "postgres://unused", "SYNTHFLOW_API_KEY": "k-123456",
+		"HTTP_ADDR": "127.0.0.1:0", "SYNTHFLOW_WEBHOOK_SECRET_FILE": pasted}
+	r := runCmd(t, env, "", "run")
+	if r.err == nil || strings.Contains(r.err.Error()+r.stderr, pasted) || !strings.Contains(r.err.Error(), "SYNTHFLOW_WEBHOOK_SECRET_FILE") {
+		t.Fatalf("err = %v (stderr %q), want an error naming the variable, not its value", r.err, r.stderr)
+	}
+	for _, c := range []struct {
+		args      []string
+		flag, env string
+	}{
+		{[]string{"once", "--lease", "5s"}, "--lease", "SYNC_LEASE"},
+		{[]string{"once", "--concurrency", "-3"}, "--concurrency", "SYNC_CONCURRENCY"},
+		{[]string{"once", "--retry-base", "2h", "--retry-max", "1h"}, "--retry-base", "SYNC_RETRY_MAX"},
+		{[]string{"once", "--api-timeout", "0s"}, "--api-timeout", "SYNTHFLOW_API_TIMEOUT"},
+		{[]string{"run", "--webhook-cooldown", "-1m", "--http-addr", "127.0.0.1:0", "--webhook-secret", "s-123456"}, "--webhook-cooldown", "SYNTHFLOW_WEBHOOK_COOLDOWN"},
+	} {
+		r := runCmd(t, map[string]string{"DATABASE_URL": "postgres://unused", "SYNTHFLOW_API_KEY": "k-123456"}, "", c.args...)
+		if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), c.flag) || !strings.Contains(r.err.Error(), c.env) {
+			t.Errorf("%v: err = %v, want a usage error naming %s and %s", c.args, r.err, c.flag, c.env)
+		}
+	}
+}
+
+// TestHelpCommand checks that `help CMD` prints CMD's flags, on stdout.
+func TestHelpCommand(t *testing.T) {
+	r := runCmd(t, nil, "", "help", "once")
+	if !errors.Is(r.err, flag.ErrHelp) || !strings.Contains(r.stdout, "Usage: callsync once") ||
+		!strings.Contains(r.stdout, "-batch-size") || !strings.Contains(r.stdout, "Runs one sync pass") {
+		t.Errorf("help once: %v\nstdout: %s\nstderr: %s", r.err, r.stdout, r.stderr)
+	}
+	if r := runCmd(t, nil, "", "help", "nosuch"); exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), `unknown command "nosuch"`) {
+		t.Errorf("help nosuch: %v", r.err)
+	}
+	r = runCmd(t, nil, "", "--help")
+	if strings.Contains(r.stdout, "every flag has an environment variable") {
+		t.Errorf("help claims every flag has an environment variable; some have none:\n%s", r.stdout)
+	}
+}
+
+// TestCLI_FlagErrorIsShort checks that a bad flag value gets one line that
+// names the flag and what it wants, not the command's whole usage.
+func TestCLI_FlagErrorIsShort(t *testing.T) {
+	r := runCmd(t, nil, "", "backfill", "--window", "1d")
+	if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), `--window "1d": want a duration such as 90s, 30m or 24h`) {
+		t.Errorf("--window 1d: %v", r.err)
+	}
+	if strings.Contains(r.stderr, "Usage:") || strings.Count(r.stderr, "\n") > 1 {
+		t.Errorf("--window 1d printed the usage:\n%s", r.stderr)
+	}
+	r = runCmd(t, nil, "", "once", "--nosuch")
+	if exitCode(r.err) != 2 || !strings.Contains(r.err.Error(), "Run 'callsync help once' for its flags.") || strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("once --nosuch: %v\n%s", r.err, r.stderr)
+	}
+}

@@ -183,8 +183,8 @@ func TestDeploy_PrometheusAlerts(t *testing.T) {
 				}
 			}
 			for _, m := range outcomeRE.FindAllStringSubmatch(r.Expr, -1) {
-				if !slices.Contains(outcomes, m[1]) {
-					t.Errorf("alert %s selects outcome %q; outcomes are %v", r.Alert, m[1], outcomes)
+				if !slices.Contains(callsync.Outcomes, m[1]) {
+					t.Errorf("alert %s selects outcome %q; outcomes are %v", r.Alert, m[1], callsync.Outcomes)
 				}
 			}
 		}

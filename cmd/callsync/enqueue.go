@@ -28,11 +28,7 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 			return err
 		}
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	logger, db, err := openLogged(ctx, e, lc, dc, true)
 	if err != nil {
 		return err
 	}

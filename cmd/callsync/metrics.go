@@ -18,10 +18,6 @@ import (
 	callsync "github.com/callsync/callsync/sync"
 )
 
-// Outcomes of claimed calls, the values of callsync_calls_synced_total's
-// outcome label. They mirror callsync.Stats.
-var outcomes = []string{"done", "polling", "retrying", "failed", "rate_limited", "released", "lost"}
-
 // telemetry observes what the worker does: Prometheus metrics on a registry
 // of its own, and per-pass API counts for sync_runs. Its methods are safe
 // for concurrent use.
@@ -136,7 +132,7 @@ func (t *telemetry) register() {
 	t.reg.MustRegister(t.calls, t.unchanged, t.apiRequests, t.apiLatency, t.rateLimited, t.rateWait, t.writeLatency,
 		t.writtenRows, t.passes, t.failures, t.passDuration, t.lastSuccess, t.keyRefused, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, o := range outcomes {
+	for _, o := range callsync.Outcomes {
 		t.calls.WithLabelValues(o) // every outcome shows, at 0, from the start
 	}
 	for _, r := range []string{"ok", "stopped", "failed"} {
@@ -174,8 +170,7 @@ func (t *telemetry) observeWrite(took time.Duration, rows int) {
 // observeBatch is callsync.Syncer.ObserveBatch: it counts the outcomes of
 // one settled batch, so that the counters move while a long pass runs.
 func (t *telemetry) observeBatch(st callsync.Stats) {
-	for o, n := range map[string]int{"done": st.Done, "polling": st.Polling, "retrying": st.Retrying,
-		"failed": st.Failed, "rate_limited": st.RateLimited, "released": st.Released, "lost": st.Lost} {
+	for o, n := range st.ByOutcome() {
 		t.calls.WithLabelValues(o).Add(float64(n))
 	}
 	t.unchanged.Add(float64(st.Unchanged))

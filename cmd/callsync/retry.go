@@ -25,11 +25,7 @@ func runRetryFailed(ctx context.Context, args []string, e env) error {
 	if since < 0 {
 		return usagef("retry-failed: --since must not be negative")
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	_, db, err := openLogged(ctx, e, lc, dc, true)
 	if err != nil {
 		return err
 	}

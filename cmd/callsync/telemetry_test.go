@@ -387,3 +387,42 @@ func TestQueueSnapshot_StopEndsTheRefreshing(t *testing.T) {
 		t.Fatal("the snapshot's pool still answers after stop")
 	}
 }
+
+// TestTelemetry_ScrapesCostNoDatabaseWork: /metrics and
+// /readyz answer from the snapshot: with the snapshot's connection gone,
+// scrapes still get the queue gauges and probes still get "ready" until the
+// snapshot is stale. A scrape that read the database would fail here.
+func TestTelemetry_ScrapesCostNoDatabaseWork(t *testing.T) {
+	dbURL := storetest.NewDatabase(t)
+	db, err := store.Open(t.Context(), dbURL, store.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Enqueue(t.Context(), []string{"a", "b", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	snap := testSnapshot(t, db, io.Discard)
+	db.Close() // from now on, any database work fails
+	tel := newTelemetry()
+	mux := http.NewServeMux()
+	mountTelemetry(mux, snap, tel, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for range 50 {
+		_, body := get(t, srv.URL+metricsPath)
+		if m := parseMetrics(t, body); m[`callsync_queue_depth{state="pending"}`] != 3 {
+			t.Fatalf("callsync_queue_depth{state=\"pending\"} = %v, want 3 from the snapshot", m[`callsync_queue_depth{state="pending"}`])
+		}
+		if code, body := get(t, srv.URL+readyzPath); code != http.StatusOK {
+			t.Fatalf("GET /readyz = %d %s, want 200 from the snapshot", code, body)
+		}
+	}
+}
+
+// gatherMetrics returns tel's metrics as series → value.
+func gatherMetrics(t *testing.T, tel *telemetry) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	tel.handler(slog.New(slog.NewTextHandler(io.Discard, nil))).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, metricsPath, nil))
+	return parseMetrics(t, rec.Body.String())
+}

@@ -38,11 +38,7 @@ func runVariables(ctx context.Context, args []string, e env) error {
 	default:
 		return usagef("variables: unknown action %q: want list, share or unshare", verb)
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	_, db, err := openLogged(ctx, e, lc, dc, true)
 	if err != nil {
 		return err
 	}

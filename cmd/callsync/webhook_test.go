@@ -261,3 +261,24 @@ func TestRun_WebhookAndPolling(t *testing.T) {
 		t.Fatalf("webhook call served %d times, want 1", srv.Counters().CallServed(old[0]))
 	}
 }
+
+// TestWebhookPath_Off checks that SYNTHFLOW_WEBHOOK_PATH=off turns the
+// endpoint off (an empty variable means the default), and that the error
+// for a missing secret advises it.
+func TestWebhookPath_Off(t *testing.T) {
+	load := func(env map[string]string) (webhookConfig, error) {
+		f := newFlagSet("run", "run", env2(env))
+		var c webhookConfig
+		c.register(f)
+		if err := f.parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		return c, c.load()
+	}
+	if c, err := load(map[string]string{"SYNTHFLOW_WEBHOOK_PATH": "off"}); err != nil || c.path != "" {
+		t.Errorf("SYNTHFLOW_WEBHOOK_PATH=off: path %q, err %v", c.path, err)
+	}
+	if _, err := load(map[string]string{}); err == nil || !strings.Contains(err.Error(), "SYNTHFLOW_WEBHOOK_PATH=off") {
+		t.Errorf("no secret: %v, want the advice SYNTHFLOW_WEBHOOK_PATH=off", err)
+	}
+}

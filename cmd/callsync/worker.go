@@ -88,6 +88,21 @@ func openStore(ctx context.Context, c dbConfig, logger *slog.Logger, migrate boo
 	return db, nil
 }
 
+// openLogged builds the logger of lc and opens the store of dc with it,
+// migrated when migrate is set: the start of every command that works on
+// the database alone. Close the store when done.
+func openLogged(ctx context.Context, e env, lc logConfig, dc dbConfig, migrate bool) (*slog.Logger, *store.DB, error) {
+	logger, err := lc.logger(e.stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openStore(ctx, dc, logger, migrate)
+	if err != nil {
+		return nil, nil, err
+	}
+	return logger, db, nil
+}
+
 // openVerb is the start of the commands that take one verb of verbs and
 // the log and database flags (rollups, search-index): it parses args into
 // f, checks the verb and opens the migrated store. Close it when done.
@@ -102,11 +117,7 @@ func openVerb(ctx context.Context, f *flagSet, args []string, e env, verbs ...st
 	if f.NArg() != 1 || !slices.Contains(verbs, f.Arg(0)) {
 		return "", nil, usagef("%s: want one argument: %s or %s", f.Name(), strings.Join(verbs[:len(verbs)-1], ", "), verbs[len(verbs)-1])
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return "", nil, err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	_, db, err := openLogged(ctx, e, lc, dc, true)
 	if err != nil {
 		return "", nil, err
 	}

@@ -204,10 +204,9 @@ func setup(d discoverer) (*env, error) {
 
 // copyStrategy returns the CREATE DATABASE option that copies a template
 // fastest. PostgreSQL 15's default, WAL_LOG, writes the copy to the WAL,
-// which on a new server means creating WAL segments: about 100 ms a
-// database, against 35 ms for FILE_COPY. FILE_COPY checkpoints twice, which
-// is cheap only with fsync off, as on the throwaway server; with fsync on
-// WAL_LOG is the faster (35 ms against 65 ms on a warm server).
+// which on a new server means first creating WAL segments, for every
+// database. FILE_COPY checkpoints twice, which is cheap only with fsync
+// off, as on the throwaway server; with fsync on, WAL_LOG is the faster.
 func copyStrategy(ctx context.Context, admin *pgxpool.Pool) (string, error) {
 	var fileCopy bool
 	err := admin.QueryRow(ctx, `SELECT current_setting('server_version_num')::int >= 150000
