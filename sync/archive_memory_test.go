@@ -102,8 +102,15 @@ func TestArchiver_MemoryBounded(t *testing.T) {
 			}
 			rss := ru.Maxrss << 10 // kilobytes on Linux
 			t.Logf("archived a %d MB recording with a peak RSS of %.1f MB", memRecording>>20, float64(rss)/(1<<20))
-			if rss > maxArchiveRSS {
-				t.Errorf("peak RSS %.1f MB, want at most %d MB", float64(rss)/(1<<20), maxArchiveRSS>>20)
+			limit := int64(maxArchiveRSS)
+			if raceEnabled {
+				// The bound is the shipped binary's; under the race detector the
+				// child carries shadow memory, and the test still shows the
+				// recording was streamed, not held: 200 MB would not fit.
+				limit *= 3
+			}
+			if rss > limit {
+				t.Errorf("peak RSS %.1f MB, want at most %d MB", float64(rss)/(1<<20), limit>>20)
 			}
 		})
 	}

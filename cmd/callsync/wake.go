@@ -25,37 +25,39 @@ const wakeEvery = time.Second
 const relistenDelay = 5 * time.Second
 
 // passGate runs one pass at a time, whoever asks: the schedule or a
-// wake-up. A wake-up that finds a pass running makes it run once more when
-// it ends, since the running pass may have claimed before the call came.
+// wake-up. A wake-up that finds a pass running has its own pass run once
+// when the running one ends, since the running pass may have claimed
+// before the call came. Its own: a scheduled pass records itself whatever
+// it found, a woken one only when it found work, so a wake-up must not
+// turn into another scheduled pass (anyone who can connect can send one).
 type passGate struct {
 	mu      sync.Mutex
 	running bool
-	again   bool
+	again   func() // the pass a wake-up queued while one ran
 }
 
-// run runs pass unless one is running; then, with queue, it has the
-// running one run again after, and without, it does nothing. It reports
-// whether it ran pass.
+// run runs pass unless one is running; then, with queue, it has pass run
+// after the running one, and without, it does nothing. It reports whether
+// it ran pass.
 func (g *passGate) run(pass func(), queue bool) bool {
 	g.mu.Lock()
 	if g.running {
-		g.again = g.again || queue
+		if queue {
+			g.again = pass
+		}
 		g.mu.Unlock()
 		return false
 	}
 	g.running = true
 	g.mu.Unlock()
-	for {
+	for pass != nil {
 		pass()
 		g.mu.Lock()
-		if !g.again {
-			g.running = false
-			g.mu.Unlock()
-			return true
-		}
-		g.again = false
+		pass, g.again = g.again, nil
+		g.running = pass != nil
 		g.mu.Unlock()
 	}
+	return true
 }
 
 // wanted reports whether a wake-up waits for the running pass: work that
@@ -63,7 +65,7 @@ func (g *passGate) run(pass func(), queue bool) bool {
 func (g *passGate) wanted() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.again
+	return g.again != nil
 }
 
 // wakeOnQueued starts a pass, through gate, when the database announces
