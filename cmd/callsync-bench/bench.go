@@ -165,16 +165,11 @@ type benchResult struct {
 }
 
 func bench(ctx context.Context, c benchConfig, adminURL string, logger *slog.Logger, out io.Writer) error {
-	adminURL, cleanup, err := benchServer(ctx, adminURL)
+	admin, cleanup, err := benchDatabases(ctx, adminURL, logger)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	admin, dropTemplate, err := benchTemplate(ctx, adminURL, logger)
-	if err != nil {
-		return err
-	}
-	defer dropTemplate()
 
 	calls := apitest.Generate(apitest.GenerateOptions{Seed: 1, Calls: c.calls})
 	fake, err := apitest.NewServer(apitest.Options{Calls: calls, APIKey: fakeAPIKey, Faults: apitest.Faults{LatencyMin: c.latency}})

@@ -62,6 +62,23 @@ func benchTemplate(ctx context.Context, adminURL string, logger *slog.Logger) (s
 	return server{url: adminURL, template: name}, drop, nil
 }
 
+// benchDatabases makes ready the server the runs create their databases
+// on (adminURL's, or a throwaway one when it is empty) and the migrated
+// template they are copied from; cleanup drops the template and stops a
+// throwaway server.
+func benchDatabases(ctx context.Context, adminURL string, logger *slog.Logger) (server, func(), error) {
+	adminURL, stop, err := benchServer(ctx, adminURL)
+	if err != nil {
+		return server{}, nil, err
+	}
+	admin, dropTemplate, err := benchTemplate(ctx, adminURL, logger)
+	if err != nil {
+		stop()
+		return server{}, nil, err
+	}
+	return admin, func() { dropTemplate(); stop() }, nil
+}
+
 // benchDB creates a fresh, migrated database on admin and opens it; drop
 // drops it.
 func benchDB(ctx context.Context, admin server) (*store.DB, string, func(), error) {

@@ -129,16 +129,11 @@ func runBenchLive(ctx context.Context, args []string, e env) error {
 }
 
 func benchLive(ctx context.Context, c liveConfig, adminURL string, logger *slog.Logger, out io.Writer) error {
-	adminURL, cleanup, err := benchServer(ctx, adminURL)
+	admin, cleanup, err := benchDatabases(ctx, adminURL, logger)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	admin, dropTemplate, err := benchTemplate(ctx, adminURL, logger)
-	if err != nil {
-		return err
-	}
-	defer dropTemplate()
 	printLiveHeader(out, c)
 	var runs []liveRun
 	for i := range c.runs {
