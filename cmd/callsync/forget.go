@@ -73,11 +73,7 @@ func runForget(ctx context.Context, args []string, e env) error {
 	if err := recs.validate(); err != nil {
 		return err
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	logger, db, err := openLogged(ctx, e, lc, dc, true)
 	if err != nil {
 		return err
 	}

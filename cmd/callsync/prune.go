@@ -42,11 +42,7 @@ func runPrune(ctx context.Context, args []string, e env) error {
 	if r == (store.Retention{}) {
 		return usagef("prune: no retention set: set SYNC_RETAIN_TRANSCRIPTS, SYNC_RETAIN_RECORDINGS, SYNC_RETAIN_VARIABLES or SYNC_RETAIN_CALLS (e.g. 90d)")
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, true)
+	logger, db, err := openLogged(ctx, e, lc, dc, true)
 	if err != nil {
 		return err
 	}

@@ -45,11 +45,7 @@ func runRecordingLink(ctx context.Context, args []string, e env) error {
 	if !recs.enabled() {
 		return usagef("recording-link: no recordings storage: set SYNC_RECORDINGS_URL (--recordings-url)")
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, false)
+	_, db, err := openLogged(ctx, e, lc, dc, false)
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,7 @@ func runStatus(ctx context.Context, args []string, e env) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	logger, err := lc.logger(e.stderr)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, dc, logger, false)
+	_, db, err := openLogged(ctx, e, lc, dc, false)
 	if err != nil {
 		return err
 	}
