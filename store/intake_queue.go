@@ -70,13 +70,20 @@ func (db *DB) EnqueueHook(ctx context.Context, id string, cooldown time.Duration
 	if err := db.pool.QueryRow(ctx, enqueueHookSQL, id, cooldown.Milliseconds()).Scan(&erased, &added); err != nil {
 		return "", fmt.Errorf("enqueue call %s from a webhook: %w", id, err)
 	}
+	return hookResult(erased, added), nil
+}
+
+// hookResult names what enqueuing a webhook's call did, from what the
+// statement returned: erased, and added (NULL when the row was left alone,
+// within the cooldown).
+func hookResult(erased bool, added *bool) string {
 	switch {
 	case erased:
-		return HookErased, nil
+		return HookErased
 	case added == nil:
-		return HookIgnored, nil
+		return HookIgnored
 	case *added:
-		return HookAdded, nil
+		return HookAdded
 	}
-	return HookQueued, nil
+	return HookQueued
 }

@@ -87,15 +87,7 @@ func (db *DB) EnqueueHookHint(ctx context.Context, id string, h Hint, list bool,
 	if err := db.pool.QueryRow(ctx, enqueueHookHintSQL, id, cooldown.Milliseconds(), model, started, fetchBy).Scan(&erased, &added); err != nil {
 		return "", fmt.Errorf("enqueue call %s from a webhook: %w", id, err)
 	}
-	switch {
-	case erased:
-		return HookErased, nil
-	case added == nil:
-		return HookIgnored, nil
-	case *added:
-		return HookAdded, nil
-	}
-	return HookQueued, nil
+	return hookResult(erased, added), nil
 }
 
 const enqueueListedSQL = `
@@ -263,17 +255,7 @@ func (db *DB) ClaimExtras(ctx context.Context, limit int, lease time.Duration) (
 	if err != nil {
 		return Lease{}, fmt.Errorf("claim extras: %w", err)
 	}
-	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claimed, error) {
-		var c Claimed
-		var stored Stored
-		var isStored bool
-		err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt, &c.Suspect,
-			&isStored, &stored.PayloadHash, &stored.Status, &stored.StartedAt)
-		if isStored {
-			c.Stored = &stored
-		}
-		return c, err
-	})
+	claimed, err := pgx.CollectRows(rows, scanClaimed)
 	if err != nil {
 		return Lease{}, fmt.Errorf("claim extras: %w", err)
 	}

@@ -205,17 +205,7 @@ func (db *DB) Claim(ctx context.Context, limit int, lease time.Duration) (Lease,
 		if err != nil {
 			return err
 		}
-		claimed, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claimed, error) {
-			var c Claimed
-			var stored Stored
-			var isStored bool
-			err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt, &c.Suspect,
-				&isStored, &stored.PayloadHash, &stored.Status, &stored.StartedAt)
-			if isStored {
-				c.Stored = &stored
-			}
-			return c, err
-		})
+		claimed, err = pgx.CollectRows(rows, scanClaimed)
 		return err
 	})
 	if err != nil {
@@ -245,4 +235,18 @@ func (db *DB) Release(ctx context.Context, token int64, ids []string) error {
 		return fmt.Errorf("release %d queue rows: %w", len(ids), err)
 	}
 	return nil
+}
+
+// scanClaimed reads one row of a claim (claimSQL, claimExtrasSQL): the queue
+// row, and what the warehouse holds of the call, if anything.
+func scanClaimed(r pgx.CollectableRow) (Claimed, error) {
+	var c Claimed
+	var stored Stored
+	var isStored bool
+	err := r.Scan(&c.CallID, &c.Attempts, &c.Polls, &c.EnqueuedAt, &c.Suspect,
+		&isStored, &stored.PayloadHash, &stored.Status, &stored.StartedAt)
+	if isStored {
+		c.Stored = &stored
+	}
+	return c, err
 }
