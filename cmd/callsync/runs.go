@@ -95,8 +95,13 @@ func (p *passRunner) runWoken(ctx context.Context) (callsync.Stats, error) {
 func (p *passRunner) runPass(ctx context.Context, woken bool) (callsync.Stats, error) {
 	p.tel.startPass()
 	due := 0
-	if h, err := p.db.Health(ctx); err == nil { // if the database fails, the pass says so
-		due = int(h.Due)
+	// sync_health counts the whole queue: a woken pass, which anyone who can
+	// connect can start once a second, does not read it, and reports its
+	// progress without an expected time.
+	if !woken {
+		if h, err := p.db.Health(ctx); err == nil { // if the database fails, the pass says so
+			due = int(h.Due)
+		}
 	}
 	p.progress.begin(due)
 	start := time.Now()
